@@ -1,0 +1,115 @@
+"""Bundled datasets: seeded, stratified train/val/test splits; clear errors for bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn import datasets as skdatasets
+
+from sweepforge.trainables import ConfigError, Dataset, list_datasets, load_dataset
+from sweepforge.trainables.datasets import _REGISTRY, register_dataset
+
+SIZES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}
+
+
+def test_lists_the_five_bundled_datasets():
+    assert list_datasets() == ["digits", "iris", "wine", "breast_cancer", "diabetes"]
+
+
+@pytest.mark.parametrize("name", list(SIZES))
+def test_split_sizes_dtypes_and_shapes(name):
+    data = load_dataset(name, seed=0)
+    n = SIZES[name]
+    n_eval = math.ceil(0.2 * n)
+    assert (len(data.y_val), len(data.y_test), data.n_train) == (n_eval, n_eval, n - 2 * n_eval)
+    for part in ("train", "val", "test"):
+        X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
+        assert X.dtype == np.float32 and X.ndim == 2 and X.shape[1] == data.n_features
+        assert y.dtype == (np.float32 if name == "diabetes" else np.int64)
+
+
+def test_digits_training_split_has_1077_rows():
+    assert load_dataset("digits").n_train == 1077
+
+
+def test_task_and_class_count():
+    assert load_dataset("digits").n_classes == 10
+    assert load_dataset("breast_cancer").n_classes == 2
+    diabetes = load_dataset("diabetes")
+    assert (diabetes.task, diabetes.n_classes) == ("regression", 0)
+
+
+def test_splits_partition_the_whole_dataset():
+    data = load_dataset("wine", seed=3)
+    _, y = skdatasets.load_wine(return_X_y=True)
+    together = np.concatenate([data.y_train, data.y_val, data.y_test])
+    assert np.array_equal(np.sort(together), np.sort(y))
+    rows = np.concatenate([data.X_train, data.X_val, data.X_test])
+    assert len(np.unique(rows, axis=0)) == len(y)
+
+
+def test_same_seed_gives_the_same_split_and_another_seed_another():
+    a, b = load_dataset("iris", seed=7), load_dataset("iris", seed=7)
+    c = load_dataset("iris", seed=8)
+    for part in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        assert np.array_equal(getattr(a, part), getattr(b, part))
+    assert not np.array_equal(a.X_train, c.X_train)
+
+
+def test_classification_splits_are_stratified():
+    data = load_dataset("digits", seed=1)
+    full = np.concatenate([data.y_train, data.y_val, data.y_test])
+    share = np.bincount(full) / len(full)
+    for y in (data.y_train, data.y_val, data.y_test):
+        expected = share * len(y)
+        assert np.all(np.abs(np.bincount(y, minlength=10) - expected) <= 1.5)
+
+
+def test_custom_fractions():
+    data = load_dataset("iris", val_fraction=0.1, test_fraction=0.3)
+    assert (data.n_train, len(data.y_val), len(data.y_test)) == (90, 15, 45)
+
+
+def test_unknown_name_lists_known_ones_with_a_close_match():
+    with pytest.raises(ConfigError) as err:
+        load_dataset("digit")
+    assert str(err.value) == (
+        "unknown dataset 'digit' (did you mean 'digits'?); "
+        "known datasets: digits, iris, wine, breast_cancer, diabetes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"val_fraction": 0.0}, r"val_fraction=0.0 is out of range; it must satisfy 0 < val_"),
+        ({"test_fraction": 1.5}, r"test_fraction=1.5 is out of range"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, r"leaves no training data"),
+        ({"val_fraction": 0.01}, r"validation split would hold 2 rows, fewer than its 3 classes"),
+    ],
+)
+def test_bad_fractions_are_config_errors(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        load_dataset("iris", **kwargs)
+
+
+def test_dataset_checks_its_arrays():
+    X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="the val split needs"):
+        Dataset("toy", "classification", X, y, X, y[:3], X, y)
+    with pytest.raises(ConfigError, match="task='clustering' is not allowed"):
+        Dataset("toy", "clustering", X, y, X, y, X, y)
+
+
+def test_a_registered_loader_slots_in():
+    try:
+        register_dataset("ramp", task="regression")(
+            lambda: (np.arange(40.0).reshape(20, 2), np.arange(20.0))
+        )
+        data = load_dataset("ramp")
+        assert "ramp" in list_datasets()
+        assert (data.n_train, data.task) == (12, "regression")
+        with pytest.raises(ValueError, match="already registered"):
+            register_dataset("ramp", task="regression")(lambda: (None, None))
+    finally:
+        _REGISTRY.pop("ramp", None)

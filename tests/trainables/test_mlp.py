@@ -1,0 +1,120 @@
+"""The mlp trainable trains for real on bundled data, reports every epoch, and is reproducible."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from sweepforge.trainables import (
+    ACTIVATIONS,
+    MLP,
+    OPTIMIZERS,
+    ConfigError,
+    MLPConfig,
+    get_trainable,
+    load_dataset,
+    train_mlp,
+)
+
+METRICS = {"epoch", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", seed=0)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_dataset("iris", seed=0)
+
+
+def test_default_adam_config_learns_digits(digits):
+    result = get_trainable("mlp").train({}, digits, seed=0)
+    assert set(result) == METRICS and result["epoch"] == 20
+    assert result["val_accuracy"] >= 0.95
+    assert result["test_accuracy"] >= 0.93
+
+
+def test_reports_once_per_epoch_and_the_last_report_carries_test_metrics(iris):
+    reports = []
+    result = train_mlp(MLPConfig(epochs=4), iris, reports.append)
+    assert [r["epoch"] for r in reports] == [1, 2, 3, 4]
+    for r in reports[:-1]:
+        assert set(r) == {"epoch", "train_loss", "val_loss", "val_accuracy"}
+    assert reports[-1] == result and set(result) == METRICS
+    assert all(0.0 <= r["val_accuracy"] <= 1.0 and r["train_loss"] > 0 for r in reports)
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(iris):
+    spec = get_trainable("mlp")
+    config = {"epochs": 3, "dropout": 0.3}
+    first, second = [], []
+    spec.train(config, iris, first.append, seed=5)
+    spec.train(config, iris, second.append, seed=5)
+    assert first == second
+    assert spec.train(config, iris, seed=6) != first[-1]
+
+
+def test_training_leaves_the_callers_rng_alone(iris):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_mlp(MLPConfig(epochs=1), iris)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("init", ["he_normal", "xavier_uniform"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_trains_one_epoch(optimizer, init, iris):
+    result = train_mlp(MLPConfig(optimizer=optimizer, init=init, epochs=1, lr=0.01), iris)
+    assert result["epoch"] == 1
+    assert all(math.isfinite(v) for v in result.values())
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_every_activation_trains_one_epoch_with_dropout(activation, iris):
+    result = train_mlp(MLPConfig(activation=activation, dropout=0.2, epochs=1), iris)
+    assert all(math.isfinite(v) for v in result.values())
+
+
+def test_binary_classification(iris):
+    result = get_trainable("mlp").train({"epochs": 5}, load_dataset("breast_cancer"))
+    assert result["val_accuracy"] > 0.9
+
+
+def test_divergence_is_reported_as_nan_not_raised(iris):
+    reports = []
+    result = train_mlp(MLPConfig(optimizer="sgd", lr=1e10, epochs=5), iris, reports.append)
+    assert set(result) == set(reports[-1]) == METRICS
+    assert all(math.isnan(result[k]) and math.isnan(reports[-1][k]) for k in METRICS - {"epoch"})
+    assert result["epoch"] == reports[-1]["epoch"] == len(reports) < 5  # stopped early
+
+
+def test_model_layout():
+    model = MLP(64, 10, depth=3, width=32, activation="tanh", dropout=0.5)
+    kinds = [type(m).__name__ for m in model.layers]
+    assert kinds == ["Linear", "Tanh", "Dropout"] * 3 + ["Linear"]
+    assert [m.out_features for m in model.layers if isinstance(m, nn.Linear)] == [32, 32, 32, 10]
+    assert "Dropout" not in [type(m).__name__ for m in MLP(4, 2, depth=1, dropout=0.0).layers]
+
+
+def test_bad_device_and_seed(iris):
+    with pytest.raises(ConfigError, match=r"device='gpu0' is not a valid torch device"):
+        train_mlp(MLPConfig(epochs=1), iris, device="gpu0")
+    with pytest.raises(ConfigError, match=r"seed=-1 is not allowed; it must be an int >= 0"):
+        train_mlp(MLPConfig(epochs=1), iris, seed=-1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda(iris):
+    result = train_mlp(MLPConfig(epochs=3), iris, device="cuda")
+    assert all(math.isfinite(v) for v in result.values())
+    assert result["val_accuracy"] > 0.5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a CPU-only machine")
+def test_cuda_on_a_cpu_only_machine_is_a_config_error(iris):
+    with pytest.raises(ConfigError, match=r"device='cuda' is not available here"):
+        train_mlp(MLPConfig(epochs=1), iris, device="cuda")

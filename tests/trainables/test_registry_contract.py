@@ -1,0 +1,39 @@
+"""Every registered trainable honours the same contract; a new family is tested for free."""
+
+import dataclasses
+import math
+
+import pytest
+
+from sweepforge.trainables import get_trainable, list_datasets, list_trainables, load_dataset
+
+CASES = [(name, dataset) for name in list_trainables() for dataset in get_trainable(name).datasets]
+
+
+@pytest.mark.parametrize("name", list_trainables())
+def test_declaration_is_consistent(name):
+    spec = get_trainable(name)
+    assert dataclasses.is_dataclass(spec.config_cls)
+    assert "epoch" in spec.metrics
+    assert set(spec.datasets) <= set(list_datasets())
+    assert spec.field_names() == tuple(f.name for f in dataclasses.fields(spec.config_cls))
+    assert "epochs" in spec.field_names()
+    spec.make_config({})  # the defaults are valid
+
+
+@pytest.mark.parametrize(("name", "dataset"), CASES)
+def test_one_epoch_reports_finite_declared_metrics(name, dataset):
+    spec = get_trainable(name)
+    reports = []
+    result = spec.train({"epochs": 1}, load_dataset(dataset, seed=0), reports.append, seed=0)
+    assert len(reports) == 1 and reports[0] == result
+    assert set(result) <= spec.metrics
+    assert result["epoch"] == 1
+    assert all(math.isfinite(value) for value in result.values())
+
+
+@pytest.mark.parametrize("name", list_trainables())
+def test_same_seed_same_result(name):
+    spec = get_trainable(name)
+    data = load_dataset(spec.datasets[0], seed=0)
+    assert spec.train({"epochs": 1}, data, seed=1) == spec.train({"epochs": 1}, data, seed=1)

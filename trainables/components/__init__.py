@@ -1,0 +1,23 @@
+"""Named building blocks a search space can pick by name: initializers, optimizers, activations.
+
+Example:
+    >>> from sweepforge.trainables.components import ACTIVATIONS, make_activation
+    >>> type(make_activation(ACTIVATIONS[2])).__name__
+    'ReLU'
+"""
+
+from .activations import ACTIVATIONS, make_activation
+from .initializers import INITIALIZERS, initialize, weight_initializer
+from .optimizers import MOMENTUM_OPTIMIZERS, OPTIMIZERS, build_optimizer, check_optimizer_args
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "MOMENTUM_OPTIMIZERS",
+    "OPTIMIZERS",
+    "build_optimizer",
+    "check_optimizer_args",
+    "initialize",
+    "make_activation",
+    "weight_initializer",
+]

@@ -1,0 +1,220 @@
+"""Datasets bundled with scikit-learn, split into seeded train / validation / test parts.
+
+Nothing is ever downloaded. A small registry maps a name to a loader, so larger datasets (an
+MNIST subset, tabular CSVs) slot in later with :func:`register_dataset`.
+
+Example:
+    >>> data = load_dataset("iris", seed=0)
+    >>> (data.n_train, len(data.y_val), len(data.y_test), data.n_classes)
+    (90, 30, 30, 3)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import datasets as skdatasets
+from sklearn.model_selection import train_test_split
+
+from ._errors import ConfigError, unknown_name_error
+
+TASKS = ("classification", "regression")
+
+Loader = Callable[[], "tuple[np.ndarray, np.ndarray]"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A dataset already split into train, validation and test parts (numpy arrays).
+
+    ``X_*`` are 2-D ``float32``; ``y_*`` are ``int64`` class labels ``0..k-1`` for
+    classification and ``float32`` targets for regression. Arrays are converted on construction.
+
+    Example:
+        >>> import numpy as np
+        >>> X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+        >>> Dataset("toy", "classification", X, y, X, y, X, y).n_classes
+        2
+    """
+
+    name: str
+    task: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise _bad_task(self.task)
+        y_dtype = np.int64 if self.task == "classification" else np.float32
+        for part in ("train", "val", "test"):
+            X = np.ascontiguousarray(getattr(self, f"X_{part}"), dtype=np.float32)
+            y = np.ascontiguousarray(getattr(self, f"y_{part}"), dtype=y_dtype)
+            if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
+                raise ValueError(
+                    f"dataset {self.name!r}: the {part} split needs a non-empty 2-D X and a 1-D y "
+                    f"of the same length, got X {X.shape} and y {y.shape}"
+                )
+            object.__setattr__(self, f"X_{part}", X)
+            object.__setattr__(self, f"y_{part}", y)
+        widths = {self.X_train.shape[1], self.X_val.shape[1], self.X_test.shape[1]}
+        if len(widths) != 1:
+            raise ValueError(
+                f"dataset {self.name!r}: splits have different feature counts {sorted(widths)}"
+            )
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns."""
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (largest label + 1); 0 for regression."""
+        if self.task != "classification":
+            return 0
+        return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max())) + 1
+
+    @property
+    def n_train(self) -> int:
+        """Number of rows in the training split."""
+        return int(len(self.y_train))
+
+
+@dataclass(frozen=True)
+class _Source:
+    task: str
+    load: Loader
+
+
+_REGISTRY: dict[str, _Source] = {}
+
+
+def register_dataset(name: str, *, task: str) -> Callable[[Loader], Loader]:
+    """Register a loader returning the full ``(X, y)`` arrays of a dataset under ``name``.
+
+    Example:
+        >>> @register_dataset("ramp", task="regression")  # doctest: +SKIP
+        ... def _ramp():
+        ...     return np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    """
+    if task not in TASKS:
+        raise _bad_task(task)
+
+    def decorator(load: Loader) -> Loader:
+        if name in _REGISTRY:
+            raise ValueError(f"dataset {name!r} is already registered")
+        _REGISTRY[name] = _Source(task, functools.lru_cache(maxsize=1)(load))
+        return load
+
+    return decorator
+
+
+def list_datasets() -> list[str]:
+    """Names of the registered datasets, in registration order.
+
+    Example:
+        >>> list_datasets()[:5]
+        ['digits', 'iris', 'wine', 'breast_cancer', 'diabetes']
+    """
+    return list(_REGISTRY)
+
+
+def dataset_task(name: str) -> str:
+    """Return ``"classification"`` or ``"regression"`` for a registered dataset name."""
+    if name not in _REGISTRY:
+        raise unknown_name_error("dataset", name, _REGISTRY)
+    return _REGISTRY[name].task
+
+
+def load_dataset(
+    name: str, *, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2
+) -> Dataset:
+    """Load a registered dataset and split it into train / validation / test parts.
+
+    The validation and test parts hold ``ceil(fraction * n)`` rows each; the rest is training
+    data. Classification splits are stratified by label. The same ``seed`` gives the same split.
+
+    Args:
+        name: a name from :func:`list_datasets`.
+        seed: seed of the split.
+        val_fraction: share of all rows for the validation split, ``0 < val_fraction < 1``.
+        test_fraction: share of all rows for the test split; ``val_fraction + test_fraction < 1``.
+
+    Raises:
+        ConfigError: unknown name, or fractions that leave a split empty or too small.
+
+    Example:
+        >>> load_dataset("digits", seed=0).n_train
+        1077
+    """
+    if name not in _REGISTRY:
+        raise unknown_name_error("dataset", name, _REGISTRY)
+    source = _REGISTRY[name]
+    X, y = source.load()
+    n_val, n_test = _split_sizes(name, len(y), val_fraction, test_fraction)
+    stratified = source.task == "classification"
+    if stratified:
+        n_classes = len(np.unique(y))
+        n_train = len(y) - n_val - n_test
+        for label, size in (("validation", n_val), ("test", n_test), ("training", n_train)):
+            if size < n_classes:
+                raise ConfigError(
+                    f"dataset {name!r}: the {label} split would hold {size} rows, fewer than its "
+                    f"{n_classes} classes; choose larger fractions (or smaller ones for training)"
+                )
+    rest_X, X_test, rest_y, y_test = train_test_split(
+        X, y, test_size=n_test, random_state=seed, stratify=y if stratified else None
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        rest_X, rest_y, test_size=n_val, random_state=seed, stratify=rest_y if stratified else None
+    )
+    return Dataset(name, source.task, X_train, y_train, X_val, y_val, X_test, y_test)
+
+
+def _split_sizes(name: str, n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    for field, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ConfigError(
+                f"{field}={value!r} is out of range; it must satisfy 0 < {field} < 1", field=field
+            )
+    if val_fraction + test_fraction >= 1:
+        raise ConfigError(
+            f"val_fraction={val_fraction!r} + test_fraction={test_fraction!r} leaves no training "
+            "data; it must satisfy val_fraction + test_fraction < 1",
+            field="val_fraction",
+        )
+    n_val, n_test = math.ceil(val_fraction * n), math.ceil(test_fraction * n)
+    if n - n_val - n_test < 1:
+        raise ConfigError(
+            f"dataset {name!r} ({n} rows) leaves no training rows with these fractions"
+        )
+    return n_val, n_test
+
+
+def _bad_task(task: object) -> ConfigError:
+    return ConfigError(
+        f"task={task!r} is not allowed; choose one of: {', '.join(TASKS)}", field="task"
+    )
+
+
+def _sklearn_loader(load: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Loader:
+    return lambda: load(return_X_y=True)
+
+
+for _name, _task, _load in (
+    ("digits", "classification", skdatasets.load_digits),
+    ("iris", "classification", skdatasets.load_iris),
+    ("wine", "classification", skdatasets.load_wine),
+    ("breast_cancer", "classification", skdatasets.load_breast_cancer),
+    ("diabetes", "regression", skdatasets.load_diabetes),
+):
+    register_dataset(_name, task=_task)(_sklearn_loader(_load))
+del _name, _task, _load

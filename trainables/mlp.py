@@ -1,0 +1,174 @@
+"""The ``mlp`` trainable: a feed-forward classifier (Linear -> activation -> dropout, repeated).
+
+Order: config -> model -> train function (registered as ``"mlp"``).
+
+Example:
+    >>> from sweepforge.trainables import get_trainable, load_dataset
+    >>> result = get_trainable("mlp").train({"epochs": 2}, load_dataset("iris"), seed=0)
+    >>> result["epoch"], result["val_accuracy"] > 0.5
+    (2, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._fields import check_choice, check_range, coerce_instance
+from ._loop import (
+    CLASSIFIER_METRICS,
+    TensorSplits,
+    check_seed,
+    fit_classifier,
+    resolve_device,
+    seeded,
+)
+from .components import (
+    ACTIVATIONS,
+    INITIALIZERS,
+    build_optimizer,
+    check_optimizer_args,
+    initialize,
+    make_activation,
+)
+from .datasets import Dataset
+from .registry import Report, register_trainable
+
+MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """The searchable knobs of the MLP classifier; each field is one search-space parameter.
+
+    Loose types are coerced (``"1e-3"`` -> 0.001, ``64.0`` -> 64) and every value is checked on
+    construction; a bad one raises :class:`ConfigError` naming the field and what is allowed.
+
+    Example:
+        >>> MLPConfig(lr="3e-3", optimizer="nesterov").lr
+        0.003
+        >>> MLPConfig(dropout=1.2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sweepforge.trainables.ConfigError: dropout=1.2 is out of range; it must satisfy 0 <= ...
+    """
+
+    lr: float = 1e-3  # learning rate, > 0 (searched on a log scale)
+    batch_size: int = 64  # rows per mini-batch, >= 1 (1 = SGD; >= training rows = batch GD)
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    momentum: float = 0.9  # beta of "momentum"/"nesterov", 0 <= m < 1; ignored by the others
+    dropout: float = 0.0  # inverted-dropout drop rate after each hidden layer, 0 <= d < 1
+    init: str = "he_uniform"  # weight initializer, one of INITIALIZERS (biases start at zero)
+    depth: int = 2  # number of hidden layers, 1..16
+    width: int = 128  # units per hidden layer, >= 1
+    activation: str = "relu"  # hidden-layer activation, one of ACTIVATIONS
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
+    epochs: int = 20  # passes over the training split, >= 1
+
+    def __post_init__(self) -> None:
+        coerce_instance(self)
+        check_range("lr", self.lr, low=0, low_open=True)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("momentum", self.momentum, low=0, high=1, high_open=True)
+        check_range("dropout", self.dropout, low=0, high=1, high_open=True)
+        check_choice("init", self.init, INITIALIZERS)
+        check_range("depth", self.depth, low=1, high=MAX_DEPTH)
+        check_range("width", self.width, low=1)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_range("weight_decay", self.weight_decay, low=0)
+        check_range("epochs", self.epochs, low=1)
+        check_optimizer_args(self.optimizer, self.lr, self.weight_decay, self.momentum)
+
+
+class MLP(nn.Module):
+    """``depth`` hidden layers of ``width`` units (Linear -> activation -> dropout), then a
+    Linear layer to ``n_outputs`` logits.
+
+    Example:
+        >>> import torch
+        >>> MLP(64, 10, depth=2, width=32)(torch.zeros(5, 64)).shape
+        torch.Size([5, 10])
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        depth: int = 2,
+        width: int = 128,
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        size = n_inputs
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), make_activation(activation)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            size = width
+        layers.append(nn.Linear(size, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return class logits for a batch of rows ``x``."""
+        return self.layers(x)
+
+
+@register_trainable(
+    "mlp",
+    config_cls=MLPConfig,
+    metrics=CLASSIFIER_METRICS,
+    datasets=("digits", "iris", "wine", "breast_cancer"),
+    task="classification",
+)
+def train_mlp(
+    config: MLPConfig,
+    data: Dataset,
+    report: Report | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> dict[str, float]:
+    """Train an :class:`MLP` on ``data`` and return the final metrics.
+
+    Inputs are standardized with training-split statistics. After each epoch ``report`` (if
+    given) receives ``epoch``, ``train_loss``, ``val_loss`` and ``val_accuracy``; the last report
+    and the returned dict add ``test_loss`` and ``test_accuracy``. A diverged run (non-finite
+    loss) stops and returns NaN metrics instead of raising. Same config, data and seed give the
+    same metrics on CPU; the caller's torch RNG state is left untouched.
+
+    Example:
+        >>> from sweepforge.trainables import load_dataset
+        >>> train_mlp(MLPConfig(epochs=1), load_dataset("wine"))["epoch"]
+        1
+    """
+    torch_device = resolve_device(device)
+    check_seed(seed)
+    splits = TensorSplits.from_dataset(data, torch_device, scaling="standard")
+    with seeded(seed, torch_device):
+        model = MLP(
+            data.n_features,
+            data.n_classes,
+            depth=config.depth,
+            width=config.width,
+            activation=config.activation,
+            dropout=config.dropout,
+        )
+        initialize(model, config.init)
+        model.to(torch_device)
+        optimizer = build_optimizer(
+            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
+        )
+        return fit_classifier(
+            model,
+            optimizer,
+            splits,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            generator=torch.Generator().manual_seed(seed),
+            report=report,
+        )
