@@ -55,10 +55,10 @@ def _encode_one(param: Param, value: Any) -> float:
         return ((value - param.low) // param.step + 0.5) / param.n_values
     low, high = _bounds(param)
     value = float(value)
-    if high == low:
-        return 0.5
     if param.log:
-        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
+        value, low, high = math.log(value), math.log(low), math.log(high)
+    if high == low:  # also when distinct bounds share a logarithm
+        return 0.5
     return (value - low) / (high - low)
 
 

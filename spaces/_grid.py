@@ -28,16 +28,18 @@ def levels_of(param: Param, levels: int) -> list[Any]:
 
 
 def float_levels(param: Float, levels: int) -> list[float]:
-    """``levels`` evenly spaced values of a float (geometrically spaced when ``log``)."""
+    """``levels`` evenly spaced values of a float (geometrically spaced when ``log``), fewer
+    only when the range holds fewer distinct floats."""
     if param.low == param.high:
         return [param.low]
     if levels == 1:
         mid = math.sqrt(param.low * param.high) if param.log else (param.low + param.high) / 2
-        return [float(mid)]
+        return [min(max(float(mid), param.low), param.high)]  # rounding may step outside
     spaced = np.geomspace if param.log else np.linspace
-    values = [float(v) for v in spaced(param.low, param.high, levels)]
+    spread = spaced(param.low, param.high, levels)
+    values = [min(max(float(v), param.low), param.high) for v in spread]
     values[0], values[-1] = param.low, param.high  # exact ends despite rounding
-    return values
+    return sorted(set(values))  # a range a few ulps wide has fewer distinct values than levels
 
 
 def int_levels(param: Int, levels: int) -> list[int]:

@@ -30,8 +30,14 @@ class Condition:
     values: tuple[Choice, ...]
 
     def holds(self, config: dict[str, Any]) -> bool:
-        """True when the parent is present in ``config`` with one of the allowed values."""
-        return self.parent in config and config[self.parent] in self.values
+        """True when the parent is present in ``config`` with one of the allowed values.
+
+        Values match by type too, as in :meth:`Categorical.contains`: ``1`` is not ``True``.
+        """
+        if self.parent not in config:
+            return False
+        value = config[self.parent]
+        return any(type(value) is type(v) and value == v for v in self.values)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,11 @@ class Float:
         object.__setattr__(self, "low", float(self.low))
         object.__setattr__(self, "high", float(self.high))
         _check_range(self.name, self.low, self.high, self.log)
+        if not math.isfinite(self.high - self.low):
+            raise SpaceError(
+                f"parameter '{self.name}': `high - low` must be a finite number, but got "
+                f"low={self.low}, high={self.high}."
+            )
 
     def contains(self, value: Any) -> bool:
         """True when ``value`` is a number within the bounds."""

@@ -1,0 +1,59 @@
+"""Reads finished campaigns back from MLflow (for ``sweepforge best``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from ._tracking import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID
+from .config import CampaignError
+
+
+@dataclass(frozen=True)
+class BestTrial:
+    """The best trial of a campaign run."""
+
+    strategy: str
+    trial_id: int
+    metric: str
+    value: float
+    config: dict[str, Any]
+    run_id: str
+
+
+def best_trial(name: str, *, tracking_uri: str | None = None, strategy: str | None = None) -> BestTrial:
+    """The best finished trial of the latest run of campaign ``name``."""
+    from .campaign import resolve_tracking_uri
+
+    client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        known = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        raise CampaignError(f"no campaign named {name!r} in this store; known campaigns: {known or 'none'}.")
+    campaigns = client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`{TAG_KIND}` = 'campaign'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )
+    if not campaigns:
+        raise CampaignError(f"campaign {name!r} has no runs yet.")
+    campaign = campaigns[0]
+    metric, mode = campaign.data.params["metric"], campaign.data.params["mode"]
+    query = (f"tags.`{TAG_KIND}` = 'trial' and tags.`{TAG_CAMPAIGN_ID}` = "
+             f"'{campaign.data.tags[TAG_CAMPAIGN_ID]}' and attributes.status = 'FINISHED'")
+    if strategy:
+        query += f" and tags.`{TAG_STRATEGY}` = '{strategy.replace(chr(39), '')}'"
+    trials = client.search_runs([experiment.experiment_id], filter_string=query, max_results=50000)
+    scored = [(t.data.metrics.get(metric), t) for t in trials]
+    scored = [(v, t) for v, t in scored if v is not None and math.isfinite(v)]
+    if not scored:
+        where = f" for strategy {strategy!r}" if strategy else ""
+        raise CampaignError(f"campaign {name!r} has no finished trial with a finite {metric}{where}.")
+    value, run = (max if mode == "max" else min)(scored, key=lambda pair: pair[0])
+    return BestTrial(
+        strategy=run.data.tags[TAG_STRATEGY], trial_id=int(run.data.tags[TAG_TRIAL_ID]), metric=metric,
+        value=value, config=json.loads(run.data.tags[TAG_CONFIG]), run_id=run.info.run_id,
+    )

@@ -1,0 +1,128 @@
+"""Optuna as a strategy: an in-memory study driven through ``study.ask()`` / ``study.tell()``."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState as OptunaState
+from sweepforge.spaces import Space
+
+from ._strategy import Mode, Strategy, StrategyError, TrialResult, TrialState
+
+#: Sampler names accepted by the ``sampler`` option.
+SAMPLERS = ("tpe", "gp", "cmaes", "random")
+
+
+class OptunaStrategy(Strategy):
+    """Asks an Optuna study for each config; every told result goes back into the study.
+
+    The space is filled define-by-run (:meth:`Space.suggest`), so conditional parameters are
+    only suggested when active. Samplers, all seeded with ``seed``:
+
+    * ``"tpe"`` (default): multivariate TPE with ``group=True`` (it models each branch of a
+      conditional space jointly) and ``constant_liar=True``, since several trials run at once;
+    * ``"gp"``: Gaussian-process Bayesian optimisation;
+    * ``"cmaes"``: CMA-ES over the parameters every trial shares; categoricals and conditional
+      parameters fall back to random sampling (needs the ``cmaes`` package);
+    * ``"random"``: Optuna's random sampler (takes no ``n_startup_trials``).
+
+    Results: COMPLETE with a finite value is told as COMPLETE; FAILED, and COMPLETE with a
+    missing, NaN or infinite value, are told as FAIL (never dropped); PRUNED is told as PRUNED,
+    with its value (when finite) reported as the last intermediate value, which Optuna keeps as
+    the pruned trial's value. The study is exposed as :attr:`study` (resume, dashboards).
+
+    Args:
+        sampler: one of ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"random"``.
+        n_startup_trials: random trials before the model is used; ``None`` keeps Optuna's default
+            (10 for TPE and GP, 1 for CMA-ES).
+
+    Example:
+        >>> from sweepforge.spaces import Space
+        >>> space = Space.from_dict({"x": {"type": "float", "low": -1.0, "high": 1.0}})
+        >>> strategy = OptunaStrategy(space, budget=4, seed=0, mode="min", sampler="tpe")
+        >>> while (spec := strategy.ask()) is not None:
+        ...     strategy.tell(spec.trial_id, TrialResult(value=spec.config["x"] ** 2))
+        >>> len(strategy.study.trials)
+        4
+    """
+
+    name = "optuna"
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        budget: int,
+        seed: int = 0,
+        mode: Mode = "max",
+        sampler: str = "tpe",
+        n_startup_trials: int | None = None,
+    ):
+        super().__init__(space, budget=budget, seed=seed, mode=mode)
+        self.sampler_name = sampler
+        self.study = optuna.create_study(
+            direction="maximize" if mode == "max" else "minimize",
+            sampler=_make_sampler(sampler, seed, n_startup_trials),
+        )
+        self._trials: dict[int, optuna.Trial] = {}
+
+    def _propose(self, trial_id: int) -> dict[str, Any]:
+        trial = self.study.ask()
+        self._trials[trial_id] = trial
+        return self.space.suggest(trial)
+
+    def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
+        trial = self._trials.pop(trial_id)
+        state = result.effective_state
+        if state is TrialState.COMPLETE:
+            self.study.tell(trial, result.usable_value, state=OptunaState.COMPLETE)
+        elif state is TrialState.PRUNED:
+            if result.usable_value is not None:
+                trial.report(result.usable_value, step=0)
+            self.study.tell(trial, state=OptunaState.PRUNED)
+        else:
+            self.study.tell(trial, state=OptunaState.FAIL)
+
+
+def _make_sampler(
+    name: str, seed: int, n_startup_trials: int | None
+) -> optuna.samplers.BaseSampler:
+    if name not in SAMPLERS:
+        raise StrategyError(
+            f"optuna: option `sampler` must be one of {list(SAMPLERS)}, but got sampler={name!r}."
+        )
+    if n_startup_trials is not None and (
+        not isinstance(n_startup_trials, int)
+        or isinstance(n_startup_trials, bool)
+        or n_startup_trials < 0
+    ):
+        raise StrategyError(
+            f"optuna: option `n_startup_trials` must be an int >= 0 or None (Optuna's default), "
+            f"but got n_startup_trials={n_startup_trials!r}."
+        )
+    startup = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
+    if name == "random":
+        if startup:
+            raise StrategyError(
+                "optuna: option `n_startup_trials` does not apply to sampler='random'; "
+                f"leave it unset, but got n_startup_trials={n_startup_trials!r}."
+            )
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():
+        # `group` (TPE) is marked experimental; the warning would repeat for every strategy.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, constant_liar=True, **startup
+            )
+        if name == "gp":
+            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False, **startup)
+        if importlib.util.find_spec("cmaes") is None:
+            raise StrategyError(
+                "optuna: sampler='cmaes' needs the `cmaes` package; install it with "
+                "`pip install cmaes`."
+            )
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **startup)

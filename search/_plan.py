@@ -1,0 +1,161 @@
+"""Turns a :class:`CampaignConfig` into a checked plan, before anything starts.
+
+Every check that can fail on user input lives here, so a bad campaign stops before Ray starts
+or an MLflow run is written: the space, the trainable and its knobs, the dataset, the metric,
+batch sizes against the data, strategy names and options, and GPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
+from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable, load_dataset
+
+from ._strategy import Strategy, StrategyError
+from .config import CampaignConfig, CampaignError
+from .strategies import make_strategy
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A campaign whose every input has been checked; strategies are built fresh per run."""
+
+    config: CampaignConfig
+    space: Space
+    trainable: TrainableSpec
+    data: Dataset
+    fixed: dict[str, Any]
+    strategies: dict[str, tuple[str, dict[str, Any]]]
+
+    def new_strategy(self, name: str) -> Strategy:
+        """A fresh strategy object for strategy ``name`` of this campaign."""
+        kind, options = self.strategies[name]
+        config = self.config
+        return make_strategy(
+            kind, self.space, budget=config.budget.trials, seed=config.seed, mode=config.mode,
+            options=options,
+        )
+
+    def full_config(self, searched: dict[str, Any]) -> dict[str, Any]:
+        """Every knob of a trial: the trainable's defaults, the fixed values, the searched ones."""
+        from dataclasses import asdict
+
+        return asdict(self.trainable.make_config({**self.fixed, **searched}))
+
+
+def plan_campaign(
+    config: CampaignConfig, *, only: Sequence[str] | None = None, cuda_available: bool | None = None
+) -> CampaignPlan:
+    """Checks ``config`` end to end and returns the plan; raises :class:`CampaignError`."""
+    strategies = _select_strategies(config, only)
+    try:
+        space = Space.from_dict(config.space)
+    except SpaceError as err:
+        raise CampaignError(f"space: {err}") from None
+    try:
+        trainable = get_trainable(config.trainable)
+    except ConfigError as err:
+        raise CampaignError(f"trainable: {err}") from None
+    if config.dataset not in trainable.datasets:
+        raise CampaignError(
+            f"dataset: trainable '{trainable.name}' does not accept dataset {config.dataset!r}; "
+            f"it accepts: {', '.join(trainable.datasets)}."
+        )
+    try:
+        data = load_dataset(config.dataset, seed=config.seed)
+    except ConfigError as err:
+        raise CampaignError(f"dataset: {err}") from None
+    reported = sorted(trainable.metrics - {"epoch"})
+    if config.metric not in reported:
+        raise CampaignError(
+            f"metric: trainable '{trainable.name}' does not report {config.metric!r}; "
+            f"it reports: {', '.join(reported)}."
+        )
+    fixed = _fixed_values(config, space, trainable)
+    _check_knobs(space, fixed, trainable, data, config)
+    for name, (kind, options) in strategies.items():
+        try:
+            make_strategy(kind, space, budget=config.budget.trials, seed=config.seed,
+                          mode=config.mode, options=options)
+        except StrategyError as err:
+            raise CampaignError(f"strategies.{name}: {err}") from None
+    _check_gpu(config, cuda_available)
+    return CampaignPlan(config, space, trainable, data, fixed, strategies)
+
+
+def _select_strategies(
+    config: CampaignConfig, only: Sequence[str] | None
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    kinds = config.strategy_kinds()
+    if not only:
+        return kinds
+    unknown = [name for name in only if name not in kinds]
+    if unknown:
+        raise CampaignError(
+            f"--strategies: {', '.join(unknown)} not in this campaign; it has: {', '.join(kinds)}."
+        )
+    return {name: kinds[name] for name in only}
+
+
+def _fixed_values(config: CampaignConfig, space: Space, trainable: TrainableSpec) -> dict[str, Any]:
+    fields = trainable.field_names()
+    fixed = dict(config.fixed)
+    for where, names in (("space", space.names), ("fixed", list(fixed))):
+        for name in names:
+            if name not in fields:
+                raise CampaignError(
+                    f"{where}.{name}: trainable '{trainable.name}' has no knob {name!r}; "
+                    f"its knobs are: {', '.join(fields)}."
+                )
+    both = sorted(set(fixed) & set(space.names))
+    if both:
+        raise CampaignError(f"fixed: {both} are also in the space; a knob is either fixed or searched.")
+    if "epochs" in fields and "epochs" not in space and "epochs" not in fixed:
+        fixed["epochs"] = config.budget.max_epochs
+    return fixed
+
+
+def _check_knobs(
+    space: Space, fixed: dict[str, Any], trainable: TrainableSpec, data: Dataset,
+    config: CampaignConfig,
+) -> None:
+    """Builds the trainable's config at every extreme of every parameter, against the data."""
+    try:
+        trainable.make_config(fixed, data)
+    except ConfigError as err:
+        raise CampaignError(f"fixed: {err}") from None
+    for param in space:
+        for value in _extremes(param):
+            try:
+                made = trainable.make_config({**fixed, param.name: value}, data)
+            except ConfigError as err:
+                raise CampaignError(f"space.{param.name}: {err}") from None
+            epochs = getattr(made, "epochs", None)
+            if param.name == "epochs" and epochs is not None and epochs > config.budget.max_epochs:
+                raise CampaignError(
+                    f"space.epochs: high={epochs} exceeds budget.max_epochs={config.budget.max_epochs}."
+                )
+
+
+def _extremes(param: Float | Int | Categorical) -> list[Any]:
+    if isinstance(param, Categorical):
+        return list(param.choices)
+    return [param.low, param.high]
+
+
+def _check_gpu(config: CampaignConfig, cuda_available: bool | None) -> None:
+    if config.resources.gpu <= 0:
+        return
+    if cuda_available is None:
+        import torch
+
+        cuda_available = torch.cuda.is_available()
+    if not cuda_available:
+        raise CampaignError(
+            f"resources.gpu: {config.resources.gpu} GPU(s) per trial were asked for, but this machine "
+            "has no CUDA GPU that PyTorch can use. Set `resources: {gpu: 0}` to run on the CPU, or "
+            "pass --address to join a Ray cluster that has GPUs."
+        )

@@ -1,0 +1,97 @@
+"""The live display: one row per strategy (done / running / failed, best so far, time)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ._trial_logger import TrialRecord
+
+
+@dataclass
+class _Row:
+    budget: int
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+    best: float | None = None
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def status(self) -> str:
+        if self.ended is not None:
+            return "done"
+        return "running" if self.started is not None else "waiting"
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started
+
+
+class CampaignProgress:
+    """Keeps per-strategy counts and, when enabled, draws them live with rich.
+
+    Example:
+        >>> progress = CampaignProgress(["random"], budget=4, metric="val_accuracy", mode="max",
+        ...                             enabled=False)
+        >>> progress.on_event("random", None)  # a trial started
+        >>> progress.rows["random"].running
+        1
+    """
+
+    def __init__(
+        self, strategies: list[str], *, budget: int, metric: str, mode: str, enabled: bool = True,
+        console: Console | None = None,
+    ):
+        self.rows = {name: _Row(budget) for name in strategies}
+        self.metric = metric
+        self.mode = mode
+        self.console = console or Console()
+        self._live = Live(get_renderable=self.render, console=self.console, refresh_per_second=4,
+                          transient=False) if enabled else None
+
+    def __enter__(self) -> CampaignProgress:
+        if self._live:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live:
+            self._live.stop()
+            self.console.line()
+
+    def on_event(self, strategy: str, record: TrialRecord | None) -> None:
+        """A trial started (``record`` is None) or ended."""
+        row = self.rows[strategy]
+        if record is None:
+            row.running += 1
+            row.started = row.started or time.monotonic()
+            return
+        row.running -= 1
+        row.done += 1
+        if row.done >= row.budget:
+            row.ended = time.monotonic()
+        if record.state != "COMPLETE":
+            row.failed += 1
+        elif record.value is not None and (
+            row.best is None or (record.value > row.best if self.mode == "max" else record.value < row.best)
+        ):
+            row.best = record.value
+
+    def render(self) -> Table:
+        table = Table(title=f"sweepforge — best {self.metric} ({self.mode}) so far")
+        for column in ("strategy", "status", "done", "running", "failed", f"best {self.metric}", "time"):
+            table.add_column(column, justify="left" if column in ("strategy", "status") else "right")
+        for name, row in self.rows.items():
+            table.add_row(
+                name, row.status, f"{row.done}/{row.budget}", str(row.running), str(row.failed),
+                "-" if row.best is None else f"{row.best:.4f}", f"{row.elapsed:.0f}s",
+            )
+        return table

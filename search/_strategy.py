@@ -1,0 +1,153 @@
+"""The strategy interface every search algorithm speaks: ``ask()`` and ``tell()``.
+
+A strategy never touches Ray or MLflow, so it can be driven by a plain Python loop::
+
+    strategy = RandomStrategy(space, budget=20, seed=0, mode="max")
+    while (spec := strategy.ask()) is not None:
+        strategy.tell(spec.trial_id, TrialResult(value=objective(spec.config)))
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sweepforge.spaces import Space
+
+Mode = Literal["max", "min"]
+
+
+class StrategyError(ValueError):
+    """A strategy was configured or driven wrongly (bad option, unknown trial id, ...)."""
+
+
+class TrialState(enum.Enum):
+    """How a trial ended, as told to its strategy."""
+
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+    PRUNED = "PRUNED"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """A config to train, with the id the strategy will be told about."""
+
+    trial_id: int
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """The outcome of a trial: its metric value (``None`` when it has none) and its state.
+
+    A COMPLETE result whose value is missing, NaN or infinite counts as FAILED: see
+    :attr:`effective_state`. NaN therefore never becomes a best value.
+    """
+
+    value: float | None
+    state: TrialState = TrialState.COMPLETE
+
+    @property
+    def effective_state(self) -> TrialState:
+        """The state, with non-finite values of COMPLETE trials turned into FAILED."""
+        if self.state is TrialState.COMPLETE and not _finite(self.value):
+            return TrialState.FAILED
+        return self.state
+
+    @property
+    def usable_value(self) -> float | None:
+        """The value when it is finite, else ``None``."""
+        return float(self.value) if _finite(self.value) else None  # type: ignore[arg-type]
+
+
+class Strategy(ABC):
+    """Base of all strategies: a fixed trial budget, a seed and an optimisation direction.
+
+    Subclasses implement :meth:`_propose` (the next config, or ``None`` when they have nothing
+    more) and may override :meth:`_observe`. The base class numbers trials, enforces the budget,
+    rejects unknown or repeated trial ids, and keeps the best COMPLETE result.
+    """
+
+    #: Registry name used in campaign files (``grid``, ``random``, ``optuna``, ``evolutionary``).
+    name: str = ""
+
+    def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max"):
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+            raise StrategyError(f"`budget >= 1` must hold, but got budget={budget!r}.")
+        if mode not in ("max", "min"):
+            raise StrategyError(f"`mode` must be 'max' or 'min', got {mode!r}.")
+        self.space = space
+        self.budget = budget
+        self.seed = seed
+        self.mode: Mode = mode
+        self._asked = 0
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._told: dict[int, TrialResult] = {}
+        self.best_config: dict[str, Any] | None = None
+        self.best_value: float | None = None
+
+    # --- the interface --------------------------------------------------------------
+    def ask(self) -> TrialSpec | None:
+        """The next trial to run, or ``None`` once the budget is spent (or nothing is left)."""
+        if self._asked >= self.budget:
+            return None
+        trial_id = self._asked
+        config = self._propose(trial_id)
+        if config is None:
+            return None
+        self._asked += 1
+        self._pending[trial_id] = config
+        return TrialSpec(trial_id, dict(config))
+
+    def tell(self, trial_id: int, result: TrialResult) -> None:
+        """Reports how trial ``trial_id`` ended."""
+        if trial_id not in self._pending:
+            state = "was already told" if trial_id in self._told else "was never asked"
+            raise StrategyError(f"trial {trial_id} {state}.")
+        config = self._pending.pop(trial_id)
+        self._told[trial_id] = result
+        value = result.usable_value
+        if result.effective_state is TrialState.COMPLETE and value is not None and self.is_better(
+            value, self.best_value
+        ):
+            self.best_value, self.best_config = value, dict(config)
+        self._observe(trial_id, config, result)
+
+    # --- helpers for subclasses and callers -------------------------------------------
+    @property
+    def n_asked(self) -> int:
+        """Trials handed out so far."""
+        return self._asked
+
+    @property
+    def n_pending(self) -> int:
+        """Trials handed out but not yet told."""
+        return len(self._pending)
+
+    @property
+    def finished(self) -> bool:
+        """True when the budget is spent and every trial has been told."""
+        return self._asked >= self.budget and not self._pending
+
+    def is_better(self, value: float, than: float | None) -> bool:
+        """True when ``value`` beats ``than`` in this strategy's direction (anything beats None)."""
+        if than is None:
+            return True
+        return value > than if self.mode == "max" else value < than
+
+    @abstractmethod
+    def _propose(self, trial_id: int) -> dict[str, Any] | None:
+        """The config for trial ``trial_id``, or ``None`` when the strategy has no more."""
+
+    def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
+        """Hook: learn from a finished trial. Does nothing by default."""
+
+
+def _finite(value: float | None) -> bool:
+    """A real number (numpy scalars included, booleans not) that is neither NaN nor infinite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

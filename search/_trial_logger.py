@@ -1,0 +1,207 @@
+"""A Ray Tune callback, on the master, that writes every trial of a campaign to MLflow and
+keeps a :class:`TrialRecord` of it for the comparison table.
+
+Each trial gets exactly one MLflow run, keyed by (campaign id, strategy, trial id).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ray.tune import Callback
+
+from ._tracking import (
+    TAG_CAMPAIGN_ID,
+    TAG_CONFIG,
+    TAG_KIND,
+    TAG_STRATEGY,
+    TAG_TRIAL_ID,
+    Tracker,
+    config_json,
+    metrics_at,
+)
+
+if TYPE_CHECKING:
+    from mlflow.entities import Metric
+    from ray.tune.experiment import Trial
+
+    from ._plan import CampaignPlan
+    from ._searcher import CampaignSearcher
+
+_FLUSH_EVERY_S = 5.0
+
+
+@dataclass
+class TrialRecord:
+    """One finished trial, as the comparison table and the result DataFrame see it."""
+
+    strategy: str
+    trial_id: int
+    state: str  # COMPLETE | FAILED
+    value: float | None
+    test_value: float | None
+    epochs: int
+    duration_s: float
+    started_at: float  # unix time
+    config: dict[str, Any]
+    run_id: str
+    error: str = ""
+
+    @property
+    def ended_at(self) -> float:
+        return self.started_at + self.duration_s
+
+
+@dataclass
+class _Open:
+    run_id: str
+    strategy: str
+    trial_id: int
+    config: dict[str, Any]
+    started: float
+    started_at: float = field(default_factory=time.time)
+    epochs: int = 0
+    buffer: list[Metric] = field(default_factory=list)
+    flushed_at: float = field(default_factory=time.monotonic)
+
+
+class TrialLogger(Callback):
+    """Logs every trial under its strategy's run; ``on_event(strategy, record_or_None)`` feeds
+    the live display (``None`` when a trial starts)."""
+
+    def __init__(
+        self,
+        *,
+        tracker: Tracker,
+        plan: CampaignPlan,
+        campaign_id: str,
+        strategy_runs: dict[str, str],
+        searcher: CampaignSearcher,
+        on_event: Callable[[str, TrialRecord | None], None] = lambda strategy, record: None,
+    ):
+        self.tracker = tracker
+        self.plan = plan
+        self.campaign_id = campaign_id
+        self.strategy_runs = strategy_runs
+        self.searcher = searcher
+        self.on_event = on_event
+        self.records: list[TrialRecord] = []
+        self._open: dict[str, _Open] = {}
+        self._metric_names = sorted(plan.trainable.metrics - {"epoch"})
+        self._test_metric = _test_metric_for(plan.config.metric, plan.trainable.metrics)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray Tune pickles the Tuner with its callbacks; the MLflow client and display stay here.
+        return {**self.__dict__, "tracker": None, "on_event": None, "searcher": None, "plan": None}
+
+    # --- Ray Tune hooks -------------------------------------------------------------
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        strategy, trial_id = self.searcher.trials[trial.trial_id]
+        searched = dict(trial.config)
+        run_id = self.tracker.start_run(
+            f"{strategy}-{trial_id:04d}",
+            {
+                TAG_KIND: "trial",
+                TAG_CAMPAIGN_ID: self.campaign_id,
+                TAG_STRATEGY: strategy,
+                TAG_TRIAL_ID: str(trial_id),
+                TAG_CONFIG: config_json(searched),
+            },
+            parent=self.strategy_runs[strategy],
+        )
+        self.tracker.log(run_id, params=self._params(searched))
+        self._open[trial.trial_id] = _Open(run_id, strategy, trial_id, searched, time.monotonic())
+        self.on_event(strategy, None)
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
+        run = self._open.get(trial.trial_id)
+        if run is None:
+            return
+        if run.epochs == 0 and "device" in result:
+            self.tracker.log(run.run_id, tags={"sweepforge.device": result["device"]})
+        run.epochs = int(result.get("epoch", run.epochs + 1))
+        run.buffer.extend(metrics_at(result, self._metric_names, step=run.epochs))
+        if time.monotonic() - run.flushed_at > _FLUSH_EVERY_S:
+            self._flush(run)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._close(trial, error="")
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._close(trial, error=_error_text(trial) or "the trial raised an error")
+
+    # --- internals ------------------------------------------------------------------
+    def _params(self, searched: dict[str, Any]) -> dict[str, Any]:
+        """Every knob the trial used: searched values, fixed values and the trainable's
+        defaults, leaving out searched parameters that are inactive for this config."""
+        full = self.plan.full_config(searched)
+        inactive = {name for name in self.plan.space.names if name not in searched}
+        return {k: v for k, v in full.items() if k not in inactive}
+
+    def _flush(self, run: _Open) -> None:
+        if run.buffer:
+            self.tracker.log(run.run_id, metrics=run.buffer)
+            run.buffer = []
+        run.flushed_at = time.monotonic()
+
+    def _close(self, trial: Trial, error: str) -> None:
+        run = self._open.pop(trial.trial_id, None)
+        if run is None:
+            return
+        last = trial.last_result or {}
+        metric = self.plan.config.metric
+        value = _finite_or_none(last.get(metric))
+        if not error and value is None:
+            error = f"metric {metric!r} is {last.get(metric, 'missing')!r}, not a finite number"
+        duration = time.monotonic() - run.started
+        self._flush(run)
+        self.tracker.log(
+            run.run_id,
+            metrics=metrics_at({"duration_s": duration, "epochs_run": run.epochs},
+                               ["duration_s", "epochs_run"], step=run.epochs),
+            tags={"sweepforge.error": error[:5000]} if error else None,
+        )
+        if error:
+            self.tracker.log_text(run.run_id, error, "error.txt")
+        self.tracker.end_run(run.run_id, "FAILED" if error else "FINISHED")
+        record = TrialRecord(
+            strategy=run.strategy,
+            trial_id=run.trial_id,
+            state="FAILED" if error else "COMPLETE",
+            value=value,
+            test_value=_finite_or_none(last.get(self._test_metric)) if self._test_metric else None,
+            epochs=run.epochs,
+            duration_s=duration,
+            started_at=run.started_at,
+            config=run.config,
+            run_id=run.run_id,
+            error=error.strip().splitlines()[-1] if error else "",
+        )
+        self.records.append(record)
+        self.on_event(run.strategy, record)
+
+
+def _test_metric_for(metric: str, reported: frozenset[str]) -> str | None:
+    """``val_accuracy`` -> ``test_accuracy`` when the trainable reports it."""
+    if metric.startswith("val_") and f"test_{metric[4:]}" in reported:
+        return f"test_{metric[4:]}"
+    return None
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _error_text(trial: Trial) -> str:
+    path = getattr(trial, "error_file", None)
+    if path and Path(path).is_file():
+        return Path(path).read_text(errors="replace")
+    return str(getattr(trial, "error_msg", "") or "")

@@ -1,0 +1,38 @@
+"""What runs inside a Ray worker for one trial: build the trainable's config and train.
+
+The worker gives torch exactly as many threads as CPUs the trial reserved, so two trials on two
+cores do not oversubscribe, and uses the GPU when Ray assigned one. The dataset is loaded once
+per worker process and reused across trials (Ray Tune reuses actors).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sweepforge.trainables import Dataset, get_trainable, load_dataset
+
+
+@lru_cache(maxsize=4)
+def _dataset(name: str, seed: int) -> Dataset:
+    return load_dataset(name, seed=seed)
+
+
+def run_trial(
+    config: dict[str, Any], *, trainable_name: str, dataset_name: str, seed: int, fixed: dict[str, Any],
+    cpus: float, gpus: float,
+) -> None:
+    """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune."""
+    import torch
+    from ray import tune
+
+    torch.set_num_threads(max(1, int(cpus)))
+    device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"
+    spec = get_trainable(trainable_name)
+    spec.train(
+        spec.make_config({**fixed, **config}),
+        _dataset(dataset_name, seed),
+        report=lambda metrics: tune.report({**metrics, "device": device}),
+        device=device,
+        seed=seed,
+    )

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real local Ray (started once per test module) and campaign files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+@pytest.fixture(scope="module")
+def ray_local() -> Iterator[None]:
+    """A real Ray with 2 CPUs for the whole test module (each start costs seconds)."""
+    import logging
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def small_campaign(**overrides: Any) -> dict[str, Any]:
+    """A campaign small enough for a test: digits, 3 trials x 2 epochs per strategy."""
+    campaign: dict[str, Any] = {
+        "name": "test-campaign",
+        "trainable": "mlp",
+        "dataset": "digits",
+        "metric": "val_accuracy",
+        "mode": "max",
+        "seed": 0,
+        "budget": {"trials": 3, "max_epochs": 2},
+        "resources": {"cpu": 1, "gpu": 0},
+        "space": {
+            "lr": {"type": "float", "low": 1.0e-3, "high": 0.05, "log": True},
+            "batch_size": {"type": "categorical", "choices": [32, 64]},
+            "optimizer": {"type": "categorical", "choices": ["adam", "momentum", "nesterov"]},
+            "momentum": {"type": "float", "low": 0.5, "high": 0.95,
+                         "when": {"optimizer": ["momentum", "nesterov"]}},
+            "dropout": {"type": "float", "low": 0.0, "high": 0.3},
+            "init": {"type": "categorical", "choices": ["he_uniform", "xavier_normal"]},
+            "depth": {"type": "int", "low": 1, "high": 2},
+            "width": {"type": "int", "low": 16, "high": 64, "log": True},
+        },
+        "strategies": {"grid": {}, "random": {}, "optuna": {"sampler": "tpe"},
+                       "evolutionary": {"population_size": 4}},
+    }
+    campaign.update(overrides)
+    return campaign
+
+
+@pytest.fixture
+def write_campaign(tmp_path: Path):
+    """Writes a campaign mapping (or raw text) to a YAML file and returns its path."""
+
+    def write(content: dict[str, Any] | str, name: str = "campaign.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+        return path
+
+    return write

@@ -1,0 +1,132 @@
+"""A real campaign end to end: real Ray (2 CPUs), real MLflow (SQLite), real training on digits."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweepforge.search import Campaign
+from sweepforge.search.config import parse_campaign_config
+from tests.conftest import small_campaign
+
+pytestmark = pytest.mark.slow
+
+KNOBS = {"lr", "batch_size", "optimizer", "dropout", "init", "depth"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def finished(ray_local, store):
+    """One campaign of 4 strategies x 3 trials x 2 epochs, run once for the module."""
+    return Campaign(parse_campaign_config(small_campaign()), tracking_uri=store).run()
+
+
+def runs_of(client, result, kind, parent=None):
+    query = f"tags.`sweepforge.kind` = '{kind}' and tags.`sweepforge.campaign_id` = '{result.campaign_id}'"
+    runs = client.search_runs([result.experiment_id], filter_string=query, max_results=1000)
+    if parent is not None:
+        runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent]
+    return runs
+
+
+def test_every_strategy_runs_its_full_budget(finished):
+    assert list(finished.summary["strategy"]) == ["grid", "random", "optuna", "evolutionary"]
+    assert list(finished.summary["trials"]) == [3, 3, 3, 3]
+    assert len(finished.trials) == 12
+    assert set(finished.trials["state"]) == {"COMPLETE"}
+    assert (finished.trials["value"] > 0.1).all()  # better than chance on 10 classes
+    assert finished.summary["test_value"].notna().all()
+
+
+def test_mlflow_holds_campaign_strategy_trial_runs_nested(finished, store):
+    client = MlflowClient(store)
+    (campaign,) = runs_of(client, finished, "campaign")
+    assert campaign.info.status == "FINISHED"
+    strategies = runs_of(client, finished, "strategy", parent=campaign.info.run_id)
+    assert sorted(r.info.run_name for r in strategies) == ["evolutionary", "grid", "optuna", "random"]
+    for strategy in strategies:
+        trials = runs_of(client, finished, "trial", parent=strategy.info.run_id)
+        assert len(trials) == 3
+        for trial in trials:
+            assert trial.info.status == "FINISHED"
+            assert KNOBS <= set(trial.data.params)
+            assert trial.data.tags["sweepforge.strategy"] == strategy.info.run_name
+            assert trial.data.tags["sweepforge.device"] == "cpu"
+            history = client.get_metric_history(trial.info.run_id, "val_accuracy")
+            assert sorted(m.step for m in history) == [1, 2]
+            assert "test_accuracy" in trial.data.metrics
+            assert trial.info.end_time >= trial.info.start_time
+        assert strategy.data.metrics["trials"] == 3
+        assert strategy.data.metrics["finished"] == 3 and strategy.data.metrics["failed"] == 0
+        assert "sweepforge.best_config" in strategy.data.tags
+
+
+def test_conditional_knob_logged_only_when_active(finished, store):
+    client = MlflowClient(store)
+    for trial in runs_of(client, finished, "trial"):
+        params = trial.data.params
+        assert ("momentum" in params) == (params["optimizer"] in ("momentum", "nesterov"))
+
+
+def test_comparison_table_is_an_artifact_of_the_campaign_run(finished, store, tmp_path):
+    client = MlflowClient(store)
+    local = client.download_artifacts(finished.campaign_run_id, "comparison.csv", str(tmp_path))
+    text = open(local).read()
+    assert text.splitlines()[0].startswith("strategy,trials,finished,failed,best_value,test_value")
+    assert len(text.splitlines()) == 5
+
+
+def test_best_config_comes_from_a_completed_trial(finished):
+    best = finished.best_config()
+    assert best in list(finished.trials["config"])
+    assert finished.summary["best_value"].max() == pytest.approx(finished.trials["value"].max())
+
+
+def test_running_again_adds_a_second_campaign_run(ray_local, store, finished):
+    again = Campaign(parse_campaign_config(small_campaign()), tracking_uri=store,
+                     strategies=["random"]).run()
+    client = MlflowClient(store)
+    assert again.experiment_id == finished.experiment_id
+    campaigns = client.search_runs([finished.experiment_id], "tags.`sweepforge.kind` = 'campaign'")
+    assert len(campaigns) == 2
+    assert len(runs_of(client, finished, "trial")) == 12  # the first run's trials are untouched
+    # same seed, same strategy -> the same configs
+    first = finished.trials[finished.trials.strategy == "random"]["config"].tolist()
+    assert again.trials["config"].tolist() == first
+
+
+def test_diverging_trials_are_failed_not_best(ray_local, store):
+    """A learning rate so large that SGD diverges: the metric is NaN, so the trial is FAILED."""
+    campaign = small_campaign(
+        name="diverging",
+        space={"lr": {"type": "float", "low": 1.0e6, "high": 1.0e7, "log": True},
+               "optimizer": ["sgd"], "init": ["he_normal"]},
+        strategies={"optuna": {}, "evolutionary": {"population_size": 2}},
+        budget={"trials": 2, "max_epochs": 2},
+    )
+    result = Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
+    assert set(result.trials["state"]) == {"FAILED"}
+    assert result.summary["best_value"].isna().all()
+    client = MlflowClient(store)
+    for trial in runs_of(client, result, "trial"):
+        assert trial.info.status == "FAILED"
+        assert "not a finite number" in trial.data.tags["sweepforge.error"]
+        assert not math.isfinite(trial.data.metrics.get("val_accuracy", float("nan")))
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_trials_run_on_the_gpu(store):
+    import ray
+
+    ray.shutdown()  # the module's CPU-only Ray does not see the GPU
+    campaign = small_campaign(name="on-gpu", resources={"cpu": 1, "gpu": 0.5},
+                              strategies={"random": {}}, budget={"trials": 2, "max_epochs": 1})
+    result = Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
+    client = MlflowClient(store)
+    assert {r.data.tags["sweepforge.device"] for r in runs_of(client, result, "trial")} == {"cuda"}

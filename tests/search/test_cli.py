@@ -1,0 +1,108 @@
+"""The command line, in-process (typer's runner) and as the installed console script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sweepforge.search.cli import app
+from tests.conftest import small_campaign
+
+runner = CliRunner()
+
+
+def store_state(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("name: [oops", "not valid YAML"),
+        (small_campaign(colour="blue"), "unknown key 'colour'"),
+        (small_campaign(strategies={"hillclimb": {}}), "hillclimb"),
+        (small_campaign(budget={"trials": 0}), "budget.trials"),
+        (small_campaign(resources={"cpu": 1, "gpu": 1}), "resources.gpu"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, write_campaign, content, message):
+    import ray
+
+    db = tmp_path / "store.db"
+    uri = f"sqlite:///{db}"
+    # a store that already holds something must come out byte for byte the same
+    assert runner.invoke(app, ["best", "nothing-here", "--tracking-uri", uri]).exit_code == 2
+    before = store_state(db)
+    path = tmp_path / "missing.yaml" if content is None else write_campaign(content)
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert store_state(db) == before
+    assert not (tmp_path / "mlruns").exists()
+    assert not ray.is_initialized()
+
+
+@pytest.mark.slow
+def test_run_then_best(ray_local, tmp_path, write_campaign):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = write_campaign(small_campaign(name="cli-run", budget={"trials": 2, "max_epochs": 2}))
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
+                                 "--strategies", "random,optuna"])
+    assert result.exit_code == 0, result.output
+    assert "Comparison" in result.output and "random" in result.output and "optuna" in result.output
+    assert "grid" not in result.output
+
+    best = runner.invoke(app, ["best", "cli-run", "--tracking-uri", uri])
+    assert best.exit_code == 0, best.output
+    body = yaml.safe_load("\n".join(l for l in best.output.splitlines() if not l.startswith("#")))
+    assert {"lr", "batch_size", "optimizer", "init", "depth"} <= set(body)
+
+    unknown = runner.invoke(app, ["best", "no-such-campaign", "--tracking-uri", uri])
+    assert unknown.exit_code == 2 and "known campaigns: ['cli-run']" in unknown.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ui_serves_mlflow_on_localhost(tmp_path):
+    port = _free_port()
+    script = Path(sys.executable).with_name("sweepforge")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.Popen([str(script), "ui", "--port", str(port), "--tracking-uri", uri],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "MLflow UI did not come up in 90 s"
+                time.sleep(1)
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True)
+        local_addresses = {line.split()[3] for line in listening.stdout.splitlines() if line.strip()}
+        if listening.returncode == 0 and local_addresses:  # ss is there: check the bound interface
+            assert local_addresses == {f"127.0.0.1:{port}"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

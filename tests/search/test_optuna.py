@@ -1,0 +1,123 @@
+"""OptunaStrategy: the study sees every trial with the right state; samplers are as asked."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from optuna.trial import TrialState as OptunaState
+from sweepforge.search._optuna import SAMPLERS, OptunaStrategy
+from sweepforge.search._strategy import StrategyError, TrialResult, TrialState
+from sweepforge.spaces import Categorical, Condition, Float, Int, Space
+
+SPACE = Space(
+    [
+        Float("lr", 1e-4, 1e-1, log=True),
+        Int("depth", 1, 4),
+        Categorical("optimizer", ("sgd", "momentum")),
+        Float("momentum", 0.5, 0.99, when=Condition("optimizer", ("momentum",))),
+    ]
+)
+
+
+def test_every_result_reaches_the_study_with_its_state():
+    strategy = OptunaStrategy(SPACE, budget=5, seed=0, mode="min", sampler="random")
+    results = [
+        TrialResult(1.5),
+        TrialResult(None, TrialState.FAILED),
+        TrialResult(math.nan),
+        TrialResult(math.inf),
+        TrialResult(0.25, TrialState.PRUNED),
+    ]
+    configs = []
+    for result in results:
+        spec = strategy.ask()
+        configs.append(spec.config)
+        strategy.tell(spec.trial_id, result)
+    trials = strategy.study.trials
+    assert [t.state for t in trials] == [
+        OptunaState.COMPLETE,
+        OptunaState.FAIL,
+        OptunaState.FAIL,
+        OptunaState.FAIL,
+        OptunaState.PRUNED,
+    ]
+    assert [t.value for t in trials] == [1.5, None, None, None, 0.25]
+    assert [t.params for t in trials] == configs
+    assert strategy.study.best_value == strategy.best_value == 1.5
+
+
+def test_a_pruned_trial_without_a_value_is_pruned_without_one():
+    strategy = OptunaStrategy(SPACE, budget=1, seed=0, sampler="random")
+    strategy.tell(strategy.ask().trial_id, TrialResult(None, TrialState.PRUNED))
+    (trial,) = strategy.study.trials
+    assert trial.state is OptunaState.PRUNED and trial.value is None
+
+
+@pytest.mark.parametrize(("mode", "direction"), [("max", "MAXIMIZE"), ("min", "MINIMIZE")])
+def test_the_study_direction_follows_the_mode(mode, direction):
+    strategy = OptunaStrategy(SPACE, budget=1, mode=mode)
+    assert strategy.study.direction.name == direction
+
+
+@pytest.mark.parametrize(
+    ("sampler", "cls"),
+    [
+        ("tpe", optuna.samplers.TPESampler),
+        ("gp", optuna.samplers.GPSampler),
+        ("cmaes", optuna.samplers.CmaEsSampler),
+        ("random", optuna.samplers.RandomSampler),
+    ],
+)
+def test_the_sampler_option_picks_the_sampler(sampler, cls):
+    assert type(OptunaStrategy(SPACE, budget=3, sampler=sampler).study.sampler) is cls
+
+
+def test_tpe_runs_with_a_constant_liar_and_grouped_multivariate_model():
+    sampler = OptunaStrategy(SPACE, budget=3).study.sampler
+    assert sampler._constant_liar and sampler._multivariate and sampler._group
+    assert OptunaStrategy(SPACE, budget=3, n_startup_trials=2).study.sampler._n_startup_trials == 2
+
+
+def test_tpe_learns_after_its_startup_trials():
+    strategy = OptunaStrategy(SPACE, budget=40, seed=0, mode="min", n_startup_trials=8)
+    values = []
+    while (spec := strategy.ask()) is not None:
+        value = (math.log10(spec.config["lr"]) + 3) ** 2 + spec.config["depth"]
+        values.append(value)
+        strategy.tell(spec.trial_id, TrialResult(value))
+    random_phase, model_phase = values[:8], values[-8:]
+    assert sum(model_phase) / 8 < sum(random_phase) / 8
+
+
+def test_gp_gives_valid_configs_and_takes_failures():
+    # GP costs about a second per ask on a small CPU, so one short run.
+    strategy = OptunaStrategy(SPACE, budget=4, seed=0, sampler="gp", n_startup_trials=2)
+    for i in range(4):
+        spec = strategy.ask()
+        SPACE.validate(spec.config)
+        result = TrialResult(None, TrialState.FAILED) if i == 1 else TrialResult(spec.config["lr"])
+        strategy.tell(spec.trial_id, result)
+    assert strategy.finished and len(strategy.study.trials) == 4
+
+
+def test_unknown_sampler_lists_the_allowed_ones():
+    with pytest.raises(
+        StrategyError,
+        match=r"`sampler` must be one of \['tpe', 'gp', 'cmaes', "
+        r"'random'\], but got sampler='bayes'",
+    ):
+        OptunaStrategy(SPACE, budget=3, sampler="bayes")
+    assert SAMPLERS == ("tpe", "gp", "cmaes", "random")
+
+
+@pytest.mark.parametrize("bad", [-1, 2.0, "10", True])
+def test_bad_n_startup_trials_are_rejected(bad):
+    with pytest.raises(StrategyError, match="n_startup_trials"):
+        OptunaStrategy(SPACE, budget=3, n_startup_trials=bad)
+
+
+def test_n_startup_trials_does_not_apply_to_the_random_sampler():
+    with pytest.raises(StrategyError, match="does not apply to sampler='random'"):
+        OptunaStrategy(SPACE, budget=3, sampler="random", n_startup_trials=3)

@@ -1,0 +1,81 @@
+"""Bad input is caught while planning: before Ray starts and before MLflow is touched.
+
+Each case names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sweepforge.search._plan import plan_campaign
+from sweepforge.search.config import CampaignError, parse_campaign_config
+from tests.conftest import small_campaign
+
+
+def plan(**overrides):
+    return plan_campaign(parse_campaign_config(small_campaign(**overrides)))
+
+
+def with_param(name, spec):
+    space = small_campaign()["space"]
+    space[name] = spec
+    return space
+
+
+def test_a_good_campaign_plans():
+    planned = plan()
+    assert planned.fixed == {"epochs": 2}
+    assert set(planned.space.names) >= {"lr", "batch_size", "optimizer", "dropout", "init", "depth"}
+    assert planned.data.name == "digits"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"strategies": {"annealing": {}}}, r"strategies\.annealing: unknown strategy 'annealing'.*evolutionary.*grid.*optuna.*random"),
+        ({"strategies": {"optuna": {"sampler": "bogus"}}}, r"strategies\.optuna: .*sampler.*tpe"),
+        ({"strategies": {"grid": {"levelz": 3}}}, r"strategies\.grid: .*levelz.*levels"),
+        ({"trainable": "mlpp"}, r"trainable: .*'mlpp'.*mlp"),
+        ({"dataset": "cifar10"}, r"dataset: .*'cifar10'.*digits"),
+        ({"metric": "val_acc"}, r"metric: .*'val_acc'.*val_accuracy"),
+        ({"space": with_param("optimizer", ["momentum", "nesterov", "adamx"])}, r"space\.optimizer: .*'adamx'.*adamw"),
+        ({"space": with_param("init", ["he_normal", "glorot"])}, r"space\.init: .*'glorot'.*xavier_uniform"),
+        ({"space": with_param("lr", {"type": "float", "low": 0.1, "high": 0.01})},
+         r"space: parameter 'lr': `low <= high` must hold, but got low=0.1, high=0.01"),
+        ({"space": with_param("lr", {"type": "float", "low": 0.0, "high": 0.1, "log": True})},
+         r"space: parameter 'lr': a log-scaled range needs `low > 0`"),
+        ({"space": with_param("init", {"type": "categorical", "choices": []})},
+         r"space: parameter 'init': `choices` must not be empty"),
+        ({"space": with_param("momentum", {"type": "float", "low": 0.5, "high": 0.9,
+                                           "when": {"optimiser": ["momentum"]}})},
+         r"space: parameter 'momentum': `when` refers to unknown parameter 'optimiser'"),
+        ({"space": with_param("momentum", {"type": "float", "low": 0.5, "high": 0.9,
+                                           "when": {"optimizer": ["adagrad"]}})},
+         r"space: parameter 'momentum': .*'adagrad'.*never takes"),
+        ({"space": with_param("lr", {"type": "float", "lo": 0.1, "high": 0.2})},
+         r"space: parameter 'lr': unknown key\(s\) \['lo'\]"),
+        ({"space": with_param("colour", ["red"])}, r"space\.colour: .*no knob 'colour'.*lr, batch_size"),
+        ({"space": with_param("batch_size", [64, 4096])},
+         r"space\.batch_size: .*4096.*larger than the training split"),
+        ({"space": with_param("dropout", {"type": "float", "low": 0.0, "high": 1.5})},
+         r"space\.dropout: .*1.5"),
+        ({"fixed": {"lr": 0.1}}, r"fixed: .*also in the space"),
+        ({"fixed": {"activaton": "relu"}}, r"fixed\.activaton: .*no knob"),
+    ],
+)
+def test_bad_input_is_named(overrides, message):
+    with pytest.raises(CampaignError, match=message):
+        plan(**overrides)
+
+
+def test_gpu_on_a_machine_without_one_says_how_to_run_on_cpu():
+    config = parse_campaign_config(small_campaign(resources={"cpu": 1, "gpu": 1}))
+    with pytest.raises(CampaignError, match=r"resources\.gpu: .*no CUDA GPU.*gpu: 0"):
+        plan_campaign(config, cuda_available=False)
+
+
+def test_only_some_strategies():
+    config = parse_campaign_config(small_campaign())
+    assert list(plan_campaign(config, only=["optuna", "grid"]).strategies) == ["optuna", "grid"]
+    with pytest.raises(CampaignError, match=r"--strategies: bayes not in this campaign; it has: grid"):
+        plan_campaign(config, only=["bayes"])
