@@ -136,6 +136,13 @@ class TrialLogger(Callback):
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._close(trial, error=_error_text(trial) or "the trial raised an error")
 
+    def close_unfinished(self, status: str) -> None:
+        """Ends the runs of trials still open (the campaign was interrupted) with ``status``."""
+        for run in self._open.values():
+            self._flush(run)
+            self.tracker.end_run(run.run_id, status)
+        self._open.clear()
+
     # --- internals ------------------------------------------------------------------
     def _params(self, searched: dict[str, Any]) -> dict[str, Any]:
         """Every knob the trial used: searched values, fixed values and the trainable's

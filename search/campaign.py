@@ -126,6 +126,7 @@ class Campaign:
                 status = "KILLED"
                 raise
             finally:
+                logger.close_unfinished("KILLED")  # trials cut off by an interrupt or a crash
                 summary = pd.DataFrame(
                     [_summarise(name, logger.records, config) for name in strategies]
                 )
@@ -168,11 +169,10 @@ class Campaign:
 
     @staticmethod
     def _start_strategy_run(tracker: Tracker, name: str, campaign_id: str, parent: str) -> str:
-        run_id = tracker.start_run(
+        return tracker.start_run(
             name, {TAG_KIND: "strategy", TAG_CAMPAIGN_ID: campaign_id, TAG_STRATEGY: name},
             parent=parent,
         )
-        return run_id
 
     def _end_strategy_run(
         self, tracker: Tracker, run_id: str, strategy: Strategy, row: pd.Series, status: str
@@ -181,8 +181,8 @@ class Campaign:
         tracker.log(
             run_id,
             params={"kind": kind, **{f"option.{k}": v for k, v in options.items()}},
-            metrics=metrics_at(row.to_dict(), ["best_value", "test_value", "trials", "finished", "failed",
-                                               "wall_time_s", "compute_s"], step=0),
+            metrics=metrics_at(row.to_dict(), ["best_value", "test_value", "trials", "finished",
+                                               "failed", "wall_time_s", "compute_s"], step=0),
             tags={"sweepforge.best_config": config_json(strategy.best_config or {})},
         )
         tracker.log_text(run_id, yaml.safe_dump(strategy.best_config or {}, sort_keys=True),

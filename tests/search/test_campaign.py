@@ -130,3 +130,33 @@ def test_gpu_trials_run_on_the_gpu(store):
     result = Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
     client = MlflowClient(store)
     assert {r.data.tags["sweepforge.device"] for r in runs_of(client, result, "trial")} == {"cuda"}
+
+
+def test_an_interrupted_campaign_leaves_no_run_open(ray_local, store, monkeypatch):
+    """Ctrl-C while trials run (injected when the second trial starts): the trials cut off,
+    their strategies and the campaign are closed as KILLED; the finished trial stays FINISHED."""
+    from sweepforge.search import _progress
+
+    started = []
+    original = _progress.CampaignProgress.on_event
+
+    def interrupt_on_second_start(self, strategy, record):
+        original(self, strategy, record)
+        if record is None:
+            started.append(strategy)
+            if len(started) == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(_progress.CampaignProgress, "on_event", interrupt_on_second_start)
+    campaign = small_campaign(name="interrupted", strategies={"random": {}},
+                              budget={"trials": 3, "max_epochs": 2}, max_concurrent_trials=1)
+    with pytest.raises(KeyboardInterrupt):
+        Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("interrupted")
+    runs = client.search_runs([experiment.experiment_id])
+    by_kind = {}
+    for run in runs:
+        by_kind.setdefault(run.data.tags["sweepforge.kind"], []).append(run.info.status)
+    assert by_kind["campaign"] == ["KILLED"] and by_kind["strategy"] == ["KILLED"]
+    assert sorted(by_kind["trial"]) == ["FINISHED", "KILLED"]
