@@ -7,6 +7,7 @@ Each trial gets exactly one MLflow run, keyed by (campaign id, strategy, trial i
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,13 @@ def _finite_or_none(value: Any) -> float | None:
 
 
 def _error_text(trial: Trial) -> str:
+    """The trial's error as Ray Tune wrote it (with the worker's traceback), colours removed."""
     path = getattr(trial, "error_file", None)
     if path and Path(path).is_file():
-        return Path(path).read_text(errors="replace")
-    return str(getattr(trial, "error_msg", "") or "")
+        text = Path(path).read_text(errors="replace")
+    else:
+        text = str(getattr(trial, "error_msg", "") or "")
+    return _ANSI_ESCAPE.sub("", text)
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")

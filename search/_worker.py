@@ -7,6 +7,7 @@ per worker process and reused across trials (Ray Tune reuses actors).
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from typing import Any
 
@@ -19,12 +20,19 @@ def _dataset(name: str, seed: int) -> Dataset:
 
 
 def run_trial(
-    config: dict[str, Any], *, trainable_name: str, dataset_name: str, seed: int, fixed: dict[str, Any],
-    cpus: float, gpus: float,
+    config: dict[str, Any], *, trainable_name: str, trainable_module: str, dataset_name: str,
+    seed: int, fixed: dict[str, Any], cpus: float, gpus: float,
 ) -> None:
-    """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune."""
+    """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
+
+    ``trainable_module`` is imported first, so a trainable registered in the user's own module
+    (not only sweepforge's) is known in the worker too.
+    """
     import torch
     from ray import tune
+
+    if trainable_module != "__main__":
+        importlib.import_module(trainable_module)
 
     torch.set_num_threads(max(1, int(cpus)))
     device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"

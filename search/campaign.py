@@ -148,8 +148,10 @@ class Campaign:
         config, resources = self.config, self.config.resources
         trainable = tune.with_resources(
             tune.with_parameters(
-                run_trial, trainable_name=config.trainable, dataset_name=config.dataset,
-                seed=config.seed, fixed=self.plan.fixed, cpus=resources.cpu, gpus=resources.gpu,
+                run_trial, trainable_name=config.trainable,
+                trainable_module=self.plan.trainable.train_fn.__module__,
+                dataset_name=config.dataset, seed=config.seed, fixed=self.plan.fixed,
+                cpus=resources.cpu, gpus=resources.gpu,
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )

@@ -160,3 +160,24 @@ def test_an_interrupted_campaign_leaves_no_run_open(ray_local, store, monkeypatc
         by_kind.setdefault(run.data.tags["sweepforge.kind"], []).append(run.info.status)
     assert by_kind["campaign"] == ["KILLED"] and by_kind["strategy"] == ["KILLED"]
     assert sorted(by_kind["trial"]) == ["FINISHED", "KILLED"]
+
+
+def test_a_trial_that_raises_is_failed_with_its_traceback(ray_local, store, tmp_path):
+    import tests.search.faulty_trainables  # noqa: F401  (registers the faulty trainable)
+
+    campaign = small_campaign(name="raising", trainable="mlp_raises_after_one_epoch",
+                              strategies={"random": {}, "optuna": {}},
+                              budget={"trials": 1, "max_epochs": 2})
+    result = Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
+    assert set(result.trials["state"]) == {"FAILED"}
+    assert list(result.summary["failed"]) == [1, 1]
+    assert result.summary["best_value"].isna().all()
+    assert "injected fault" in result.trials["error"].iloc[0]
+    client = MlflowClient(store)
+    for trial in runs_of(client, result, "trial"):
+        assert trial.info.status == "FAILED"
+        assert "injected fault" in trial.data.tags["sweepforge.error"]
+        assert len(client.get_metric_history(trial.info.run_id, "val_accuracy")) == 1
+        text = open(client.download_artifacts(trial.info.run_id, "error.txt", str(tmp_path))).read()
+        assert "faulty_trainables.py" in text and "train_then_raise" in text  # the worker's stack
+        assert "\x1b[" not in text
