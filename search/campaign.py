@@ -213,6 +213,9 @@ def _ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
 
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ctrl-C must reach sweepforge as KeyboardInterrupt: Ray Tune's own handler would end the
+    # run quietly and the campaign would look finished with trials missing.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     # Tune's result files are off (TUNE_DISABLE_AUTO_CALLBACK_LOGGERS); its end-of-run analysis
     # would warn that it cannot read them. sweepforge reads results from its own callback.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
