@@ -106,3 +106,37 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_campaign_as_killed_with_exit_130(tmp_path, write_campaign):
+    """A real SIGINT to a real `sweepforge run`, sent once a trial has finished."""
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path / "mlflow.db"
+    path = write_campaign(small_campaign(name="ctrl-c", strategies={"random": {}},
+                                         budget={"trials": 200, "max_epochs": 2}))
+    script = Path(sys.executable).with_name("sweepforge")
+    proc = subprocess.Popen([str(script), "run", str(path), "--tracking-uri", f"sqlite:///{db}",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    client = MlflowClient(f"sqlite:///{db}")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no trial finished within 120 s"
+            experiment = db.exists() and client.get_experiment_by_name("ctrl-c")
+            if experiment and client.search_runs([experiment.experiment_id],
+                                                 "attributes.status = 'FINISHED'"):
+                break
+            time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    statuses = {(r.data.tags["sweepforge.kind"], r.info.status) for r in runs}
+    assert ("campaign", "KILLED") in statuses and ("strategy", "KILLED") in statuses
+    assert ("trial", "FINISHED") in statuses
+    assert not any(status == "RUNNING" for _, status in statuses)
