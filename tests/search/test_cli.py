@@ -83,6 +83,9 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
     port = _free_port()
     script = Path(sys.executable).with_name("sweepforge")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(uri).create_experiment("shown-in-the-ui")
     proc = subprocess.Popen([str(script), "ui", "--port", str(port), "--tracking-uri", uri],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -96,6 +99,9 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
                 assert proc.poll() is None, proc.stdout.read().decode()
                 assert time.monotonic() < deadline, "MLflow UI did not come up in 90 s"
                 time.sleep(1)
+        query = "experiments/get-by-name?experiment_name=shown-in-the-ui"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/{query}") as response:
+            assert b"shown-in-the-ui" in response.read()  # the UI serves this very store
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True)
         local_addresses = {line.split()[3] for line in listening.stdout.splitlines() if line.strip()}
         if listening.returncode == 0 and local_addresses:  # ss is there: check the bound interface
