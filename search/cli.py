@@ -90,7 +90,7 @@ def ui(
     uri = resolve_tracking_uri(tracking_uri)
     console.print(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C to stop)")
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-               "--host", host, "--port", str(port)]
+               "--host", host, "--port", str(port), "--workers", "1"]  # one local user
     sys.stdout.flush()
     os.execv(sys.executable, command)  # become the MLflow server: signals reach it directly
 
