@@ -14,7 +14,10 @@ Example:
 from ._errors import ConfigError
 from .components import ACTIVATIONS, INITIALIZERS, MOMENTUM_OPTIMIZERS, OPTIMIZERS
 from .datasets import Dataset, list_datasets, load_dataset, register_dataset
-from .mlp import MLP, MLPConfig, train_mlp  # importing mlp registers the "mlp" trainable
+from .linear_regression import LinearRegressionConfig, train_linear_regression
+from .logistic_regression import LogisticRegressionConfig, train_logistic_regression
+from .mlp import MLP, MLPConfig, train_mlp  # importing a family's module registers it
+from .mlp_regressor import MLPRegressorConfig, train_mlp_regressor
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report, TrainableSpec, get_trainable, list_trainables, register_trainable
 
@@ -26,7 +29,10 @@ __all__ = [
     "OPTIMIZERS",
     "ConfigError",
     "Dataset",
+    "LinearRegressionConfig",
+    "LogisticRegressionConfig",
     "MLPConfig",
+    "MLPRegressorConfig",
     "MinMaxScaler",
     "Report",
     "Standardizer",
@@ -37,5 +43,8 @@ __all__ = [
     "load_dataset",
     "register_dataset",
     "register_trainable",
+    "train_linear_regression",
+    "train_logistic_regression",
     "train_mlp",
+    "train_mlp_regressor",
 ]

@@ -1,24 +1,56 @@
-"""The training loop shared by classifier families: device, seeding, tensors, epochs, report.
+"""The one training loop every family shares: device, seeding, tensors, epochs, report.
 
+The loop is task-agnostic: what is minimised and measured comes in as an
+:class:`~._objectives.Objective` (a batch loss plus whole-split metrics), so classifiers and
+regressors, and later features such as checkpoints or mixed precision, share one code path.
 Kept free of any search or tracking library: progress leaves only through ``report``.
+
+Example:
+    >>> from torch import nn
+    >>> from sweepforge.trainables import load_dataset
+    >>> splits = TensorSplits.from_dataset(load_dataset("iris"), torch.device("cpu"))
+    >>> model = nn.Linear(4, 3)
+    >>> result = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), splits, classification(),
+    ...              epochs=2, batch_size=16, generator=torch.Generator().manual_seed(0))
+    >>> sorted(result)
+    ['epoch', 'test_accuracy', 'test_loss', 'train_loss', 'val_accuracy', 'val_loss']
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._errors import ConfigError
 from ._fields import check_choice
+from ._objectives import Objective, Penalty, classification, l1_penalty, regression
+from ._runtime import check_seed, resolve_device, seeded
 from .datasets import Dataset
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report
+
+__all__ = [
+    "CLASSIFIER_METRICS",
+    "CLASSIFIER_METRIC_NAMES",
+    "REGRESSOR_METRICS",
+    "REGRESSOR_METRIC_NAMES",
+    "Objective",
+    "Penalty",
+    "TensorSplits",
+    "check_seed",
+    "classification",
+    "evaluate",
+    "evaluate_classifier",
+    "fit",
+    "fit_classifier",
+    "l1_penalty",
+    "regression",
+    "resolve_device",
+    "seeded",
+]
 
 CLASSIFIER_METRIC_NAMES = (
     "epoch",
@@ -29,61 +61,27 @@ CLASSIFIER_METRIC_NAMES = (
     "test_accuracy",
 )
 CLASSIFIER_METRICS = frozenset(CLASSIFIER_METRIC_NAMES)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Turn ``"cpu"`` / ``"cuda:0"`` / a ``torch.device`` into a usable device, or raise.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(
-            f"device={device!r} is not a valid torch device; use e.g. 'cpu' or 'cuda:0'",
-            field="device",
-        ) from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"device={device!r} is not available here: torch.cuda.is_available() is False",
-                field="device",
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device={device!r} does not exist; this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s)",
-                field="device",
-            )
-    return resolved
-
-
-def check_seed(seed: int) -> int:
-    """Return ``seed`` if it is a non-negative int, else raise :class:`ConfigError`."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed={seed!r} is not allowed; it must be an int >= 0", field="seed")
-    return seed
-
-
-@contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's RNGs for ``device`` inside the block and restore the caller's state after."""
-    devices: list[int] = []
-    if device.type == "cuda":
-        devices = [device.index if device.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        if device.type == "cuda":
-            with torch.cuda.device(devices[0]):
-                torch.cuda.manual_seed(seed)
-        yield
+REGRESSOR_METRIC_NAMES = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_r2",
+    "val_mae",
+    "test_loss",
+    "test_r2",
+    "test_mae",
+)
+REGRESSOR_METRICS = frozenset(REGRESSOR_METRIC_NAMES)
+_CLASSIFICATION = classification()
 
 
 @dataclass(frozen=True)
 class TensorSplits:
-    """The three splits of a :class:`Dataset` as tensors on one device, inputs scaled."""
+    """The three splits of a :class:`Dataset` as tensors on one device, inputs scaled.
+
+    ``y_offset`` / ``y_scale`` record how a regression target was scaled (stored
+    ``y = (original - y_offset) / y_scale``); they are 0 / 1 when it was not.
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -91,22 +89,104 @@ class TensorSplits:
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    y_offset: float = 0.0
+    y_scale: float = 1.0
 
     @classmethod
     def from_dataset(
-        cls, data: Dataset, device: torch.device, *, scaling: str = "standard"
+        cls,
+        data: Dataset,
+        device: torch.device,
+        *,
+        scaling: str = "standard",
+        target_scaling: str = "none",
     ) -> TensorSplits:
         """Scale inputs with training-split statistics (``"standard"``, ``"minmax"`` or
-        ``"none"``) and move every split to ``device`` once."""
+        ``"none"``) and move every split to ``device`` once.
+
+        ``target_scaling="standard"`` also standardizes a regression target with training-split
+        statistics; pass ``regression(splits.y_offset, splits.y_scale)`` to report in its units.
+        """
         check_choice("scaling", scaling, ("standard", "minmax", "none"))
+        check_choice("target_scaling", target_scaling, ("standard", "none"))
+        if target_scaling != "none" and data.task != "regression":
+            raise ConfigError(
+                f"target_scaling={target_scaling!r} needs a regression dataset, but "
+                f"{data.name!r} is a {data.task} dataset; use target_scaling='none'",
+                field="target_scaling",
+            )
         scaler = {"standard": Standardizer, "minmax": MinMaxScaler}.get(scaling)
         fitted = scaler().fit(data.X_train) if scaler is not None else None
+        y_offset, y_scale = 0.0, 1.0
+        if target_scaling == "standard":
+            target = Standardizer().fit(data.y_train.reshape(-1, 1))
+            y_offset, y_scale = float(target.offset_[0]), float(target.scale_[0])
         parts = []
         for part in ("train", "val", "test"):
             X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
             X = fitted.transform(X) if fitted is not None else X
+            if target_scaling == "standard":
+                y = (y - y_offset) / y_scale
             parts += [torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)]
-        return cls(*parts)
+        return cls(*parts, y_offset=y_offset, y_scale=y_scale)
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    splits: TensorSplits,
+    objective: Objective,
+    *,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    report: Report | None = None,
+    penalty: Penalty | None = None,
+) -> dict[str, float]:
+    """Train ``model`` on ``objective`` for ``epochs`` epochs, reporting after each one.
+
+    Each epoch shuffles the training split with ``generator`` (a CPU generator, so a seed gives
+    the same batches on every device) and steps once per mini-batch on ``objective.loss`` plus
+    ``penalty()`` when given. Each report holds ``epoch`` (1-based), ``train_loss`` (the mean
+    batch loss over the epoch, weighted by batch size, times ``objective.loss_scale``; penalties
+    not included) and ``val_<name>`` for each of ``objective.names``; the last one adds
+    ``test_<name>``. A non-finite training loss or validation metric stops training: that epoch
+    is reported, and returned, with every metric but ``epoch`` NaN. Returns the last report.
+
+    Raises:
+        ValueError: ``epochs < 1``.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs={epochs!r} is out of range; it must satisfy epochs >= 1")
+    metrics: dict[str, float] = {}
+    for epoch in range(1, epochs + 1):
+        train_loss = objective.loss_scale * _train_epoch(
+            model, optimizer, splits, objective, batch_size, generator, penalty
+        )
+        val = evaluate(model, splits.x_val, splits.y_val, objective)
+        if not all(math.isfinite(value) for value in (train_loss, *val.values())):
+            metrics = {name: math.nan for name in objective.report_names()}
+            metrics["epoch"] = epoch
+            if report is not None:
+                report(dict(metrics))
+            return metrics
+        metrics = {"epoch": epoch, "train_loss": train_loss}
+        metrics.update({f"val_{name}": val[name] for name in objective.names})
+        if epoch == epochs:
+            test = evaluate(model, splits.x_test, splits.y_test, objective)
+            metrics.update({f"test_{name}": test[name] for name in objective.names})
+        if report is not None:
+            report(dict(metrics))
+    return metrics
+
+
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, objective: Objective
+) -> dict[str, float]:
+    """Return ``objective.metrics`` of ``model`` on ``x``, ``y``, computed in eval mode."""
+    model.eval()
+    with torch.inference_mode():
+        return objective.metrics(model(x), y)
 
 
 def fit_classifier(
@@ -119,67 +199,46 @@ def fit_classifier(
     generator: torch.Generator,
     report: Report | None = None,
 ) -> dict[str, float]:
-    """Train ``model`` with cross-entropy for ``epochs`` epochs, reporting after each one.
-
-    Each report holds ``epoch`` (1-based), ``train_loss`` (mean over the epoch's batches, weighted
-    by batch size), ``val_loss`` and ``val_accuracy``; the last one adds ``test_loss`` and
-    ``test_accuracy``. A non-finite loss stops training: that epoch is reported, and returned,
-    with every metric NaN. Returns the last report.
+    """:func:`fit` with cross-entropy: reports ``train_loss``, ``val_loss``, ``val_accuracy``
+    every epoch and ``test_loss``, ``test_accuracy`` after the last (:data:`CLASSIFIER_METRICS`).
     """
-    for epoch in range(1, epochs + 1):
-        train_loss = _train_epoch(
-            model, optimizer, splits.x_train, splits.y_train, batch_size, generator
-        )
-        val_loss, val_accuracy = evaluate_classifier(model, splits.x_val, splits.y_val)
-        diverged = not (math.isfinite(train_loss) and math.isfinite(val_loss))
-        if diverged:
-            metrics = {name: math.nan for name in CLASSIFIER_METRIC_NAMES}
-            metrics["epoch"] = epoch
-        else:
-            metrics = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "val_accuracy": val_accuracy,
-            }
-            if epoch == epochs:
-                test_loss, test_accuracy = evaluate_classifier(model, splits.x_test, splits.y_test)
-                metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
-        if report is not None:
-            report(dict(metrics))
-        if diverged or epoch == epochs:
-            return metrics
-    raise ValueError(f"epochs={epochs!r} is out of range; it must satisfy epochs >= 1")
+    return fit(
+        model,
+        optimizer,
+        splits,
+        _CLASSIFICATION,
+        epochs=epochs,
+        batch_size=batch_size,
+        generator=generator,
+        report=report,
+    )
 
 
 def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Return ``(mean cross-entropy, accuracy)`` of ``model`` on ``x``, ``y`` in eval mode."""
-    model.eval()
-    with torch.inference_mode():
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        accuracy = (logits.argmax(dim=1) == y).float().mean()
-    return float(loss), float(accuracy)
+    metrics = evaluate(model, x, y, _CLASSIFICATION)
+    return metrics["loss"], metrics["accuracy"]
 
 
 def _train_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    splits: TensorSplits,
+    objective: Objective,
     batch_size: int,
     generator: torch.Generator,
+    penalty: Penalty | None,
 ) -> float:
     model.train()
+    x, y = splits.x_train, splits.y_train
     n = len(y)
-    # The permutation is drawn on the CPU so a seed gives the same batches on every device.
     order = torch.randperm(n, generator=generator).to(x.device)
     total = torch.zeros((), device=x.device)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
-        loss = F.cross_entropy(model(x[index]), y[index])
+        loss = objective.loss(model(x[index]), y[index])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + penalty() if penalty is not None else loss).backward()
         optimizer.step()
         total += loss.detach() * len(index)
     return float(total) / n

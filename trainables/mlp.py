@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -69,17 +70,34 @@ class MLPConfig:
 
     def __post_init__(self) -> None:
         coerce_instance(self)
-        check_range("lr", self.lr, low=0, low_open=True)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("momentum", self.momentum, low=0, high=1, high_open=True)
-        check_range("dropout", self.dropout, low=0, high=1, high_open=True)
-        check_choice("init", self.init, INITIALIZERS)
-        check_range("depth", self.depth, low=1, high=MAX_DEPTH)
-        check_range("width", self.width, low=1)
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_range("weight_decay", self.weight_decay, low=0)
-        check_range("epochs", self.epochs, low=1)
-        check_optimizer_args(self.optimizer, self.lr, self.weight_decay, self.momentum)
+        check_mlp_knobs(self)
+
+
+def check_mlp_knobs(config: Any) -> None:
+    """Check the MLP knobs of ``config`` (an :class:`MLPConfig` or a config with its fields).
+
+    Shared by every MLP-bodied family (e.g. ``MLPRegressorConfig``), so the rules and messages
+    stay the same. Raises :class:`ConfigError` naming the first bad field.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from dataclasses import asdict
+        >>> check_mlp_knobs(SimpleNamespace(**{**asdict(MLPConfig()), "width": 0}))
+        Traceback (most recent call last):
+        ...
+        sweepforge.trainables.ConfigError: width=0 is out of range; it must satisfy width >= 1
+    """
+    check_range("lr", config.lr, low=0, low_open=True)
+    check_range("batch_size", config.batch_size, low=1)
+    check_range("momentum", config.momentum, low=0, high=1, high_open=True)
+    check_range("dropout", config.dropout, low=0, high=1, high_open=True)
+    check_choice("init", config.init, INITIALIZERS)
+    check_range("depth", config.depth, low=1, high=MAX_DEPTH)
+    check_range("width", config.width, low=1)
+    check_choice("activation", config.activation, ACTIVATIONS)
+    check_range("weight_decay", config.weight_decay, low=0)
+    check_range("epochs", config.epochs, low=1)
+    check_optimizer_args(config.optimizer, config.lr, config.weight_decay, config.momentum)
 
 
 class MLP(nn.Module):
@@ -150,16 +168,7 @@ def train_mlp(
     check_seed(seed)
     splits = TensorSplits.from_dataset(data, torch_device, scaling="standard")
     with seeded(seed, torch_device):
-        model = MLP(
-            data.n_features,
-            data.n_classes,
-            depth=config.depth,
-            width=config.width,
-            activation=config.activation,
-            dropout=config.dropout,
-        )
-        initialize(model, config.init)
-        model.to(torch_device)
+        model = build_mlp(config, data.n_features, data.n_classes).to(torch_device)
         optimizer = build_optimizer(
             config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
         )
@@ -172,3 +181,24 @@ def train_mlp(
             generator=torch.Generator().manual_seed(seed),
             report=report,
         )
+
+
+def build_mlp(config: Any, n_inputs: int, n_outputs: int) -> MLP:
+    """Build an :class:`MLP` from the body knobs of ``config`` and initialize it.
+
+    Draws from torch's global RNG: call it inside ``seeded(...)`` for a reproducible model.
+
+    Example:
+        >>> build_mlp(MLPConfig(depth=1, width=8), 4, 3).layers[0].out_features
+        8
+    """
+    model = MLP(
+        n_inputs,
+        n_outputs,
+        depth=config.depth,
+        width=config.width,
+        activation=config.activation,
+        dropout=config.dropout,
+    )
+    initialize(model, config.init)
+    return model

@@ -1,4 +1,4 @@
-"""The shared classifier loop: devices, seeds, scaled tensors, epochs and divergence."""
+"""The shared loop: scaled tensors, epochs, reports and divergence, for any objective."""
 
 import math
 
@@ -8,38 +8,15 @@ from torch import nn
 
 from sweepforge.trainables import ConfigError, load_dataset
 from sweepforge.trainables._loop import (
+    CLASSIFIER_METRICS,
+    REGRESSOR_METRICS,
     TensorSplits,
-    check_seed,
+    classification,
     evaluate_classifier,
+    fit,
     fit_classifier,
-    resolve_device,
-    seeded,
+    regression,
 )
-
-
-def test_resolve_device():
-    assert resolve_device("cpu") == torch.device("cpu")
-    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
-    with pytest.raises(ConfigError, match="is not a valid torch device") as err:
-        resolve_device("tpu-ish")
-    assert err.value.field == "device"
-
-
-@pytest.mark.parametrize("seed", [-1, 1.5, True, "0"])
-def test_bad_seeds(seed):
-    with pytest.raises(ConfigError, match="must be an int >= 0"):
-        check_seed(seed)
-
-
-def test_seeded_block_is_reproducible_and_restores_state():
-    torch.manual_seed(1)
-    outside = torch.random.get_rng_state()
-    with seeded(7, torch.device("cpu")):
-        a = torch.rand(2)
-    with seeded(7, torch.device("cpu")):
-        b = torch.rand(2)
-    assert torch.equal(a, b)
-    assert torch.equal(torch.random.get_rng_state(), outside)
 
 
 @pytest.mark.parametrize("scaling", ["standard", "minmax", "none"])
@@ -96,3 +73,77 @@ def test_evaluate_classifier_counts_correct_rows():
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     loss, accuracy = evaluate_classifier(model, x, torch.tensor([0, 1, 1, 1]))
     assert accuracy == 0.75 and loss > 0
+
+
+def test_metric_sets_are_what_the_objectives_report():
+    assert CLASSIFIER_METRICS == classification().report_names()
+    assert REGRESSOR_METRICS == regression().report_names()
+
+
+def test_target_scaling_standardizes_a_regression_target_with_training_statistics():
+    data = load_dataset("diabetes")
+    splits = TensorSplits.from_dataset(data, torch.device("cpu"), target_scaling="standard")
+    assert splits.y_train.dtype == torch.float32
+    assert abs(float(splits.y_train.mean())) < 1e-4 and abs(float(splits.y_train.std()) - 1) < 0.01
+    assert splits.y_offset == pytest.approx(float(data.y_train.mean()), rel=1e-5)
+    restored = splits.y_test.numpy() * splits.y_scale + splits.y_offset
+    assert restored == pytest.approx(data.y_test, rel=1e-5)
+    plain = TensorSplits.from_dataset(data, torch.device("cpu"))
+    assert (plain.y_offset, plain.y_scale) == (0.0, 1.0)
+    assert torch.equal(plain.y_train, torch.from_numpy(data.y_train))
+
+
+def test_target_scaling_is_for_regression_only():
+    with pytest.raises(ConfigError, match="target_scaling='standard' needs a regression") as err:
+        TensorSplits.from_dataset(
+            load_dataset("iris"), torch.device("cpu"), target_scaling="standard"
+        )
+    assert err.value.field == "target_scaling"
+
+
+def _fit_regression(model, epochs, reports, *, lr=0.05, penalty=None):
+    splits = TensorSplits.from_dataset(
+        load_dataset("diabetes"), torch.device("cpu"), target_scaling="standard"
+    )
+    return fit(
+        model, torch.optim.SGD(model.parameters(), lr=lr), splits,
+        regression(splits.y_offset, splits.y_scale), epochs=epochs, batch_size=32,
+        generator=torch.Generator().manual_seed(0), report=reports.append, penalty=penalty,
+    )
+
+
+def test_fit_with_a_regression_objective_reports_its_metrics_in_original_units():
+    torch.manual_seed(0)
+    reports = []
+    result = _fit_regression(nn.Linear(10, 1), 5, reports)
+    assert [r["epoch"] for r in reports] == [1, 2, 3, 4, 5]
+    assert set(reports[0]) == {"epoch", "train_loss", "val_loss", "val_r2", "val_mae"}
+    assert set(result) == REGRESSOR_METRICS
+    assert result["val_r2"] > 0.3
+    # train_loss is rescaled to the target's units, like val_loss (MSE of y in 25..346).
+    assert 1000 < result["train_loss"] < 10000 and 1000 < result["val_loss"] < 10000
+
+
+def test_a_penalty_is_minimised_but_not_reported_in_train_loss():
+    torch.manual_seed(0)
+    model = nn.Linear(10, 1)
+    _fit_regression(model, 5, [], lr=0.02, penalty=lambda: 20.0 * model.weight.square().sum())
+    assert float(model.weight.detach().abs().max()) < 0.05  # the penalty won over the data
+    plain, constant = [], []
+    for reports, penalty in ((plain, None), (constant, lambda: torch.tensor(1e6))):
+        torch.manual_seed(0)
+        _fit_regression(nn.Linear(10, 1), 3, reports, penalty=penalty)
+    assert constant == plain  # a penalty's value never enters train_loss
+
+
+def test_fit_stops_a_diverging_regression_with_nan_regression_metrics():
+    torch.manual_seed(0)
+    reports = []
+    result = _fit_regression(nn.Linear(10, 1), 5, reports, lr=1e3)
+    assert set(result) == REGRESSOR_METRICS and result["epoch"] == len(reports) < 5
+    assert all(math.isnan(v) for k, v in result.items() if k != "epoch")
+
+
+def test_fit_rejects_zero_epochs():
+    with pytest.raises(ValueError, match="epochs=0 is out of range"):
+        _fit_regression(nn.Linear(10, 1), 0, [])
