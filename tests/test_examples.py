@@ -1,0 +1,23 @@
+"""Every campaign file in examples/ loads and passes every check a run makes before it starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweepforge.search._plan import plan_campaign
+from sweepforge.search.config import load_campaign_config
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
+
+
+def test_there_are_examples():
+    assert any(path.name == "quickstart.yaml" for path in EXAMPLES)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_plans(path):
+    planned = plan_campaign(load_campaign_config(path))
+    assert planned.config.budget.trials >= 1
+    assert len(planned.strategies) >= 1
