@@ -11,22 +11,28 @@ Example:
     {'train_loss': ..., 'val_loss': ..., 'val_accuracy': ..., 'test_loss': ..., 'epoch': 1}
 """
 
+# Datasets first: a family checks at registration that the datasets it names exist.
+from . import image_datasets  # noqa: F401  registers the "mnist" dataset
 from ._errors import ConfigError
+from .cnn import CNN, CNNConfig, train_cnn  # importing a family's module registers it
 from .components import ACTIVATIONS, INITIALIZERS, MOMENTUM_OPTIMIZERS, OPTIMIZERS
 from .datasets import Dataset, list_datasets, load_dataset, register_dataset
 from .linear_regression import LinearRegressionConfig, train_linear_regression
 from .logistic_regression import LogisticRegressionConfig, train_logistic_regression
-from .mlp import MLP, MLPConfig, train_mlp  # importing a family's module registers it
+from .mlp import MLP, MLPConfig, train_mlp
 from .mlp_regressor import MLPRegressorConfig, train_mlp_regressor
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report, TrainableSpec, get_trainable, list_trainables, register_trainable
+from .resnet import ResNet, ResNetConfig, train_resnet
 
 __all__ = [
     "ACTIVATIONS",
+    "CNN",
     "INITIALIZERS",
     "MLP",
     "MOMENTUM_OPTIMIZERS",
     "OPTIMIZERS",
+    "CNNConfig",
     "ConfigError",
     "Dataset",
     "LinearRegressionConfig",
@@ -35,6 +41,8 @@ __all__ = [
     "MLPRegressorConfig",
     "MinMaxScaler",
     "Report",
+    "ResNet",
+    "ResNetConfig",
     "Standardizer",
     "TrainableSpec",
     "get_trainable",
@@ -43,8 +51,10 @@ __all__ = [
     "load_dataset",
     "register_dataset",
     "register_trainable",
+    "train_cnn",
     "train_linear_regression",
     "train_logistic_regression",
     "train_mlp",
     "train_mlp_regressor",
+    "train_resnet",
 ]

@@ -1,7 +1,7 @@
 """Datasets bundled with scikit-learn, split into seeded train / validation / test parts.
 
-Nothing is ever downloaded. A small registry maps a name to a loader, so larger datasets (an
-MNIST subset, tabular CSVs) slot in later with :func:`register_dataset`.
+Nothing is ever downloaded. A small registry maps a name to a loader, so larger datasets (the
+MNIST subset in :mod:`.image_datasets`, tabular CSVs) slot in with :func:`register_dataset`.
 
 Example:
     >>> data = load_dataset("iris", seed=0)
@@ -26,6 +26,9 @@ TASKS = ("classification", "regression")
 
 Loader = Callable[[], "tuple[np.ndarray, np.ndarray]"]
 
+ImageShape = tuple[int, int, int]
+"""``(channels, height, width)`` of the images whose pixels a dataset's rows hold."""
+
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
@@ -33,6 +36,8 @@ class Dataset:
 
     ``X_*`` are 2-D ``float32``; ``y_*`` are ``int64`` class labels ``0..k-1`` for
     classification and ``float32`` targets for regression. Arrays are converted on construction.
+    ``image_shape`` is ``(C, H, W)`` when each row is an image flattened in that order (``None``
+    for tabular data); image models reshape rows with it.
 
     Example:
         >>> import numpy as np
@@ -49,6 +54,7 @@ class Dataset:
     y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    image_shape: ImageShape | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -69,6 +75,8 @@ class Dataset:
             raise ValueError(
                 f"dataset {self.name!r}: splits have different feature counts {sorted(widths)}"
             )
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", _checked_image_shape(self))
 
     @property
     def n_features(self) -> int:
@@ -92,13 +100,18 @@ class Dataset:
 class _Source:
     task: str
     load: Loader
+    image_shape: ImageShape | None = None
 
 
 _REGISTRY: dict[str, _Source] = {}
 
 
-def register_dataset(name: str, *, task: str) -> Callable[[Loader], Loader]:
+def register_dataset(
+    name: str, *, task: str, image_shape: ImageShape | None = None
+) -> Callable[[Loader], Loader]:
     """Register a loader returning the full ``(X, y)`` arrays of a dataset under ``name``.
+
+    Give ``image_shape`` ``(C, H, W)`` when each row is a flattened image.
 
     Example:
         >>> @register_dataset("ramp", task="regression")  # doctest: +SKIP
@@ -111,7 +124,7 @@ def register_dataset(name: str, *, task: str) -> Callable[[Loader], Loader]:
     def decorator(load: Loader) -> Loader:
         if name in _REGISTRY:
             raise ValueError(f"dataset {name!r} is already registered")
-        _REGISTRY[name] = _Source(task, functools.lru_cache(maxsize=1)(load))
+        _REGISTRY[name] = _Source(task, functools.lru_cache(maxsize=1)(load), image_shape)
         return load
 
     return decorator
@@ -176,7 +189,9 @@ def load_dataset(
     X_train, X_val, y_train, y_val = train_test_split(
         rest_X, rest_y, test_size=n_val, random_state=seed, stratify=rest_y if stratified else None
     )
-    return Dataset(name, source.task, X_train, y_train, X_val, y_val, X_test, y_test)
+    return Dataset(
+        name, source.task, X_train, y_train, X_val, y_val, X_test, y_test, source.image_shape
+    )
 
 
 def _split_sizes(name: str, n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
@@ -199,6 +214,25 @@ def _split_sizes(name: str, n: int, val_fraction: float, test_fraction: float) -
     return n_val, n_test
 
 
+def _checked_image_shape(data: Dataset) -> ImageShape:
+    shape = data.image_shape
+    if not (
+        isinstance(shape, (tuple, list))
+        and len(shape) == 3
+        and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in shape
+        )
+    ):
+        raise ValueError(f"dataset {data.name!r}: image_shape={shape!r} must be (C, H, W) ints > 0")
+    shape = (int(shape[0]), int(shape[1]), int(shape[2]))
+    if math.prod(shape) != data.n_features:
+        raise ValueError(
+            f"dataset {data.name!r}: image_shape={shape!r} holds {math.prod(shape)} pixels, "
+            f"but its rows have {data.n_features} features"
+        )
+    return shape
+
+
 def _bad_task(task: object) -> ConfigError:
     return ConfigError(
         f"task={task!r} is not allowed; choose one of: {', '.join(TASKS)}", field="task"
@@ -209,12 +243,12 @@ def _sklearn_loader(load: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Loade
     return lambda: load(return_X_y=True)
 
 
-for _name, _task, _load in (
-    ("digits", "classification", skdatasets.load_digits),
-    ("iris", "classification", skdatasets.load_iris),
-    ("wine", "classification", skdatasets.load_wine),
-    ("breast_cancer", "classification", skdatasets.load_breast_cancer),
-    ("diabetes", "regression", skdatasets.load_diabetes),
+for _name, _task, _load, _shape in (
+    ("digits", "classification", skdatasets.load_digits, (1, 8, 8)),  # 8x8 images, pixels 0..16
+    ("iris", "classification", skdatasets.load_iris, None),
+    ("wine", "classification", skdatasets.load_wine, None),
+    ("breast_cancer", "classification", skdatasets.load_breast_cancer, None),
+    ("diabetes", "regression", skdatasets.load_diabetes, None),
 ):
-    register_dataset(_name, task=_task)(_sklearn_loader(_load))
-del _name, _task, _load
+    register_dataset(_name, task=_task, image_shape=_shape)(_sklearn_loader(_load))
+del _name, _task, _load, _shape

@@ -140,7 +140,7 @@ class MLP(nn.Module):
     "mlp",
     config_cls=MLPConfig,
     metrics=CLASSIFIER_METRICS,
-    datasets=("digits", "iris", "wine", "breast_cancer"),
+    datasets=("digits", "iris", "wine", "breast_cancer", "mnist"),
     task="classification",
 )
 def train_mlp(

@@ -42,6 +42,9 @@ class TrainableSpec:
         metrics: every metric name the train function reports or returns.
         datasets: names of the bundled datasets it accepts.
         task: ``"classification"`` or ``"regression"``.
+        data_check: optional ``data_check(config, data)`` raising :class:`ConfigError` when a
+            config cannot train on that data (e.g. a CNN too deep for small images); run by
+            :meth:`check_data`, so a campaign catches it before any trial starts.
 
     Example:
         >>> spec = get_trainable("mlp")
@@ -55,6 +58,7 @@ class TrainableSpec:
     metrics: frozenset[str]
     datasets: tuple[str, ...]
     task: str
+    data_check: Callable[[Any, Dataset], None] | None = None
 
     def field_names(self) -> tuple[str, ...]:
         """Names of the config fields, in declaration order."""
@@ -113,6 +117,8 @@ class TrainableSpec:
                 f"of dataset {data.name!r}; it must satisfy 1 <= batch_size <= {data.n_train}",
                 field="batch_size",
             )
+        if self.data_check is not None:
+            self.data_check(config, data)
 
     def train(
         self,
@@ -156,6 +162,7 @@ def register_trainable(
     metrics: Iterable[str],
     datasets: Iterable[str],
     task: str,
+    data_check: Callable[[Any, Dataset], None] | None = None,
 ) -> Callable[[TrainFn], TrainFn]:
     """Register the decorated train function as trainable ``name``.
 
@@ -182,7 +189,7 @@ def register_trainable(
                 f"trainable {name!r} is already registered by {_qualname(old.train_fn)}"
             )
         _REGISTRY[name] = TrainableSpec(
-            name, config_cls, train_fn, frozenset(metrics), datasets, task
+            name, config_cls, train_fn, frozenset(metrics), datasets, task, data_check
         )
         return train_fn
 

@@ -79,3 +79,9 @@ def test_only_some_strategies():
     assert list(plan_campaign(config, only=["optuna", "grid"]).strategies) == ["optuna", "grid"]
     with pytest.raises(CampaignError, match=r"--strategies: bayes not in this campaign; it has: grid"):
         plan_campaign(config, only=["bayes"])
+
+
+def test_a_cnn_too_deep_for_digits_is_caught_while_planning():
+    space = {"depth": {"type": "int", "low": 1, "high": 4}}
+    with pytest.raises(CampaignError, match=r"space\.depth: depth=4 is too large for 8x8 images"):
+        plan(trainable="cnn", space=space, strategies={"random": {}})

@@ -12,8 +12,8 @@ from sweepforge.trainables.datasets import _REGISTRY, register_dataset
 SIZES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}
 
 
-def test_lists_the_five_bundled_datasets():
-    assert list_datasets() == ["digits", "iris", "wine", "breast_cancer", "diabetes"]
+def test_lists_the_bundled_datasets():
+    assert list_datasets() == ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist"]
 
 
 @pytest.mark.parametrize("name", list(SIZES))
@@ -75,7 +75,7 @@ def test_unknown_name_lists_known_ones_with_a_close_match():
         load_dataset("digit")
     assert str(err.value) == (
         "unknown dataset 'digit' (did you mean 'digits'?); "
-        "known datasets: digits, iris, wine, breast_cancer, diabetes"
+        "known datasets: digits, iris, wine, breast_cancer, diabetes, mnist"
     )
 
 

@@ -44,7 +44,7 @@ def test_spec_describes_the_mlp():
     spec = get_trainable("mlp")
     assert isinstance(spec, TrainableSpec)
     assert (spec.name, spec.config_cls, spec.task) == ("mlp", MLPConfig, "classification")
-    assert spec.datasets == ("digits", "iris", "wine", "breast_cancer")
+    assert spec.datasets == ("digits", "iris", "wine", "breast_cancer", "mnist")
     assert spec.metrics == {
         "epoch", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"
     }
@@ -60,8 +60,8 @@ def test_unknown_trainable_suggests_close_matches(typo):
 
 
 def test_unknown_trainable_without_close_match_still_lists_known():
-    with pytest.raises(ConfigError, match=r"unknown trainable 'resnet'; known trainables: .*mlp"):
-        get_trainable("resnet")
+    with pytest.raises(ConfigError, match=r"unknown trainable 'xgboost'; known trainables: .*mlp"):
+        get_trainable("xgboost")
 
 
 def test_make_config_overrides_defaults():
@@ -99,7 +99,7 @@ def test_make_config_rejects_a_dataset_of_the_wrong_task():
         get_trainable("mlp").make_config({}, load_dataset("diabetes"))
     assert str(err.value) == (
         "dataset 'diabetes' is a regression dataset but trainable 'mlp' is for classification; "
-        "choose one of: digits, iris, wine, breast_cancer"
+        "choose one of: digits, iris, wine, breast_cancer, mnist"
     )
 
 

@@ -1,0 +1,52 @@
+"""Pieces shared by the image families (``cnn``, ``resnet``): per-channel pixel scaling.
+
+Per-pixel standardization (what the MLP uses) would blow up rarely-inked border pixels and
+break the translation symmetry a convolution relies on, so images are scaled per channel: one
+mean and one standard deviation over every training pixel of that channel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._loop import TensorSplits
+from .datasets import Dataset, ImageShape
+
+
+def channel_stats(X: np.ndarray, image_shape: ImageShape) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-channel ``(mean, std)`` of flat image rows ``X``, each of shape ``(C,)``.
+
+    A channel with no spread gets std 1, so scaling leaves it centred but not divided by zero.
+
+    Example:
+        >>> X = np.array([[0.0, 2.0, 0.0, 2.0]], dtype=np.float32)
+        >>> [a.tolist() for a in channel_stats(X, (1, 2, 2))]
+        [[1.0], [1.0]]
+    """
+    channels = X.reshape(len(X), image_shape[0], -1).astype(np.float64)
+    mean, std = channels.mean(axis=(0, 2)), channels.std(axis=(0, 2))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def image_splits(data: Dataset, image_shape: ImageShape, device: torch.device) -> TensorSplits:
+    """Scale every split per channel with training-split statistics; move it to ``device``.
+
+    Rows stay flat (``(n, C * H * W)``); the models fold them into images themselves.
+
+    Example:
+        >>> from sweepforge.trainables import load_dataset
+        >>> splits = image_splits(load_dataset("digits"), (1, 8, 8), torch.device("cpu"))
+        >>> splits.x_train.shape, round(float(splits.x_train.mean()), 4)
+        (torch.Size([1077, 64]), 0.0)
+    """
+    mean, std = channel_stats(data.X_train, image_shape)
+    pixels = image_shape[1] * image_shape[2]
+    offset = np.repeat(mean, pixels).astype(np.float32)
+    scale = np.repeat(std, pixels).astype(np.float32)
+    parts = []
+    for part in ("train", "val", "test"):
+        X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
+        X = np.ascontiguousarray((X - offset) / scale, dtype=np.float32)
+        parts += [torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)]
+    return TensorSplits(*parts)
