@@ -10,8 +10,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._loop import TensorSplits
+from collections.abc import Callable
+from typing import Any
+
+from ._loop import TensorSplits, check_seed, fit_classifier, resolve_device, seeded
+from .components import build_optimizer, initialize
 from .datasets import Dataset, ImageShape
+from .image_datasets import require_image_shape
+from .registry import Report
 
 
 def channel_stats(X: np.ndarray, image_shape: ImageShape) -> tuple[np.ndarray, np.ndarray]:
@@ -50,3 +56,38 @@ def image_splits(data: Dataset, image_shape: ImageShape, device: torch.device) -
         X = np.ascontiguousarray((X - offset) / scale, dtype=np.float32)
         parts += [torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)]
     return TensorSplits(*parts)
+
+
+def train_image_classifier(
+    build_model: Callable[[ImageShape, int], torch.nn.Module],
+    config: Any,
+    data: Dataset,
+    report: Report | None,
+    *,
+    device: str | torch.device,
+    seed: int,
+    trainable: str,
+    datasets: tuple[str, ...],
+) -> dict[str, float]:
+    """The training shared by the image families: ``build_model(image_shape, n_classes)`` is
+    initialised with ``config.init``, optimised with ``config.optimizer`` and trained by the
+    shared loop on per-channel standardised pixels."""
+    torch_device = resolve_device(device)
+    check_seed(seed)
+    image_shape = require_image_shape(data, trainable, datasets)
+    with seeded(seed, torch_device):
+        model = build_model(image_shape, data.n_classes)
+        initialize(model, config.init)
+        model.to(torch_device)
+        optimizer = build_optimizer(
+            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
+        )
+        return fit_classifier(
+            model,
+            optimizer,
+            image_splits(data, image_shape, torch_device),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            generator=torch.Generator().manual_seed(seed),
+            report=report,
+        )

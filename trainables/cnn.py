@@ -21,14 +21,12 @@ from torch import nn
 
 from ._errors import ConfigError
 from ._fields import check_choice, check_range, coerce_instance
-from ._images import image_splits
-from ._loop import CLASSIFIER_METRICS, check_seed, fit_classifier, resolve_device, seeded
+from ._images import train_image_classifier
+from ._loop import CLASSIFIER_METRICS
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
-    build_optimizer,
     check_optimizer_args,
-    initialize,
     make_activation,
 )
 from .datasets import Dataset, ImageShape
@@ -190,30 +188,21 @@ def train_cnn(
         >>> train_cnn(CNNConfig(epochs=1, width=4), load_dataset("digits"))["epoch"]
         1
     """
-    torch_device = resolve_device(device)
-    check_seed(seed)
-    image_shape = require_image_shape(data, "cnn", DATASETS)
-    with seeded(seed, torch_device):
-        model = CNN(
+    return train_image_classifier(
+        lambda image_shape, n_classes: CNN(
             image_shape,
-            data.n_classes,
+            n_classes,
             depth=config.depth,
             width=config.width,
             activation=config.activation,
             batch_norm=config.batch_norm,
             dropout=config.dropout,
-        )
-        initialize(model, config.init)
-        model.to(torch_device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        return fit_classifier(
-            model,
-            optimizer,
-            image_splits(data, image_shape, torch_device),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-        )
+        ),
+        config,
+        data,
+        report,
+        device=device,
+        seed=seed,
+        trainable="cnn",
+        datasets=DATASETS,
+    )

@@ -23,14 +23,12 @@ import torch
 from torch import nn
 
 from ._fields import check_choice, check_range, coerce_instance
-from ._images import image_splits
-from ._loop import CLASSIFIER_METRICS, check_seed, fit_classifier, resolve_device, seeded
+from ._images import train_image_classifier
+from ._loop import CLASSIFIER_METRICS
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
-    build_optimizer,
     check_optimizer_args,
-    initialize,
     make_activation,
 )
 from .datasets import Dataset, ImageShape
@@ -213,29 +211,20 @@ def train_resnet(
         >>> train_resnet(ResNetConfig(epochs=1, depth=1), load_dataset("digits"))["epoch"]
         1
     """
-    torch_device = resolve_device(device)
-    check_seed(seed)
-    image_shape = require_image_shape(data, "resnet", DATASETS)
-    with seeded(seed, torch_device):
-        model = ResNet(
+    return train_image_classifier(
+        lambda image_shape, n_classes: ResNet(
             image_shape,
-            data.n_classes,
+            n_classes,
             depth=config.depth,
             widen=config.widen,
             activation=config.activation,
             dropout=config.dropout,
-        )
-        initialize(model, config.init)
-        model.to(torch_device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        return fit_classifier(
-            model,
-            optimizer,
-            image_splits(data, image_shape, torch_device),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-        )
+        ),
+        config,
+        data,
+        report,
+        device=device,
+        seed=seed,
+        trainable="resnet",
+        datasets=DATASETS,
+    )
