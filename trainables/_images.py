@@ -7,14 +7,14 @@ mean and one standard deviation over every training pixel of that channel.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from collections.abc import Callable
 from typing import Any
 
-from ._loop import TensorSplits, check_seed, fit_classifier, resolve_device, seeded
-from .components import build_optimizer, initialize
+import numpy as np
+import torch
+
+from ._loop import TensorSplits, check_seed, classification, resolve_device, train_model
+from .components import initialize
 from .datasets import Dataset, ImageShape
 from .image_datasets import require_image_shape
 from .registry import Report
@@ -75,19 +75,18 @@ def train_image_classifier(
     torch_device = resolve_device(device)
     check_seed(seed)
     image_shape = require_image_shape(data, trainable, datasets)
-    with seeded(seed, torch_device):
+
+    def build() -> torch.nn.Module:
         model = build_model(image_shape, data.n_classes)
         initialize(model, config.init)
-        model.to(torch_device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        return fit_classifier(
-            model,
-            optimizer,
-            image_splits(data, image_shape, torch_device),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-        )
+        return model
+
+    return train_model(
+        build,
+        config,
+        image_splits(data, image_shape, torch_device),
+        classification(),
+        device=torch_device,
+        seed=seed,
+        report=report,
+    )

@@ -19,7 +19,9 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,6 +30,7 @@ from ._errors import ConfigError
 from ._fields import check_choice
 from ._objectives import Objective, Penalty, classification, l1_penalty, regression
 from ._runtime import check_seed, resolve_device, seeded
+from .components import build_optimizer
 from .datasets import Dataset
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report
@@ -43,13 +46,12 @@ __all__ = [
     "check_seed",
     "classification",
     "evaluate",
-    "evaluate_classifier",
     "fit",
-    "fit_classifier",
     "l1_penalty",
     "regression",
     "resolve_device",
     "seeded",
+    "train_model",
 ]
 
 CLASSIFIER_METRIC_NAMES = (
@@ -72,7 +74,6 @@ REGRESSOR_METRIC_NAMES = (
     "test_mae",
 )
 REGRESSOR_METRICS = frozenset(REGRESSOR_METRIC_NAMES)
-_CLASSIFICATION = classification()
 
 
 @dataclass(frozen=True)
@@ -189,35 +190,40 @@ def evaluate(
         return objective.metrics(model(x), y)
 
 
-def fit_classifier(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+def train_model(
+    build_model: Callable[[], nn.Module],
+    config: Any,
     splits: TensorSplits,
+    objective: Objective,
     *,
-    epochs: int,
-    batch_size: int,
-    generator: torch.Generator,
+    device: torch.device,
+    seed: int,
     report: Report | None = None,
+    penalty: Callable[[nn.Module], Penalty] | None = None,
 ) -> dict[str, float]:
-    """:func:`fit` with cross-entropy: reports ``train_loss``, ``val_loss``, ``val_accuracy``
-    every epoch and ``test_loss``, ``test_accuracy`` after the last (:data:`CLASSIFIER_METRICS`).
+    """Seeded set-up and training shared by every family.
+
+    Inside ``seeded(seed)``: ``build_model()`` (which also initializes the weights), the
+    optimizer from ``config``'s ``optimizer``, ``lr``, ``weight_decay`` and ``momentum``, then
+    :func:`fit` for ``config.epochs`` epochs of ``config.batch_size`` rows, shuffled from ``seed``.
+    ``penalty(model)``, if given, adds a regularisation term (e.g. L1) to the loss.
     """
-    return fit(
-        model,
-        optimizer,
-        splits,
-        _CLASSIFICATION,
-        epochs=epochs,
-        batch_size=batch_size,
-        generator=generator,
-        report=report,
-    )
-
-
-def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Return ``(mean cross-entropy, accuracy)`` of ``model`` on ``x``, ``y`` in eval mode."""
-    metrics = evaluate(model, x, y, _CLASSIFICATION)
-    return metrics["loss"], metrics["accuracy"]
+    with seeded(seed, device):
+        model = build_model().to(device)
+        optimizer = build_optimizer(
+            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
+        )
+        return fit(
+            model,
+            optimizer,
+            splits,
+            objective,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            generator=torch.Generator().manual_seed(seed),
+            report=report,
+            penalty=penalty(model) if penalty is not None else None,
+        )
 
 
 def _train_epoch(

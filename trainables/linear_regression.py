@@ -27,13 +27,12 @@ from ._loop import (
     Objective,
     TensorSplits,
     check_seed,
-    fit,
     l1_penalty,
     regression,
     resolve_device,
-    seeded,
+    train_model,
 )
-from .components import INITIALIZERS, build_optimizer, check_optimizer_args, initialize
+from .components import INITIALIZERS, check_optimizer_args, initialize
 from .datasets import Dataset
 from .registry import Report, register_trainable
 
@@ -108,24 +107,22 @@ def fit_linear_model(
     Shared by the linear families; ``config`` has the fields of :class:`LinearRegressionConfig`.
     The model, its initialization and the batch order are all drawn from ``seed``.
     """
-    with seeded(seed, device):
+
+    def build() -> nn.Module:
         model = nn.Linear(splits.x_train.shape[1], n_outputs)
         initialize(model, config.init)
-        model.to(device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        return fit(
-            model,
-            optimizer,
-            splits,
-            objective,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-            penalty=l1_penalty(model, config.l1),
-        )
+        return model
+
+    return train_model(
+        build,
+        config,
+        splits,
+        objective,
+        device=device,
+        seed=seed,
+        report=report,
+        penalty=lambda model: l1_penalty(model, config.l1),
+    )
 
 
 @register_trainable(

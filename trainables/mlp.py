@@ -22,14 +22,13 @@ from ._loop import (
     CLASSIFIER_METRICS,
     TensorSplits,
     check_seed,
-    fit_classifier,
+    classification,
     resolve_device,
-    seeded,
+    train_model,
 )
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
-    build_optimizer,
     check_optimizer_args,
     initialize,
     make_activation,
@@ -167,20 +166,15 @@ def train_mlp(
     torch_device = resolve_device(device)
     check_seed(seed)
     splits = TensorSplits.from_dataset(data, torch_device, scaling="standard")
-    with seeded(seed, torch_device):
-        model = build_mlp(config, data.n_features, data.n_classes).to(torch_device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        return fit_classifier(
-            model,
-            optimizer,
-            splits,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-        )
+    return train_model(
+        lambda: build_mlp(config, data.n_features, data.n_classes),
+        config,
+        splits,
+        classification(),
+        device=torch_device,
+        seed=seed,
+        report=report,
+    )
 
 
 def build_mlp(config: Any, n_inputs: int, n_outputs: int) -> MLP:

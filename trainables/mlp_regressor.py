@@ -23,12 +23,10 @@ from ._loop import (
     REGRESSOR_METRICS,
     TensorSplits,
     check_seed,
-    fit,
     regression,
     resolve_device,
-    seeded,
+    train_model,
 )
-from .components import build_optimizer
 from .datasets import Dataset
 from .mlp import build_mlp, check_mlp_knobs
 from .registry import Report, register_trainable
@@ -99,18 +97,12 @@ def train_mlp_regressor(
     splits = TensorSplits.from_dataset(
         data, torch_device, scaling="standard", target_scaling="standard"
     )
-    with seeded(seed, torch_device):
-        model = build_mlp(config, data.n_features, 1).to(torch_device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        return fit(
-            model,
-            optimizer,
-            splits,
-            regression(splits.y_offset, splits.y_scale),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-        )
+    return train_model(
+        lambda: build_mlp(config, data.n_features, 1),
+        config,
+        splits,
+        regression(splits.y_offset, splits.y_scale),
+        device=torch_device,
+        seed=seed,
+        report=report,
+    )

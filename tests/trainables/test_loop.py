@@ -12,9 +12,8 @@ from sweepforge.trainables._loop import (
     REGRESSOR_METRICS,
     TensorSplits,
     classification,
-    evaluate_classifier,
+    evaluate,
     fit,
-    fit_classifier,
     regression,
 )
 
@@ -41,8 +40,8 @@ def test_unknown_scaling():
 def _fit(model, lr, epochs, reports):
     splits = TensorSplits.from_dataset(load_dataset("iris"), torch.device("cpu"))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return fit_classifier(
-        model, optimizer, splits, epochs=epochs, batch_size=16,
+    return fit(
+        model, optimizer, splits, classification(), epochs=epochs, batch_size=16,
         generator=torch.Generator().manual_seed(0), report=reports.append,
     )
 
@@ -66,13 +65,13 @@ def test_fit_stops_on_a_non_finite_loss():
     assert all(math.isnan(v) for k, v in result.items() if k != "epoch")
 
 
-def test_evaluate_classifier_counts_correct_rows():
+def test_evaluate_counts_correct_rows():
     model = nn.Linear(2, 2, bias=False)
     with torch.no_grad():
         model.weight.copy_(torch.eye(2))
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    loss, accuracy = evaluate_classifier(model, x, torch.tensor([0, 1, 1, 1]))
-    assert accuracy == 0.75 and loss > 0
+    metrics = evaluate(model, x, torch.tensor([0, 1, 1, 1]), classification())
+    assert metrics["accuracy"] == 0.75 and metrics["loss"] > 0
 
 
 def test_metric_sets_are_what_the_objectives_report():
