@@ -8,7 +8,7 @@ batch sizes against the data, strategy names and options, and GPUs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
@@ -41,8 +41,6 @@ class CampaignPlan:
 
     def full_config(self, searched: dict[str, Any]) -> dict[str, Any]:
         """Every knob of a trial: the trainable's defaults, the fixed values, the searched ones."""
-        from dataclasses import asdict
-
         return asdict(self.trainable.make_config({**self.fixed, **searched}))
 
 

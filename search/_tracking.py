@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -127,7 +126,3 @@ def _param_text(value: Any) -> str:
         text = str(value)
     return text[:_MAX_PARAM_LENGTH]
 
-
-def set_tracking_uri(uri: str) -> None:
-    """Points the ``mlflow`` fluent API (used by ``search_runs``) at the same store."""
-    mlflow.set_tracking_uri(uri)
