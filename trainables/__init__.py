@@ -14,6 +14,7 @@ Example:
 # Datasets first: a family checks at registration that the datasets it names exist.
 from . import image_datasets  # noqa: F401  registers the "mnist" dataset
 from ._errors import ConfigError
+from .checkpoint import Checkpointer, DirectoryCheckpointer, MemoryCheckpointer
 from .cnn import CNN, CNNConfig, train_cnn  # importing a family's module registers it
 from .components import ACTIVATIONS, INITIALIZERS, MOMENTUM_OPTIMIZERS, OPTIMIZERS
 from .datasets import Dataset, list_datasets, load_dataset, register_dataset
@@ -33,12 +34,15 @@ __all__ = [
     "MOMENTUM_OPTIMIZERS",
     "OPTIMIZERS",
     "CNNConfig",
+    "Checkpointer",
     "ConfigError",
     "Dataset",
+    "DirectoryCheckpointer",
     "LinearRegressionConfig",
     "LogisticRegressionConfig",
     "MLPConfig",
     "MLPRegressorConfig",
+    "MemoryCheckpointer",
     "MinMaxScaler",
     "Report",
     "ResNet",

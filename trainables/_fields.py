@@ -21,7 +21,7 @@ import numpy as np
 from ._errors import ConfigError, did_you_mean
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_types(config_cls: type) -> dict[str, Any]:
     """Return ``{field name: resolved annotation}`` for a dataclass type, in field order."""
     if not (isinstance(config_cls, type) and dataclasses.is_dataclass(config_cls)):

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._loop import TensorSplits, check_seed, classification, resolve_device, train_model
+from .checkpoint import Checkpointer
 from .components import initialize
 from .datasets import Dataset, ImageShape
 from .image_datasets import require_image_shape
@@ -68,6 +69,7 @@ def train_image_classifier(
     seed: int,
     trainable: str,
     datasets: tuple[str, ...],
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """The training shared by the image families: ``build_model(image_shape, n_classes)`` is
     initialised with ``config.init``, optimised with ``config.optimizer`` and trained by the
@@ -89,4 +91,5 @@ def train_image_classifier(
         device=torch_device,
         seed=seed,
         report=report,
+        checkpoint=checkpoint,
     )

@@ -2,7 +2,7 @@
 
 The loop is task-agnostic: what is minimised and measured comes in as an
 :class:`~._objectives.Objective` (a batch loss plus whole-split metrics), so classifiers and
-regressors, and later features such as checkpoints or mixed precision, share one code path.
+regressors share one code path, with checkpoints and mixed precision.
 Kept free of any search or tracking library: progress leaves only through ``report``.
 
 Example:
@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ._errors import ConfigError
 from ._fields import check_choice
 from ._objectives import Objective, Penalty, classification, l1_penalty, regression
 from ._runtime import check_seed, resolve_device, seeded
+from .checkpoint import Checkpointer, capture, restore
 from .components import build_optimizer
 from .datasets import Dataset
 from .preprocessing import MinMaxScaler, Standardizer
@@ -143,6 +145,8 @@ def fit(
     generator: torch.Generator,
     report: Report | None = None,
     penalty: Penalty | None = None,
+    checkpoint: Checkpointer | None = None,
+    amp: bool = False,
 ) -> dict[str, float]:
     """Train ``model`` on ``objective`` for ``epochs`` epochs, reporting after each one.
 
@@ -154,15 +158,28 @@ def fit(
     ``test_<name>``. A non-finite training loss or validation metric stops training: that epoch
     is reported, and returned, with every metric but ``epoch`` NaN. Returns the last report.
 
+    With ``checkpoint``, a saved state is loaded first (training goes on after its epoch; a run
+    already past ``epochs`` returns the saved metrics) and the state is saved after every epoch,
+    before ``report``. ``amp=True`` runs the forward pass in mixed precision: float16 with
+    gradient scaling on CUDA, bfloat16 on the CPU.
+
     Raises:
         ValueError: ``epochs < 1``.
     """
     if epochs < 1:
         raise ValueError(f"epochs={epochs!r} is out of range; it must satisfy epochs >= 1")
+    device = splits.x_train.device
+    precision = _Precision(device, amp)
     metrics: dict[str, float] = {}
-    for epoch in range(1, epochs + 1):
+    first = 1
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:
+        first = restore(state, model=model, optimizer=optimizer, generator=generator, device=device) + 1
+        precision.load_state_dict(state["extra"].get("grad_scaler"))
+        metrics = dict(state["metrics"])
+    for epoch in range(first, epochs + 1):
         train_loss = objective.loss_scale * _train_epoch(
-            model, optimizer, splits, objective, batch_size, generator, penalty
+            model, optimizer, splits, objective, batch_size, generator, penalty, precision
         )
         val = evaluate(model, splits.x_val, splits.y_val, objective)
         if not all(math.isfinite(value) for value in (train_loss, *val.values())):
@@ -176,6 +193,11 @@ def fit(
         if epoch == epochs:
             test = evaluate(model, splits.x_test, splits.y_test, objective)
             metrics.update({f"test_{name}": test[name] for name in objective.names})
+        if checkpoint is not None:
+            checkpoint.save(capture(
+                epoch=epoch, model=model, optimizer=optimizer, generator=generator, device=device,
+                metrics=metrics, extra={"grad_scaler": precision.state_dict()},
+            ))
         if report is not None:
             report(dict(metrics))
     return metrics
@@ -200,13 +222,16 @@ def train_model(
     seed: int,
     report: Report | None = None,
     penalty: Callable[[nn.Module], Penalty] | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Seeded set-up and training shared by every family.
 
     Inside ``seeded(seed)``: ``build_model()`` (which also initializes the weights), the
     optimizer from ``config``'s ``optimizer``, ``lr``, ``weight_decay`` and ``momentum``, then
     :func:`fit` for ``config.epochs`` epochs of ``config.batch_size`` rows, shuffled from ``seed``.
-    ``penalty(model)``, if given, adds a regularisation term (e.g. L1) to the loss.
+    ``penalty(model)``, if given, adds a regularisation term (e.g. L1) to the loss. A config
+    with an ``amp`` field turns mixed precision on; ``checkpoint`` resumes and saves (see
+    :func:`fit`).
     """
     with seeded(seed, device):
         model = build_model().to(device)
@@ -223,6 +248,8 @@ def train_model(
             generator=torch.Generator().manual_seed(seed),
             report=report,
             penalty=penalty(model) if penalty is not None else None,
+            checkpoint=checkpoint,
+            amp=bool(getattr(config, "amp", False)),
         )
 
 
@@ -234,6 +261,7 @@ def _train_epoch(
     batch_size: int,
     generator: torch.Generator,
     penalty: Penalty | None,
+    precision: _Precision,
 ) -> float:
     model.train()
     x, y = splits.x_train, splits.y_train
@@ -242,9 +270,41 @@ def _train_epoch(
     total = torch.zeros((), device=x.device)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
-        loss = objective.loss(model(x[index]), y[index])
+        with precision.autocast():
+            loss = objective.loss(model(x[index]), y[index])
         optimizer.zero_grad(set_to_none=True)
-        (loss + penalty() if penalty is not None else loss).backward()
-        optimizer.step()
-        total += loss.detach() * len(index)
+        precision.step(loss + penalty() if penalty is not None else loss, optimizer)
+        total += loss.detach().float() * len(index)
     return float(total) / n
+
+
+class _Precision:
+    """Full precision, or mixed precision (``amp``): float16 autocast with a gradient scaler on
+    CUDA, bfloat16 autocast on the CPU (no scaler needed: bfloat16 has float32's range)."""
+
+    def __init__(self, device: torch.device, amp: bool):
+        self.device_type = device.type
+        self.enabled = amp
+        self.dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if amp and device.type == "cuda" else None
+
+    def autocast(self) -> Any:
+        if not self.enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)

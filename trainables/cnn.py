@@ -23,6 +23,7 @@ from ._errors import ConfigError
 from ._fields import check_choice, check_range, coerce_instance
 from ._images import train_image_classifier
 from ._loop import CLASSIFIER_METRICS
+from .checkpoint import Checkpointer
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -173,6 +174,7 @@ def train_cnn(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Train a :class:`CNN` on an image dataset and return the final metrics.
 
@@ -203,6 +205,7 @@ def train_cnn(
         report,
         device=device,
         seed=seed,
+        checkpoint=checkpoint,
         trainable="cnn",
         datasets=DATASETS,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +22,11 @@ from sklearn.model_selection import train_test_split
 
 from ._errors import ConfigError, unknown_name_error
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "segmentation", "text")
+"""What a dataset's target is: class labels, a number, a per-pixel mask, or (``text``) nothing
+but the token ids in ``X`` (see :class:`Dataset`)."""
 
-Loader = Callable[[], "tuple[np.ndarray, np.ndarray]"]
+Loader = Callable[[], "tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, dict]"]
 
 ImageShape = tuple[int, int, int]
 """``(channels, height, width)`` of the images whose pixels a dataset's rows hold."""
@@ -34,10 +36,18 @@ ImageShape = tuple[int, int, int]
 class Dataset:
     """A dataset already split into train, validation and test parts (numpy arrays).
 
-    ``X_*`` are 2-D ``float32``; ``y_*`` are ``int64`` class labels ``0..k-1`` for
-    classification and ``float32`` targets for regression. Arrays are converted on construction.
-    ``image_shape`` is ``(C, H, W)`` when each row is an image flattened in that order (``None``
-    for tabular data); image models reshape rows with it.
+    ``X_*`` are 2-D ``float32``. ``y_*`` are, by ``task``:
+
+    - ``classification``: 1-D ``int64`` class labels ``0..k-1``;
+    - ``regression``: 1-D ``float32`` targets;
+    - ``segmentation``: 2-D ``int64`` masks, one class label per pixel, flattened like ``X``;
+    - ``text``: 1-D ``int64``, unused (zeros); the rows of ``X`` hold token ids (exact in
+      float32 below 2**24) and ``vocabulary`` names them.
+
+    Arrays are converted on construction. ``image_shape`` is ``(C, H, W)`` when each row is an
+    image flattened in that order (``None`` for tabular data); image models reshape rows with it.
+    ``feature_names`` names the columns; ``categories`` maps the index of each categorical
+    column (its values are codes ``0..n-1``) to its number of levels ``n``.
 
     Example:
         >>> import numpy as np
@@ -55,18 +65,22 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     image_shape: ImageShape | None = None
+    feature_names: tuple[str, ...] | None = None
+    categories: Mapping[int, int] | None = None
+    vocabulary: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise _bad_task(self.task)
-        y_dtype = np.int64 if self.task == "classification" else np.float32
+        y_dtype = np.float32 if self.task == "regression" else np.int64
+        y_ndim = 2 if self.task == "segmentation" else 1
         for part in ("train", "val", "test"):
             X = np.ascontiguousarray(getattr(self, f"X_{part}"), dtype=np.float32)
             y = np.ascontiguousarray(getattr(self, f"y_{part}"), dtype=y_dtype)
-            if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
+            if X.ndim != 2 or y.ndim != y_ndim or len(X) != len(y) or len(X) == 0:
                 raise ValueError(
-                    f"dataset {self.name!r}: the {part} split needs a non-empty 2-D X and a 1-D y "
-                    f"of the same length, got X {X.shape} and y {y.shape}"
+                    f"dataset {self.name!r}: the {part} split needs a non-empty 2-D X and a "
+                    f"{y_ndim}-D y of the same length, got X {X.shape} and y {y.shape}"
                 )
             object.__setattr__(self, f"X_{part}", X)
             object.__setattr__(self, f"y_{part}", y)
@@ -85,15 +99,16 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes (largest label + 1); 0 for regression."""
-        if self.task != "classification":
+        """Number of classes (largest label + 1) of a classification or segmentation target;
+        0 otherwise."""
+        if self.task not in ("classification", "segmentation"):
             return 0
         return int(max(self.y_train.max(), self.y_val.max(), self.y_test.max())) + 1
 
     @property
     def n_train(self) -> int:
         """Number of rows in the training split."""
-        return int(len(self.y_train))
+        return len(self.y_train)
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,9 @@ def register_dataset(
 ) -> Callable[[Loader], Loader]:
     """Register a loader returning the full ``(X, y)`` arrays of a dataset under ``name``.
 
-    Give ``image_shape`` ``(C, H, W)`` when each row is a flattened image.
+    Give ``image_shape`` ``(C, H, W)`` when each row is a flattened image. A loader may also
+    return ``(X, y, extras)``, where ``extras`` holds :class:`Dataset` fields that describe the
+    columns (``feature_names``, ``categories``, ``vocabulary``).
 
     Example:
         >>> @register_dataset("ramp", task="regression")  # doctest: +SKIP
@@ -171,7 +188,9 @@ def load_dataset(
     if name not in _REGISTRY:
         raise unknown_name_error("dataset", name, _REGISTRY)
     source = _REGISTRY[name]
-    X, y = source.load()
+    loaded = source.load()
+    X, y = loaded[0], loaded[1]
+    extras = dict(loaded[2]) if len(loaded) > 2 else {}
     n_val, n_test = _split_sizes(name, len(y), val_fraction, test_fraction)
     stratified = source.task == "classification"
     if stratified:
@@ -190,7 +209,8 @@ def load_dataset(
         rest_X, rest_y, test_size=n_val, random_state=seed, stratify=rest_y if stratified else None
     )
     return Dataset(
-        name, source.task, X_train, y_train, X_val, y_val, X_test, y_test, source.image_shape
+        name, source.task, X_train, y_train, X_val, y_val, X_test, y_test, source.image_shape,
+        **extras,
     )
 
 

@@ -32,6 +32,7 @@ from ._loop import (
     resolve_device,
     train_model,
 )
+from .checkpoint import Checkpointer
 from .components import INITIALIZERS, check_optimizer_args, initialize
 from .datasets import Dataset
 from .registry import Report, register_trainable
@@ -101,6 +102,7 @@ def fit_linear_model(
     *,
     device: torch.device,
     seed: int,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Build ``nn.Linear(features, n_outputs)`` from ``config``'s knobs and :func:`fit` it.
 
@@ -122,6 +124,7 @@ def fit_linear_model(
         seed=seed,
         report=report,
         penalty=lambda model: l1_penalty(model, config.l1),
+        checkpoint=checkpoint,
     )
 
 
@@ -139,6 +142,7 @@ def train_linear_regression(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Fit h(X) = Xw + b to ``data`` and return the final metrics.
 
@@ -160,4 +164,6 @@ def train_linear_regression(
         data, torch_device, scaling="standard", target_scaling="standard"
     )
     objective = regression(splits.y_offset, splits.y_scale)
-    return fit_linear_model(config, splits, objective, 1, report, device=torch_device, seed=seed)
+    return fit_linear_model(
+        config, splits, objective, 1, report, device=torch_device, seed=seed, checkpoint=checkpoint
+    )

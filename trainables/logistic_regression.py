@@ -21,6 +21,7 @@ import torch
 
 from ._fields import coerce_instance
 from ._loop import CLASSIFIER_METRICS, TensorSplits, check_seed, classification, resolve_device
+from .checkpoint import Checkpointer
 from .datasets import Dataset
 from .linear_regression import check_linear_knobs, fit_linear_model
 from .registry import Report, register_trainable
@@ -71,6 +72,7 @@ def train_logistic_regression(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Fit softmax regression to ``data`` and return the final metrics.
 
@@ -89,5 +91,6 @@ def train_logistic_regression(
     check_seed(seed)
     splits = TensorSplits.from_dataset(data, torch_device, scaling="standard")
     return fit_linear_model(
-        config, splits, classification(), data.n_classes, report, device=torch_device, seed=seed
+        config, splits, classification(), data.n_classes, report, device=torch_device, seed=seed,
+        checkpoint=checkpoint,
     )

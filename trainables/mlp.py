@@ -26,6 +26,7 @@ from ._loop import (
     resolve_device,
     train_model,
 )
+from .checkpoint import Checkpointer
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -149,6 +150,7 @@ def train_mlp(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Train an :class:`MLP` on ``data`` and return the final metrics.
 
@@ -174,6 +176,7 @@ def train_mlp(
         device=torch_device,
         seed=seed,
         report=report,
+        checkpoint=checkpoint,
     )
 
 

@@ -27,6 +27,7 @@ from ._loop import (
     resolve_device,
     train_model,
 )
+from .checkpoint import Checkpointer
 from .datasets import Dataset
 from .mlp import build_mlp, check_mlp_knobs
 from .registry import Report, register_trainable
@@ -79,6 +80,7 @@ def train_mlp_regressor(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Train an MLP with a single linear output on ``data`` and return the final metrics.
 
@@ -105,4 +107,5 @@ def train_mlp_regressor(
         device=torch_device,
         seed=seed,
         report=report,
+        checkpoint=checkpoint,
     )

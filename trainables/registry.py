@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +23,16 @@ import torch
 
 from ._errors import ConfigError, did_you_mean, unknown_name_error
 from ._fields import coerce_fields, field_types
+from .checkpoint import Checkpointer
 from .datasets import TASKS, Dataset, dataset_task
 
 Report = Callable[[dict[str, float]], None]
 """The callback a train function calls once per epoch with that epoch's metrics."""
 
 TrainFn = Callable[..., dict[str, float]]
-"""``train_fn(config, data, report=None, *, device="cpu", seed=0) -> final metrics``."""
+"""``train_fn(config, data, report=None, *, device="cpu", seed=0, checkpoint=None) -> final
+metrics``; ``checkpoint`` (a :class:`~.checkpoint.Checkpointer`) is optional for your own
+trainables, and needed to resume trials or to use population-based training."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,11 @@ class TrainableSpec:
         train_fn: ``train_fn(config, data, report, *, device, seed) -> dict[str, float]``.
         metrics: every metric name the train function reports or returns.
         datasets: names of the bundled datasets it accepts.
-        task: ``"classification"`` or ``"regression"``.
+        task: what the trainable learns, e.g. ``"classification"``, ``"regression"``,
+            ``"reconstruction"``.
+        data_tasks: the dataset tasks it trains on (:data:`~.datasets.TASKS`); by default just
+            ``task``. An autoencoder (``task="reconstruction"``) ignores labels, so it takes
+            classification and regression datasets alike.
         data_check: optional ``data_check(config, data)`` raising :class:`ConfigError` when a
             config cannot train on that data (e.g. a CNN too deep for small images); run by
             :meth:`check_data`, so a campaign catches it before any trial starts.
@@ -59,6 +67,11 @@ class TrainableSpec:
     datasets: tuple[str, ...]
     task: str
     data_check: Callable[[Any, Dataset], None] | None = None
+    data_tasks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.data_tasks:
+            object.__setattr__(self, "data_tasks", (self.task,))
 
     def field_names(self) -> tuple[str, ...]:
         """Names of the config fields, in declaration order."""
@@ -104,10 +117,11 @@ class TrainableSpec:
         """
         if not isinstance(data, Dataset):
             raise TypeError(f"data must be a Dataset (see load_dataset), got {type(data).__name__}")
-        if data.task != self.task:
+        if data.task not in self.data_tasks:
             raise ConfigError(
-                f"dataset {data.name!r} is a {data.task} dataset but trainable {self.name!r} is "
-                f"for {self.task}; choose one of: {', '.join(self.datasets)}",
+                f"dataset {data.name!r} is a {data.task} dataset but trainable {self.name!r} "
+                f"trains on {' or '.join(self.data_tasks)} data; choose one of: "
+                f"{', '.join(self.datasets)}",
                 field="dataset",
             )
         batch_size = getattr(config, "batch_size", None)
@@ -128,10 +142,16 @@ class TrainableSpec:
         *,
         device: str | torch.device = "cpu",
         seed: int = 0,
+        checkpoint: Checkpointer | None = None,
     ) -> dict[str, float]:
         """Train on ``data`` with ``config`` (a config instance or a mapping of overrides).
 
         Calls ``report(metrics)`` once per epoch when given, and returns the final metrics.
+        With ``checkpoint`` (see :mod:`.checkpoint`), training resumes from its saved state and
+        saves after every epoch.
+
+        Raises:
+            ConfigError: a bad config, or ``checkpoint`` for a trainable that cannot use one.
 
         Example:
             >>> from sweepforge.trainables import get_trainable, load_dataset
@@ -149,7 +169,20 @@ class TrainableSpec:
                 f"config must be a {self.config_cls.__name__} or a mapping, "
                 f"got {type(config).__name__}"
             )
-        return self.train_fn(config, data, report, device=device, seed=seed)
+        if checkpoint is None:
+            return self.train_fn(config, data, report, device=device, seed=seed)
+        if not self.supports_checkpoint:
+            raise ConfigError(
+                f"trainable {self.name!r} cannot resume from checkpoints: its train function "
+                "takes no `checkpoint` argument",
+                field="checkpoint",
+            )
+        return self.train_fn(config, data, report, device=device, seed=seed, checkpoint=checkpoint)
+
+    @property
+    def supports_checkpoint(self) -> bool:
+        """Whether ``train_fn`` accepts ``checkpoint=`` (every bundled family does)."""
+        return "checkpoint" in inspect.signature(self.train_fn).parameters
 
 
 _REGISTRY: dict[str, TrainableSpec] = {}
@@ -163,6 +196,7 @@ def register_trainable(
     datasets: Iterable[str],
     task: str,
     data_check: Callable[[Any, Dataset], None] | None = None,
+    data_tasks: Iterable[str] | None = None,
 ) -> Callable[[TrainFn], TrainFn]:
     """Register the decorated train function as trainable ``name``.
 
@@ -174,12 +208,19 @@ def register_trainable(
     """
     field_types(config_cls)  # raises if it is not a dataclass type
     datasets = tuple(datasets)
-    if task not in TASKS:
-        raise ConfigError(f"task={task!r} is not allowed; choose one of: {', '.join(TASKS)}")
+    data_tasks = tuple(data_tasks) if data_tasks is not None else (task,)
+    for data_task in data_tasks:
+        if data_task not in TASKS:
+            raise ConfigError(
+                f"data task {data_task!r} of trainable {name!r} is not allowed; choose from: "
+                f"{', '.join(TASKS)}",
+                field="data_tasks",
+            )
     for dataset in datasets:
-        if dataset_task(dataset) != task:
+        if dataset_task(dataset) not in data_tasks:
             raise ValueError(
-                f"trainable {name!r} ({task}) lists {dataset_task(dataset)} dataset {dataset!r}"
+                f"trainable {name!r} ({' or '.join(data_tasks)} data) lists "
+                f"{dataset_task(dataset)} dataset {dataset!r}"
             )
 
     def decorator(train_fn: TrainFn) -> TrainFn:
@@ -189,7 +230,7 @@ def register_trainable(
                 f"trainable {name!r} is already registered by {_qualname(old.train_fn)}"
             )
         _REGISTRY[name] = TrainableSpec(
-            name, config_cls, train_fn, frozenset(metrics), datasets, task, data_check
+            name, config_cls, train_fn, frozenset(metrics), datasets, task, data_check, data_tasks
         )
         return train_fn
 

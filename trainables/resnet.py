@@ -25,6 +25,7 @@ from torch import nn
 from ._fields import check_choice, check_range, coerce_instance
 from ._images import train_image_classifier
 from ._loop import CLASSIFIER_METRICS
+from .checkpoint import Checkpointer
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -197,6 +198,7 @@ def train_resnet(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    checkpoint: Checkpointer | None = None,
 ) -> dict[str, float]:
     """Train a :class:`ResNet` on an image dataset and return the final metrics.
 
@@ -225,6 +227,7 @@ def train_resnet(
         report,
         device=device,
         seed=seed,
+        checkpoint=checkpoint,
         trainable="resnet",
         datasets=DATASETS,
     )

@@ -5,7 +5,13 @@ import math
 
 import pytest
 
-from sweepforge.trainables import get_trainable, list_datasets, list_trainables, load_dataset
+from sweepforge.trainables import (
+    MemoryCheckpointer,
+    get_trainable,
+    list_datasets,
+    list_trainables,
+    load_dataset,
+)
 
 CASES = [(name, dataset) for name in list_trainables() for dataset in get_trainable(name).datasets]
 
@@ -37,3 +43,18 @@ def test_same_seed_same_result(name):
     spec = get_trainable(name)
     data = load_dataset(spec.datasets[0], seed=0)
     assert spec.train({"epochs": 1}, data, seed=1) == spec.train({"epochs": 1}, data, seed=1)
+
+
+@pytest.mark.parametrize("name", list_trainables())
+def test_resuming_from_a_checkpoint_matches_training_straight_through(name):
+    spec = get_trainable(name)
+    assert spec.supports_checkpoint
+    data = load_dataset(spec.datasets[0], seed=0)
+    straight = spec.train({"epochs": 2}, data, seed=3)
+    keeper = MemoryCheckpointer()
+    spec.train({"epochs": 1}, data, seed=3, checkpoint=keeper)
+    assert keeper.state["epoch"] == 1
+    reports = []
+    resumed = spec.train({"epochs": 2}, data, reports.append, seed=3, checkpoint=keeper)
+    assert [report["epoch"] for report in reports] == [2]  # epoch 1 was not run again
+    assert resumed == straight
