@@ -67,6 +67,7 @@ class CNNConfig:
     weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
     batch_norm: bool = True  # batch norm between each conv and its activation
     epochs: int = 6  # passes over the training split, >= 1
+    amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
 
     def __post_init__(self) -> None:
         coerce_instance(self)

@@ -67,6 +67,7 @@ class MLPConfig:
     activation: str = "relu"  # hidden-layer activation, one of ACTIVATIONS
     weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
     epochs: int = 20  # passes over the training split, >= 1
+    amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
 
     def __post_init__(self) -> None:
         coerce_instance(self)

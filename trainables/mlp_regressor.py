@@ -60,6 +60,7 @@ class MLPRegressorConfig:
     # L2 of the other optimizers 1.0 is far too strong: search weight_decay with the optimizer.
     weight_decay: float = 1.0  # L2 penalty (decoupled for adamw), >= 0
     epochs: int = 20  # passes over the training split, >= 1
+    amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
 
     def __post_init__(self) -> None:
         coerce_instance(self)

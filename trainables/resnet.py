@@ -106,6 +106,7 @@ class ResNetConfig:
     activation: str = "relu"  # activation inside and after each block, one of ACTIVATIONS
     weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
     epochs: int = 6  # passes over the training split, >= 1
+    amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
 
     def __post_init__(self) -> None:
         coerce_instance(self)

@@ -48,6 +48,7 @@ def test_defaults():
         "activation": "relu",
         "weight_decay": 1.0,
         "epochs": 20,
+        "amp": False,
     }
 
 
