@@ -114,8 +114,8 @@ class TrialLogger(Callback):
             },
             parent=self.strategy_runs[strategy],
         )
-        self.tracker.log(run_id, params=self._params(searched))
         self._open[trial.trial_id] = _Open(run_id, strategy, trial_id, searched, time.monotonic())
+        self.tracker.log(run_id, params=self._params(searched))
         self.on_event(strategy, None)
 
     def on_trial_result(

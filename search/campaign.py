@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import pandas as pd
 import yaml
 
+from ._interrupt import InterruptFlag, StopOnInterrupt
 from ._plan import CampaignPlan, plan_campaign
 from ._strategy import Strategy
 from ._progress import CampaignProgress
@@ -155,7 +156,8 @@ class Campaign:
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )
-        with tempfile.TemporaryDirectory(prefix="sweepforge-tune-") as storage:
+        interrupt = InterruptFlag()
+        with tempfile.TemporaryDirectory(prefix="sweepforge-tune-") as storage, interrupt.armed():
             tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(
@@ -165,9 +167,12 @@ class Campaign:
                     reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(
-                    name=campaign_id, storage_path=storage, callbacks=[logger], verbose=0
+                    name=campaign_id, storage_path=storage, verbose=0,
+                    callbacks=[logger, StopOnInterrupt(interrupt)],
                 ),
             ).fit()
+            if interrupt.is_set:  # Ctrl-C after the last step of the Tune loop
+                raise KeyboardInterrupt
 
     @staticmethod
     def _start_strategy_run(tracker: Tracker, name: str, campaign_id: str, parent: str) -> str:

@@ -123,13 +123,15 @@ def test_ctrl_c_ends_the_campaign_as_killed_with_exit_130(tmp_path, write_campai
     path = write_campaign(small_campaign(name="ctrl-c", strategies={"random": {}},
                                          budget={"trials": 200, "max_epochs": 2}))
     script = Path(sys.executable).with_name("sweepforge")
-    proc = subprocess.Popen([str(script), "run", str(path), "--tracking-uri", f"sqlite:///{db}",
-                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = tmp_path / "output.txt"  # a file, not a pipe: a full pipe would block the process
+    with output.open("wb") as sink:
+        proc = subprocess.Popen([str(script), "run", str(path), "--tracking-uri", f"sqlite:///{db}",
+                                 "--no-progress"], stdout=sink, stderr=subprocess.STDOUT)
     client = MlflowClient(f"sqlite:///{db}")
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert proc.poll() is None, proc.stdout.read().decode()
+            assert proc.poll() is None, output.read_text()
             assert time.monotonic() < deadline, "no trial finished within 120 s"
             experiment = db.exists() and client.get_experiment_by_name("ctrl-c")
             if experiment and client.search_runs([experiment.experiment_id],
@@ -137,7 +139,10 @@ def test_ctrl_c_ends_the_campaign_as_killed_with_exit_130(tmp_path, write_campai
                 break
             time.sleep(1)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
+        try:
+            assert proc.wait(timeout=60) == 130, output.read_text()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 60 s after Ctrl-C; its output:\n{output.read_text()}")
     finally:
         if proc.poll() is None:
             proc.kill()
