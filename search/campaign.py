@@ -15,22 +15,22 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import yaml
 
 from ._interrupt import InterruptFlag, StopOnInterrupt
 from ._plan import CampaignPlan, plan_campaign
-from ._strategy import Strategy
 from ._progress import CampaignProgress
 from ._searcher import CampaignSearcher
-from ._trial_logger import TrialLogger, TrialRecord
+from ._strategy import Strategy
 from ._tracking import TAG_CAMPAIGN_ID, TAG_KIND, TAG_STRATEGY, Tracker, config_json, metrics_at
+from ._trial_logger import TrialLogger, TrialRecord
 from ._worker import run_trial
 from .config import CampaignConfig, CampaignError, load_campaign_config
 
