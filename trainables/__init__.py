@@ -25,6 +25,7 @@ from .mlp_regressor import MLPRegressorConfig, train_mlp_regressor
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report, TrainableSpec, get_trainable, list_trainables, register_trainable
 from .resnet import ResNet, ResNetConfig, train_resnet
+from .unet import UNet, UNetConfig, train_unet  # noqa: F401  registers "unet" and "shapes"
 
 __all__ = [
     "ACTIVATIONS",
