@@ -13,6 +13,7 @@ Example:
 
 # Datasets first: a family checks at registration that the datasets it names exist.
 from . import image_datasets  # noqa: F401  registers the "mnist" dataset
+from . import rnn, word2vec  # noqa: F401  registers "rnn", "word2vec" and their datasets
 from ._errors import ConfigError
 from .checkpoint import Checkpointer, DirectoryCheckpointer, MemoryCheckpointer
 from .cnn import CNN, CNNConfig, train_cnn  # importing a family's module registers it
