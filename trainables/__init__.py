@@ -19,6 +19,7 @@ from .checkpoint import Checkpointer, DirectoryCheckpointer, MemoryCheckpointer
 from .cnn import CNN, CNNConfig, train_cnn  # importing a family's module registers it
 from .components import ACTIVATIONS, INITIALIZERS, MOMENTUM_OPTIMIZERS, OPTIMIZERS
 from .datasets import Dataset, list_datasets, load_dataset, register_dataset
+from .entity_embedding import EntityEmbeddingConfig  # noqa: F401  registers "entity_embedding"
 from .linear_regression import LinearRegressionConfig, train_linear_regression
 from .logistic_regression import LogisticRegressionConfig, train_logistic_regression
 from .mlp import MLP, MLPConfig, train_mlp
