@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
-from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable, load_dataset
+from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable
 
 from ._strategy import Strategy, StrategyError
-from .config import CampaignConfig, CampaignError
+from ._worker import load_campaign_dataset
+from .config import CampaignConfig, CampaignError, TableSource
 from .strategies import make_strategy
 
 
@@ -57,21 +58,14 @@ def plan_campaign(
         trainable = get_trainable(config.trainable)
     except ConfigError as err:
         raise CampaignError(f"trainable: {err}") from None
-    if config.dataset not in trainable.datasets:
-        raise CampaignError(
-            f"dataset: trainable '{trainable.name}' does not accept dataset {config.dataset!r}; "
-            f"it accepts: {', '.join(trainable.datasets)}."
-        )
-    try:
-        data = load_dataset(config.dataset, seed=config.seed)
-    except ConfigError as err:
-        raise CampaignError(f"dataset: {err}") from None
+    data = _load_data(config, trainable)
     reported = sorted(trainable.metrics - {"epoch"})
     if config.metric not in reported:
         raise CampaignError(
             f"metric: trainable '{trainable.name}' does not report {config.metric!r}; "
             f"it reports: {', '.join(reported)}."
         )
+    _check_metric_fits_data(config.metric, trainable, data)
     fixed = _fixed_values(config, space, trainable)
     _check_knobs(space, fixed, trainable, data, config)
     for name, (kind, options) in strategies.items():
@@ -82,6 +76,56 @@ def plan_campaign(
             raise CampaignError(f"strategies.{name}: {err}") from None
     _check_gpu(config, cuda_available)
     return CampaignPlan(config, space, trainable, data, fixed, strategies)
+
+
+def _load_data(config: CampaignConfig, trainable: TrainableSpec) -> Dataset:
+    """The campaign's dataset, split with its seed: a registered one the trainable lists, or
+    the user's table (any table whose task the trainable trains on)."""
+    source = config.dataset
+    if isinstance(source, TableSource):
+        try:
+            data = load_campaign_dataset(source, config.seed)
+        except ConfigError as err:
+            raise CampaignError(f"dataset.{err.field or 'path'}: {err}") from None
+        if data.task not in trainable.data_tasks:
+            raise CampaignError(
+                f"dataset.task: table '{source.path}' is {data.task} data (target "
+                f"{source.target!r}), but trainable '{trainable.name}' trains on "
+                f"{' or '.join(trainable.data_tasks)} data."
+            )
+        return data
+    if source not in trainable.datasets:
+        raise CampaignError(
+            f"dataset: trainable '{trainable.name}' does not accept dataset {source!r}; "
+            f"it accepts: {', '.join(trainable.datasets)} (or your own table: "
+            "{path: ..., target: ...})."
+        )
+    try:
+        return load_campaign_dataset(source, config.seed)
+    except ConfigError as err:
+        raise CampaignError(f"dataset: {err}") from None
+
+
+# Metrics only one kind of target has. A "supervised" family learns whatever target its data
+# has (e.g. entity_embedding: class labels or prices), so it declares both kinds of metric but
+# reports only the ones of its data.
+_TARGET_METRICS = {"accuracy": "classification", "r2": "regression", "mae": "regression",
+                   "mape": "regression"}
+
+
+def _check_metric_fits_data(metric: str, trainable: TrainableSpec, data: Dataset) -> None:
+    if trainable.task != "supervised":
+        return
+    needs = _TARGET_METRICS.get(metric.split("_", 1)[-1])
+    if needs is not None and needs != data.task:
+        fitting = sorted(
+            m for m in trainable.metrics - {"epoch"}
+            if _TARGET_METRICS.get(m.split("_", 1)[-1], data.task) == data.task
+        )
+        raise CampaignError(
+            f"metric: {metric!r} needs {needs} data, but dataset '{data.name}' is {data.task} "
+            f"data; trainable '{trainable.name}' reports on it: {', '.join(fitting)}."
+        )
 
 
 def _select_strategies(

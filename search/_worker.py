@@ -2,7 +2,8 @@
 
 The worker gives torch exactly as many threads as CPUs the trial reserved, so two trials on two
 cores do not oversubscribe, and uses the GPU when Ray assigned one. The dataset is loaded once
-per worker process and reused across trials (Ray Tune reuses actors).
+per worker process and reused across trials (Ray Tune reuses actors): a registered one by name,
+or the user's table (:class:`~.config.TableSource`) read from its absolute path.
 """
 
 from __future__ import annotations
@@ -12,21 +13,36 @@ from functools import lru_cache
 from typing import Any
 
 from sweepforge.trainables import Dataset, get_trainable, load_dataset
+from sweepforge.trainables.tables import load_table
+
+from .config import TableSource
+
+
+def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
+    """A campaign's dataset split with ``seed``: registered ``source`` by name, or the table it
+    describes (read afresh: the planner sees the file as it is now)."""
+    if isinstance(source, TableSource):
+        return load_table(
+            source.path, target=source.target, categorical=source.categorical,
+            task=source.task, seed=seed,
+        )
+    return load_dataset(source, seed=seed)
 
 
 @lru_cache(maxsize=4)
-def _dataset(name: str, seed: int) -> Dataset:
-    return load_dataset(name, seed=seed)
+def _dataset(source: str | TableSource, seed: int) -> Dataset:
+    return load_campaign_dataset(source, seed)
 
 
 def run_trial(
-    config: dict[str, Any], *, trainable_name: str, trainable_module: str, dataset_name: str,
-    seed: int, fixed: dict[str, Any], cpus: float, gpus: float,
+    config: dict[str, Any], *, trainable_name: str, trainable_module: str,
+    dataset_name: str | TableSource, seed: int, fixed: dict[str, Any], cpus: float, gpus: float,
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
     ``trainable_module`` is imported first, so a trainable registered in the user's own module
-    (not only sweepforge's) is known in the worker too.
+    (not only sweepforge's) is known in the worker too. ``dataset_name`` is the campaign's
+    ``dataset``: a registered name or a :class:`~.config.TableSource`.
     """
     import torch
     from ray import tune

@@ -4,7 +4,8 @@ A campaign file, every key (see README for the full reference)::
 
     name: quickstart            # MLflow experiment name; letters, digits, - _ .
     trainable: mlp              # a registered trainable (sweepforge.trainables.list_trainables())
-    dataset: digits             # a dataset that trainable accepts
+    dataset: digits             # a dataset that trainable accepts, or your own table:
+                                # {path: sales.csv, target: price, categorical: [shop], task: regression}
     metric: val_accuracy        # a metric the trainable reports every epoch
     mode: max                   # max | min
     seed: 0                     # data split, trial seeds and every strategy's RNG
@@ -20,12 +21,23 @@ Only ``yaml.safe_load`` reads the file.
 
 from __future__ import annotations
 
+import os
 import re
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 
 class CampaignError(ValueError):
@@ -50,6 +62,59 @@ class Resources(_Strict):
     gpu: float = Field(default=0.0, ge=0)
 
 
+class TableSource(_Strict):
+    """The user's own table as a campaign's dataset: a CSV or parquet file and its target.
+
+    A relative ``path`` is resolved against the campaign file's folder (against the working
+    directory when the campaign is not read from a file); it is stored absolute, so Ray workers
+    read the same file. The file itself is read and checked when the campaign is planned (see
+    :func:`sweepforge.trainables.tables.load_table`). ``str()`` gives the path: that is what
+    MLflow shows as the campaign's ``dataset``.
+
+    Example:
+        >>> source = TableSource(path="/data/sales.csv", target="sales", categorical=["shop"])
+        >>> str(source), source.categorical
+        ('/data/sales.csv', ('shop',))
+    """
+
+    path: str = Field(description="a .csv or .parquet file")
+    target: str = Field(description="the column to predict")
+    categorical: tuple[str, ...] = Field(default=(), description="feature columns of categories")
+    task: Literal["classification", "regression"] | None = Field(
+        default=None, description="default: inferred from the target column"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str, info: ValidationInfo) -> str:
+        if not path.strip():
+            raise ValueError("must name a .csv or .parquet file")
+        base = (info.context or {}).get("base_dir") or os.getcwd()
+        return os.path.abspath(os.path.join(base, os.path.expanduser(path)))
+
+    @field_validator("categorical", mode="before")
+    @classmethod
+    def _list_of_columns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            # a ValueError, not a TypeError: pydantic reports only ValueErrors as field errors
+            raise ValueError(f"must be a list of column names, e.g. [{value}]")  # noqa: TRY004
+        return value
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def _dataset_kind(value: Any) -> str:
+    return "table" if isinstance(value, (dict, TableSource)) else "name"
+
+
+DatasetChoice = Annotated[
+    Annotated[str, Tag("name")] | Annotated[TableSource, Tag("table")],
+    Discriminator(_dataset_kind),
+]
+"""A registered dataset's name, or a :class:`TableSource` mapping."""
+
+
 class CampaignConfig(_Strict):
     """A validated campaign file. Build it with :func:`load_campaign_config`.
 
@@ -63,7 +128,7 @@ class CampaignConfig(_Strict):
 
     name: str
     trainable: str
-    dataset: str
+    dataset: DatasetChoice
     metric: str
     mode: Literal["max", "min"] = "max"
     seed: int = 0
@@ -120,13 +185,19 @@ def load_campaign_config(path: str | Path) -> CampaignConfig:
             f"campaign file '{path}' must hold a mapping of keys (name, trainable, ...), "
             f"got {type(raw).__name__}."
         )
-    return parse_campaign_config(raw, source=str(path))
+    return parse_campaign_config(raw, source=str(path), base_dir=path.parent)
 
 
-def parse_campaign_config(raw: dict[str, Any], source: str = "campaign") -> CampaignConfig:
-    """Validates a campaign mapping; errors list every bad field with what is allowed."""
+def parse_campaign_config(
+    raw: dict[str, Any], source: str = "campaign", base_dir: str | Path | None = None
+) -> CampaignConfig:
+    """Validates a campaign mapping; errors list every bad field with what is allowed.
+
+    ``base_dir`` is where a relative ``dataset.path`` starts (default: the working directory).
+    """
     try:
-        return CampaignConfig.model_validate(raw)
+        context = {"base_dir": os.fspath(base_dir) if base_dir is not None else None}
+        return CampaignConfig.model_validate(raw, context=context)
     except ValidationError as err:
         raise CampaignError(f"{source}: invalid campaign:\n" + _explain(err)) from None
 
@@ -134,24 +205,49 @@ def parse_campaign_config(raw: dict[str, Any], source: str = "campaign") -> Camp
 def _explain(err: ValidationError) -> str:
     lines = []
     for issue in err.errors():
-        where = ".".join(str(part) for part in issue["loc"]) or "(top level)"
+        loc = _without_tags(issue["loc"])
+        where = ".".join(str(part) for part in loc) or "(top level)"
         if issue["type"] == "extra_forbidden":
-            model = _model_at(issue["loc"][:-1])
+            model = _model_at(loc[:-1])
             allowed = ", ".join(model.model_fields) if model else "see the README"
             lines.append(f"  - unknown key '{where}'; allowed keys here: {allowed}")
         elif issue["type"] == "missing":
             lines.append(f"  - missing required key '{where}'")
+        elif loc == ("dataset",):
+            lines.append(
+                f"  - dataset: must be a registered dataset's name or a mapping {{path: ..., "
+                f"target: ..., categorical: [...], task: ...}} (got {issue.get('input')!r})"
+            )
         else:
             lines.append(f"  - {where}: {issue['msg']} (got {issue.get('input')!r})")
     return "\n".join(lines)
+
+
+def _without_tags(loc: tuple) -> tuple:
+    """``('dataset', 'table', 'target')`` -> ``('dataset', 'target')``: the union's tag is not a
+    key of the file."""
+    if len(loc) >= 2 and loc[0] == "dataset" and loc[1] in ("name", "table"):
+        return (loc[0], *loc[2:])
+    return tuple(loc)
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     model: type[BaseModel] = CampaignConfig
     for part in loc:
         field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        found = _model_in(getattr(field, "annotation", None))
+        if found is None:
             return None
-        model = annotation
+        model = found
     return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds: itself, or the one model of a union (``dataset``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
