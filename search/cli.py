@@ -1,4 +1,4 @@
-"""The ``sweepforge`` command line: ``run``, ``best`` and ``ui``.
+"""The ``sweepforge`` command line: ``run``, ``best``, ``ui``, ``datasets`` and ``trainables``.
 
 Exit codes: 0 success, 2 bad input (nothing started, nothing written), 1 any other failure,
 130 interrupted.
@@ -6,10 +6,14 @@ Exit codes: 0 success, 2 bad input (nothing started, nothing written), 1 any oth
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
+import re
 import sys
+import typing
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 import yaml
@@ -93,6 +97,123 @@ def ui(
                "--host", host, "--port", str(port), "--workers", "1"]  # one local user
     sys.stdout.flush()
     os.execv(sys.executable, command)  # become the MLflow server: signals reach it directly
+
+
+@app.command()
+def datasets(
+    path: Path | None = typer.Option(None, help="Describe your own .csv or .parquet table instead."),
+    target: str | None = typer.Option(None, help="With --path: the column to predict."),
+    categorical: str | None = typer.Option(None, help="With --path: comma-separated categorical columns."),
+    task: str | None = typer.Option(None, help="With --path: classification or regression (default: inferred)."),
+) -> None:
+    """List the registered datasets (or describe the table at --path, as a campaign reads it)."""
+    from sweepforge.trainables import ConfigError, list_datasets, load_dataset
+    from sweepforge.trainables.tables import load_table
+
+    table = Table(title="Datasets" if path is None else f"Table {path}")
+    for column in ("dataset", "task", "rows", "features", "target", "image shape", "categorical columns"):
+        table.add_column(column, justify="right" if column in ("rows", "features") else "left")
+    if path is not None:
+        if not target:
+            _fail("--target: give the column to predict, e.g. --target price", code=2)
+        columns = [c.strip() for c in (categorical or "").split(",") if c.strip()]
+        try:
+            data = load_table(path, target=target, categorical=columns, task=task)
+        except ConfigError as err:
+            _fail(f"--{err.field or 'path'}: {err}", code=2)
+        table.add_row(*_dataset_row(data.name, data, target=target))
+    else:
+        for name in list_datasets():
+            try:
+                table.add_row(*_dataset_row(name, load_dataset(name, seed=0)))
+            except (ConfigError, ImportError, OSError) as err:  # e.g. an optional package missing
+                table.add_row(name, "-", "-", "-", f"unavailable: {err}", "-", "-")
+    _listing_console().print(table)
+
+
+@app.command()
+def trainables(
+    name: str | None = typer.Argument(None, help="One trainable: list its knobs in full."),
+) -> None:
+    """List the trainables with their knobs and datasets; with NAME, one trainable's knobs."""
+    from sweepforge.trainables import ConfigError, get_trainable, list_trainables
+
+    out = _listing_console()
+    if name is None:
+        table = Table(title="Trainables (sweepforge trainables NAME for one in full)")
+        for column in ("trainable", "learns", "data", "datasets", "knobs"):
+            table.add_column(column)
+        for each in list_trainables():
+            spec = get_trainable(each)
+            table.add_row(each, spec.task, " or ".join(spec.data_tasks), ", ".join(spec.datasets),
+                          ", ".join(spec.field_names()))
+        out.print(table)
+        return
+    try:
+        spec = get_trainable(name)
+    except ConfigError as err:
+        _fail(str(err), code=2)
+    out.print(f"[bold]{spec.name}[/] ({spec.task}): trains on {' or '.join(spec.data_tasks)} data",
+              highlight=False)
+    out.print(f"datasets: {', '.join(spec.datasets)} (or your own table: dataset: "
+              "{path: ..., target: ...})", highlight=False, markup=False)
+    out.print(f"metrics: {', '.join(sorted(spec.metrics))}", highlight=False)
+    table = Table(title=f"Knobs of {spec.name} ({spec.config_cls.__name__})")
+    for column in ("knob", "type", "default", "meaning"):
+        table.add_column(column)
+    for knob, kind, default, meaning in _knobs(spec.config_cls):
+        table.add_row(knob, kind, default, meaning)
+    out.print(table)
+
+
+def _dataset_row(name: str, data: Any, target: str | None = None) -> list[str]:
+    """One row of ``sweepforge datasets``: what a trainable and a campaign need to know;
+    ``target`` names a table's target column."""
+    what = _target_kind(data)
+    names = data.feature_names
+    categorical = ", ".join(
+        f"{names[i] if names else i} ({levels})" for i, levels in sorted((data.categories or {}).items())
+    )
+    shape = "x".join(map(str, data.image_shape)) if data.image_shape else "-"
+    rows = data.n_train + len(data.y_val) + len(data.y_test)
+    return [name, data.task, str(rows), str(data.n_features), f"{target}: {what}" if target else what,
+            shape, categorical or "-"]
+
+
+def _target_kind(data: Any) -> str:
+    if data.task == "classification":
+        return f"{data.n_classes} classes"
+    if data.task == "segmentation":
+        return f"mask of {data.n_classes} classes"
+    if data.task == "text":
+        return f"tokens ({len(data.vocabulary or ())} words)"
+    return "number"
+
+
+_KNOB_LINE = re.compile(r"^\s+(\w+)\s*:[^=#]*=.*?#\s*(.+)$")
+
+
+def _knobs(config_cls: type) -> list[tuple[str, str, str, str]]:
+    """``(name, type, default, meaning)`` of every knob; the meaning is the comment beside the
+    field in the config's source (every family writes one)."""
+    try:
+        source = inspect.getsource(config_cls)
+    except (OSError, TypeError):
+        source = ""
+    comments = {m.group(1): m.group(2).strip() for m in map(_KNOB_LINE.match, source.splitlines()) if m}
+    hints = typing.get_type_hints(config_cls)
+    rows = []
+    for field in dataclasses.fields(config_cls):
+        kind = hints.get(field.name, field.type)
+        default = field.default if field.default is not dataclasses.MISSING else "(required)"
+        rows.append((field.name, getattr(kind, "__name__", str(kind)), repr(default),
+                     comments.get(field.name, "")))
+    return rows
+
+
+def _listing_console() -> Console:
+    """The terminal's console; piped or captured, one wide enough that no cell wraps."""
+    return console if console.is_terminal else Console(width=240)
 
 
 def _quiet_libraries() -> None:
