@@ -15,6 +15,7 @@ Example:
 from . import image_datasets  # noqa: F401  registers the "mnist" dataset
 from . import rnn, word2vec  # noqa: F401  registers "rnn", "word2vec" and their datasets
 from ._errors import ConfigError
+from .autoencoder import AutoencoderConfig  # noqa: F401  registers "autoencoder"
 from .checkpoint import Checkpointer, DirectoryCheckpointer, MemoryCheckpointer
 from .cnn import CNN, CNNConfig, train_cnn  # importing a family's module registers it
 from .components import ACTIVATIONS, INITIALIZERS, MOMENTUM_OPTIMIZERS, OPTIMIZERS
