@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from ._searcher import CampaignSearcher
 
 _FLUSH_EVERY_S = 5.0
+WORKER_METRICS = ("gpu_memory_mb",)
+"""Metrics :func:`~._worker.run_trial` adds to the trainable's own: ``gpu_memory_mb`` is the
+peak CUDA memory the trial allocated, measured inside it (absent on the CPU)."""
 
 
 @dataclass
@@ -93,7 +96,8 @@ class TrialLogger(Callback):
         self.on_event = on_event
         self.records: list[TrialRecord] = []
         self._open: dict[str, _Open] = {}
-        self._metric_names = sorted(plan.trainable.metrics - {"epoch"})
+        # What the trainable reports, plus what the worker adds (peak GPU memory on CUDA).
+        self._metric_names = sorted(plan.trainable.metrics - {"epoch"}) + list(WORKER_METRICS)
         self._test_metric = _test_metric_for(plan.config.metric, plan.trainable.metrics)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -53,10 +53,14 @@ def run_trial(
     torch.set_num_threads(max(1, int(cpus)))
     device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"
     spec = get_trainable(trainable_name)
-    spec.train(
-        spec.make_config({**fixed, **config}),
-        _dataset(dataset_name, seed),
-        report=lambda metrics: tune.report({**metrics, "device": device}),
-        device=device,
-        seed=seed,
-    )
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def report(metrics: dict[str, float]) -> None:
+        extra: dict[str, Any] = {"device": device}
+        if device == "cuda":  # evidence, from inside the trial, that it trained on the GPU
+            extra["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        tune.report({**metrics, **extra})
+
+    spec.train(spec.make_config({**fixed, **config}), _dataset(dataset_name, seed), report,
+               device=device, seed=seed)

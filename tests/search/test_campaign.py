@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -121,15 +122,28 @@ def test_diverging_trials_are_failed_not_best(ray_local, store):
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
-def test_gpu_trials_run_on_the_gpu(store):
+def test_two_trials_share_one_gpu_in_mixed_precision(store):
+    """gpu: 0.5 per trial: two trials at a time on one GPU, each training on CUDA with amp."""
     import ray
 
     ray.shutdown()  # the module's CPU-only Ray does not see the GPU
-    campaign = small_campaign(name="on-gpu", resources={"cpu": 1, "gpu": 0.5},
-                              strategies={"random": {}}, budget={"trials": 2, "max_epochs": 1})
-    result = Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
-    client = MlflowClient(store)
-    assert {r.data.tags["sweepforge.device"] for r in runs_of(client, result, "trial")} == {"cuda"}
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        campaign = small_campaign(name="on-gpu", resources={"cpu": 1, "gpu": 0.5},
+                                  fixed={"amp": True}, strategies={"random": {}},
+                                  budget={"trials": 4, "max_epochs": 3})
+        result = Campaign(parse_campaign_config(campaign), tracking_uri=store).run()
+    finally:
+        ray.shutdown()
+    assert set(result.trials["state"]) == {"COMPLETE"}
+    trials = runs_of(MlflowClient(store), result, "trial")
+    assert {r.data.tags["sweepforge.device"] for r in trials} == {"cuda"}
+    assert all(r.data.params["amp"] == "True" for r in trials)
+    assert all(r.data.metrics["gpu_memory_mb"] > 0 for r in trials)  # measured inside the trial
+    spans = sorted(zip(result.trials["started_at"],
+                       result.trials["started_at"] + result.trials["duration_s"]))
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _)
+               in itertools.pairwise(spans)), "no two trials overlapped on the GPU"
 
 
 def test_an_interrupted_campaign_leaves_no_run_open(ray_local, store, monkeypatch):
