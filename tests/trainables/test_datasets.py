@@ -13,7 +13,8 @@ SIZES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabet
 
 
 def test_lists_the_bundled_datasets():
-    assert list_datasets() == ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist"]
+    bundled = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist"]
+    assert list_datasets()[:6] == bundled  # the families' generated datasets come after
 
 
 @pytest.mark.parametrize("name", list(SIZES))
@@ -75,7 +76,7 @@ def test_unknown_name_lists_known_ones_with_a_close_match():
         load_dataset("digit")
     assert str(err.value) == (
         "unknown dataset 'digit' (did you mean 'digits'?); "
-        "known datasets: digits, iris, wine, breast_cancer, diabetes, mnist"
+        f"known datasets: {', '.join(list_datasets())}"
     )
 
 
