@@ -15,6 +15,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn import datasets as skdatasets
@@ -189,18 +190,55 @@ def load_dataset(
         raise unknown_name_error("dataset", name, _REGISTRY)
     source = _REGISTRY[name]
     loaded = source.load()
-    X, y = loaded[0], loaded[1]
     extras = dict(loaded[2]) if len(loaded) > 2 else {}
+    return split_dataset(
+        name, source.task, loaded[0], loaded[1], seed=seed, val_fraction=val_fraction,
+        test_fraction=test_fraction, image_shape=source.image_shape, **extras,
+    )
+
+
+def split_dataset(
+    name: str,
+    task: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    **fields: Any,
+) -> Dataset:
+    """Split full arrays into a :class:`Dataset` the way :func:`load_dataset` does.
+
+    Used for registered datasets and for users' tables alike, so both get the same sizes,
+    the same seeded calls and, for classification, the same stratification. ``fields`` are
+    further :class:`Dataset` fields (``image_shape``, ``feature_names``, ...).
+
+    Raises:
+        ConfigError: fractions that leave a split empty, a class with a single row, or a split
+            smaller than the number of classes.
+    """
     n_val, n_test = _split_sizes(name, len(y), val_fraction, test_fraction)
-    stratified = source.task == "classification"
+    stratified = task == "classification"
     if stratified:
-        n_classes = len(np.unique(y))
+        labels, counts = np.unique(y, return_counts=True)
+        lonely = labels[counts < 2]
+        if len(lonely):
+            raise ConfigError(
+                f"dataset {name!r}: class{'es' if len(lonely) > 1 else ''} "
+                f"{', '.join(map(str, lonely[:10].tolist()))} of the target occur in one row "
+                "only; a stratified split needs at least 2 rows per class (drop those rows, "
+                "or use task: regression for a numeric target)",
+                field="target",
+            )
         n_train = len(y) - n_val - n_test
         for label, size in (("validation", n_val), ("test", n_test), ("training", n_train)):
-            if size < n_classes:
+            if size < len(labels):
                 raise ConfigError(
                     f"dataset {name!r}: the {label} split would hold {size} rows, fewer than its "
-                    f"{n_classes} classes; choose larger fractions (or smaller ones for training)"
+                    f"{len(labels)} classes; choose larger fractions (or smaller ones for "
+                    "training), or give more rows",
+                    field="target",
                 )
     rest_X, X_test, rest_y, y_test = train_test_split(
         X, y, test_size=n_test, random_state=seed, stratify=y if stratified else None
@@ -208,10 +246,7 @@ def load_dataset(
     X_train, X_val, y_train, y_val = train_test_split(
         rest_X, rest_y, test_size=n_val, random_state=seed, stratify=rest_y if stratified else None
     )
-    return Dataset(
-        name, source.task, X_train, y_train, X_val, y_val, X_test, y_test, source.image_shape,
-        **extras,
-    )
+    return Dataset(name, task, X_train, y_train, X_val, y_val, X_test, y_test, **fields)
 
 
 def _split_sizes(name: str, n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:

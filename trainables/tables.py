@@ -36,10 +36,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ._errors import ConfigError, did_you_mean
-from .datasets import Dataset, _split_sizes, register_dataset
+from .datasets import Dataset, register_dataset, split_dataset
 
 FILE_TYPES = (".csv", ".parquet")
 """File name endings :func:`load_table` reads."""
@@ -201,34 +200,10 @@ def split_table(
     test_fraction: float = 0.2,
 ) -> Dataset:
     """Split ``X``, ``y`` as :func:`~.datasets.load_dataset` does (same sizes and calls)."""
-    n_val, n_test = _split_sizes(name, len(y), val_fraction, test_fraction)
-    stratified = task == "classification"
-    if stratified:
-        labels, counts = np.unique(y, return_counts=True)
-        lonely = labels[counts < 2]
-        if len(lonely):
-            raise ConfigError(
-                f"dataset {name!r}: class{'es' if len(lonely) > 1 else ''} "
-                f"{', '.join(map(str, lonely[:10].tolist()))} of the target occur in one row "
-                "only; a stratified split needs at least 2 rows per class (drop those rows, "
-                "or use task: regression for a numeric target)",
-                field="target",
-            )
-        n_train = len(y) - n_val - n_test
-        for label, size in (("validation", n_val), ("test", n_test), ("training", n_train)):
-            if size < len(labels):
-                raise ConfigError(
-                    f"dataset {name!r}: the {label} split would hold {size} rows, fewer than its "
-                    f"{len(labels)} classes; give more rows or fewer classes",
-                    field="target",
-                )
-    rest_X, X_test, rest_y, y_test = train_test_split(
-        X, y, test_size=n_test, random_state=seed, stratify=y if stratified else None
+    return split_dataset(
+        name, task, X, y, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+        **extras,
     )
-    X_train, X_val, y_train, y_val = train_test_split(
-        rest_X, rest_y, test_size=n_val, random_state=seed, stratify=rest_y if stratified else None
-    )
-    return Dataset(name, task, X_train, y_train, X_val, y_val, X_test, y_test, **extras)
 
 
 def _checked_categorical(
