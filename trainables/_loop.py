@@ -32,7 +32,7 @@ from ._fields import check_choice
 from ._objectives import Objective, Penalty, classification, l1_penalty, regression
 from ._runtime import check_seed, resolve_device, seeded
 from .checkpoint import Checkpointer, capture, restore
-from .components import build_optimizer
+from .components import build_optimizer, clip_gradients_before_step
 from .datasets import Dataset
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report
@@ -230,7 +230,8 @@ def train_model(
     optimizer from ``config``'s ``optimizer``, ``lr``, ``weight_decay`` and ``momentum``, then
     :func:`fit` for ``config.epochs`` epochs of ``config.batch_size`` rows, shuffled from ``seed``.
     ``penalty(model)``, if given, adds a regularisation term (e.g. L1) to the loss. A config
-    with an ``amp`` field turns mixed precision on; ``checkpoint`` resumes and saves (see
+    with an ``amp`` field turns mixed precision on, and one with ``grad_clip > 0`` clips the
+    gradients to that L2 norm before each step; ``checkpoint`` resumes and saves (see
     :func:`fit`).
     """
     with seeded(seed, device):
@@ -238,6 +239,8 @@ def train_model(
         optimizer = build_optimizer(
             config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
         )
+        if getattr(config, "grad_clip", 0) > 0:
+            clip_gradients_before_step(optimizer, model, config.grad_clip)
         return fit(
             model,
             optimizer,

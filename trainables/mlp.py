@@ -68,6 +68,7 @@ class MLPConfig:
     weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
     epochs: int = 20  # passes over the training split, >= 1
     amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
+    grad_clip: float = 0.0  # max L2 norm of all gradients before each step, >= 0; 0 = off
 
     def __post_init__(self) -> None:
         coerce_instance(self)
@@ -98,6 +99,7 @@ def check_mlp_knobs(config: Any) -> None:
     check_choice("activation", config.activation, ACTIVATIONS)
     check_range("weight_decay", config.weight_decay, low=0)
     check_range("epochs", config.epochs, low=1)
+    check_range("grad_clip", getattr(config, "grad_clip", 0.0), low=0)
     check_optimizer_args(config.optimizer, config.lr, config.weight_decay, config.momentum)
 
 

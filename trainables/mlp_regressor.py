@@ -61,6 +61,7 @@ class MLPRegressorConfig:
     weight_decay: float = 1.0  # L2 penalty (decoupled for adamw), >= 0
     epochs: int = 20  # passes over the training split, >= 1
     amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
+    grad_clip: float = 0.0  # max L2 norm of all gradients before each step, >= 0; 0 = off
 
     def __post_init__(self) -> None:
         coerce_instance(self)

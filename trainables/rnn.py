@@ -18,19 +18,24 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ._fields import check_choice, check_range, coerce_instance
-from ._loop import Objective, TensorSplits, check_seed, classification, fit, regression
-from ._runtime import resolve_device, seeded
+from ._loop import (
+    Objective,
+    TensorSplits,
+    check_seed,
+    classification,
+    regression,
+    train_model,
+)
+from ._runtime import resolve_device
 from .checkpoint import Checkpointer
 from .components import (
     INITIALIZERS,
-    build_optimizer,
     check_optimizer_args,
     initialize,
     weight_initializer,
@@ -235,50 +240,10 @@ def train_rnn(
         initialize_recurrent(model, config.init)
         return model
 
-    with seeded(seed, torch_device):
-        model = build().to(torch_device)
-        optimizer = build_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
-        )
-        if config.grad_clip > 0:
-            clip_gradients_before_step(optimizer, model, config.grad_clip)
-        return fit(
-            model,
-            optimizer,
-            splits,
-            objective,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            generator=torch.Generator().manual_seed(seed),
-            report=report,
-            checkpoint=checkpoint,
-        )
-
-
-def clip_gradients_before_step(
-    optimizer: torch.optim.Optimizer, model: nn.Module, max_norm: float
-) -> None:
-    """Make every ``optimizer.step()`` first scale ``model``'s gradients to L2 norm <= ``max_norm``.
-
-    The norm is that of all gradients taken as one vector (``clip_grad_norm_``), so the
-    direction of the step is kept. A step pre-hook, because the shared loop calls ``step``
-    itself.
-
-    Example:
-        >>> layer = nn.Linear(2, 1)
-        >>> opt = torch.optim.SGD(layer.parameters(), lr=1.0)
-        >>> clip_gradients_before_step(opt, layer, 0.5)
-        >>> (layer(torch.full((1, 2), 100.0)).sum()).backward()
-        >>> opt.step()
-        >>> round(float(torch.cat([p.grad.flatten() for p in layer.parameters()]).norm()), 3)
-        0.5
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def clip(*_: Any) -> None:
-        nn.utils.clip_grad_norm_(params, max_norm)
-
-    optimizer.register_step_pre_hook(clip)
+    return train_model(
+        build, config, splits, objective, device=torch_device, seed=seed, report=report,
+        checkpoint=checkpoint,
+    )
 
 
 def sequence_splits(data: Dataset, shape: SequenceShape, device: torch.device) -> TensorSplits:

@@ -118,3 +118,17 @@ def test_trains_on_cuda(iris):
 def test_cuda_on_a_cpu_only_machine_is_a_config_error(iris):
     with pytest.raises(ConfigError, match=r"device='cuda' is not available here"):
         train_mlp(MLPConfig(epochs=1), iris, device="cuda")
+
+
+def test_grad_clip_keeps_a_huge_learning_rate_from_diverging(iris):
+    """With lr=10 plain SGD on an MLP blows up; clipping each step's gradient to norm 1 holds it."""
+    config = {"optimizer": "sgd", "lr": 10.0, "epochs": 3, "init": "he_normal"}
+    wild = get_trainable("mlp").train(config, iris, seed=0)
+    tamed = get_trainable("mlp").train({**config, "grad_clip": 1.0}, iris, seed=0)
+    assert not math.isfinite(wild["val_loss"]) or wild["val_loss"] > 10 * tamed["val_loss"]
+    assert math.isfinite(tamed["val_loss"])
+
+
+def test_grad_clip_must_not_be_negative():
+    with pytest.raises(ConfigError, match=r"grad_clip=-1.0 is out of range"):
+        MLPConfig(grad_clip=-1.0)

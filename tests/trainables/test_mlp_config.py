@@ -27,6 +27,7 @@ def test_defaults():
         "weight_decay": 0.0,
         "epochs": 20,
         "amp": False,
+        "grad_clip": 0.0,
     }
 
 
@@ -39,7 +40,7 @@ def test_loose_values_are_coerced():
     config = MLPConfig(
         lr="1e-3", batch_size="32", momentum=0, depth=3.0, width=np.int64(16), epochs="5"
     )
-    expected = (0.001, 32, "adam", 0.0, 0.0, "he_uniform", 3, 16, "relu", 0.0, 5, False)
+    expected = (0.001, 32, "adam", 0.0, 0.0, "he_uniform", 3, 16, "relu", 0.0, 5, False, 0.0)
     assert dataclasses.astuple(config) == expected
     assert type(config.lr) is float and type(config.momentum) is float
     assert type(config.width) is int and type(config.depth) is int

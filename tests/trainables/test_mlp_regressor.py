@@ -49,6 +49,7 @@ def test_defaults():
         "weight_decay": 1.0,
         "epochs": 20,
         "amp": False,
+        "grad_clip": 0.0,
     }
 
 

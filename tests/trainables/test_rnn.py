@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from sweepforge.trainables import ConfigError, Dataset, get_trainable, load_dataset
+from sweepforge.trainables.components import clip_gradients_before_step
 from sweepforge.trainables.rnn import (
     RecurrentNet,
     RNNConfig,
-    clip_gradients_before_step,
     initialize_recurrent,
     train_rnn,
 )

@@ -1,4 +1,5 @@
-"""Named building blocks a search space can pick by name: initializers, optimizers, activations.
+"""Named building blocks a search space can pick by name: initializers, optimizers, activations,
+and gradient clipping.
 
 Example:
     >>> from sweepforge.trainables.components import ACTIVATIONS, make_activation
@@ -7,6 +8,7 @@ Example:
 """
 
 from .activations import ACTIVATIONS, make_activation
+from .clipping import clip_gradients_before_step
 from .initializers import INITIALIZERS, initialize, weight_initializer
 from .optimizers import MOMENTUM_OPTIMIZERS, OPTIMIZERS, build_optimizer, check_optimizer_args
 
@@ -17,6 +19,7 @@ __all__ = [
     "OPTIMIZERS",
     "build_optimizer",
     "check_optimizer_args",
+    "clip_gradients_before_step",
     "initialize",
     "make_activation",
     "weight_initializer",
