@@ -16,6 +16,12 @@ adamw        AdamW: Adam with decoupled weight decay
 ``lr`` and ``weight_decay`` are passed to every optimizer as given; ``momentum`` is used only by
 the optimizers in :data:`MOMENTUM_OPTIMIZERS`.
 
+Where torch has a fused kernel for an optimizer on the parameters' device (:data:`FUSED_DEVICES`),
+it is used: one kernel updates every parameter, where the default for-loop runs about ten small
+ops per parameter tensor. On a CPU that makes an Adam step over the 270k weights of a
+784-256-256-10 MLP about 2.4x faster (see BENCHMARKS.md). The result agrees with the for-loop
+to rounding and is just as deterministic.
+
 Example:
     >>> from torch import nn
     >>> opt = build_optimizer("nesterov", nn.Linear(3, 1).parameters(), lr=0.1, momentum=0.9)
@@ -36,6 +42,16 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 """The optimizers whose ``momentum`` knob matters (a conditional parameter in a search space)."""
+
+FUSED_DEVICES = {
+    "sgd": ("cpu", "cuda"),
+    "momentum": ("cpu", "cuda"),
+    "nesterov": ("cpu", "cuda"),
+    "adagrad": ("cpu",),
+    "adam": ("cpu", "cuda"),
+    "adamw": ("cpu", "cuda"),
+}
+"""The device types on which each optimizer runs torch's fused kernel (``fused=True``)."""
 
 Params = Iterable[torch.nn.Parameter] | Iterable[dict]
 
@@ -66,7 +82,10 @@ def build_optimizer(
         'AdamW'
     """
     check_optimizer_args(name, lr, weight_decay, momentum)
+    params = [_listed(item) for item in params]
     common = {"lr": lr, "weight_decay": weight_decay}
+    if _can_fuse(name, params):
+        common["fused"] = True
     if name == "sgd":
         return torch.optim.SGD(params, momentum=0.0, **common)
     if name == "momentum":
@@ -82,6 +101,23 @@ def build_optimizer(
     if name == "adam":
         return torch.optim.Adam(params, **common)
     return torch.optim.AdamW(params, **common)
+
+
+def _listed(item: torch.nn.Parameter | dict) -> torch.nn.Parameter | dict:
+    """A parameter group with its ``params`` as a list (they are read twice), or the parameter."""
+    if not isinstance(item, dict):
+        return item
+    group = item["params"]
+    return {**item, "params": [group] if isinstance(group, torch.Tensor) else list(group)}
+
+
+def _can_fuse(name: str, params: list) -> bool:
+    """Whether every parameter is a floating-point tensor on a device with ``name``'s kernel."""
+    tensors = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
+    devices = FUSED_DEVICES.get(name, ())
+    return bool(tensors) and all(
+        t.device.type in devices and torch.is_floating_point(t) for t in tensors
+    )
 
 
 def check_optimizer_args(name: str, lr: float, weight_decay: float, momentum: float) -> None:
