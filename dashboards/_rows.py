@@ -1,0 +1,240 @@
+"""MLflow rows -> tidy DataFrames. Pure functions: no MLflow, no I/O.
+
+The input frames have the columns of ``mlflow.search_runs`` (``run_id``, ``status``,
+``start_time``, ``end_time``, ``metrics.*``, ``params.*``, ``tags.*``).
+
+A trial's state comes from its run: FAILED and KILLED as MLflow has them, RUNNING while open,
+and a FINISHED run is PRUNED when a ``sweepforge.state`` tag says so or when it ran fewer epochs
+than its ``epochs`` knob (a scheduler stopped it early), COMPLETE otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+TRIAL_COLUMNS = [
+    "campaign_id",
+    "seed",
+    "strategy",
+    "trial_id",
+    "run_id",
+    "state",
+    "value",
+    "test_value",
+    "started_s",
+    "ended_s",
+    "duration_s",
+    "epochs",
+    "error",
+    "config",
+]
+SCORED_STATES = ("COMPLETE", "PRUNED")
+_LOG_RATIO = 20.0  # a positive numeric knob spanning at least this factor is shown on a log axis
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """What the campaign run says about itself."""
+
+    name: str
+    run_id: str
+    campaign_id: str
+    status: str
+    metric: str
+    mode: Literal["max", "min"]
+    seed: str
+    strategies: list[str]
+    started_s: float
+    settings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A searched knob as the trials show it (types from the ``sweepforge.config`` tag)."""
+
+    name: str
+    kind: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    present: int = 0  # trials that have it (conditional knobs are absent from some)
+
+    @property
+    def constant(self) -> bool:
+        return len(self.choices) < 2 if self.kind == "categorical" else self.low == self.high
+
+
+def campaign_info(campaign: pd.Series, name: str) -> CampaignInfo:
+    """The chosen campaign run (one row of the campaigns frame) as a :class:`CampaignInfo`."""
+    params = {
+        k[len("params.") :]: str(v)
+        for k, v in campaign.items()
+        if k.startswith("params.") and isinstance(v, str)
+    }
+    mode = params.get("mode", "max")
+    return CampaignInfo(
+        name=name,
+        run_id=str(campaign["run_id"]),
+        campaign_id=str(campaign.get("tags.sweepforge.campaign_id", "")),
+        status=str(campaign.get("status", "")),
+        metric=params.get("metric", ""),
+        mode="min" if mode == "min" else "max",
+        seed=params.get("seed", ""),
+        strategies=[s for s in params.get("strategies", "").split(",") if s],
+        started_s=_seconds(campaign.get("start_time")),
+        settings=params,
+    )
+
+
+def trials_frame(trial_runs: pd.DataFrame, campaigns: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per trial run, with the columns of :data:`TRIAL_COLUMNS`.
+
+    ``value`` is the trial's last ``metric`` when finite (NaN otherwise); ``test_value`` the
+    matching ``test_*`` metric; times are unix seconds; ``config`` the searched knobs, typed.
+    """
+    if trial_runs.empty:
+        return pd.DataFrame(columns=TRIAL_COLUMNS)
+    seeds = dict(
+        zip(campaigns.get("tags.sweepforge.campaign_id", []), campaigns.get("params.seed", []))
+    )
+    runs = trial_runs
+    campaign_id = _column(runs, "tags.sweepforge.campaign_id", "")
+    test_metric = f"metrics.test_{metric[4:]}" if metric.startswith("val_") else ""
+    frame = pd.DataFrame(
+        {
+            "campaign_id": campaign_id,
+            "seed": campaign_id.map(lambda c: str(seeds.get(c, ""))),
+            "strategy": _column(runs, "tags.sweepforge.strategy", "?").astype(str),
+            "trial_id": pd.to_numeric(
+                _column(runs, "tags.sweepforge.trial_id", np.nan), errors="coerce"
+            ),
+            "run_id": runs["run_id"],
+            "state": [
+                _state(*fields)
+                for fields in zip(
+                    runs["status"],
+                    _column(runs, "tags.sweepforge.state", None),
+                    _column(runs, "metrics.epochs_run", None),
+                    _column(runs, "params.epochs", None),
+                )
+            ],
+            "value": _finite(_column(runs, f"metrics.{metric}", np.nan)),
+            "test_value": _finite(_column(runs, test_metric, np.nan)),
+            "started_s": runs["start_time"].map(_seconds),
+            "ended_s": runs["end_time"].map(_seconds),
+            "epochs": pd.to_numeric(_column(runs, "metrics.epochs_run", np.nan), errors="coerce"),
+            "error": _column(runs, "tags.sweepforge.error", "").fillna("").map(_last_line),
+            "config": _column(runs, "tags.sweepforge.config", None).map(_config),
+        }
+    )
+    duration = pd.to_numeric(_column(runs, "metrics.duration_s", np.nan), errors="coerce")
+    frame["duration_s"] = duration.fillna(frame["ended_s"] - frame["started_s"])
+    frame.loc[~frame["state"].isin(SCORED_STATES), "value"] = np.nan
+    frame = frame[TRIAL_COLUMNS].sort_values(["campaign_id", "strategy", "trial_id"])
+    return frame.reset_index(drop=True)
+
+
+def scored(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials that have a value to compare (COMPLETE or PRUNED, finite metric)."""
+    return trials[trials["state"].isin(SCORED_STATES) & trials["value"].notna()]
+
+
+def param_specs(trials: pd.DataFrame) -> list[ParamSpec]:
+    """The searched knobs (keys of the trials' configs), with a type and range each.
+
+    Booleans and strings are categorical; numbers are ``int`` or ``float`` by their JSON type,
+    on a log axis when positive and spanning at least a factor of 20.
+    """
+    values: dict[str, list[Any]] = {}
+    for config in trials["config"]:
+        for key, value in config.items():
+            values.setdefault(key, []).append(value)
+    return [_spec(name, values[name]) for name in sorted(values)]
+
+
+def param_column(trials: pd.DataFrame, name: str) -> pd.Series:
+    """The values of knob ``name`` per trial (None where the trial does not have it)."""
+    return trials["config"].map(lambda config: config.get(name))
+
+
+def _spec(name: str, values: list[Any]) -> ParamSpec:
+    present = [v for v in values if v is not None]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+    if not present or not numeric:
+        choices = tuple(sorted({_choice(v) for v in present}, key=str))
+        return ParamSpec(name, "categorical", choices=choices, present=len(present))
+    low, high = float(min(present)), float(max(present))
+    kind: Literal["float", "int"] = "int" if all(isinstance(v, int) for v in present) else "float"
+    log = low > 0 and high / low >= _LOG_RATIO
+    return ParamSpec(name, kind, low=low, high=high, log=log, present=len(present))
+
+
+def _choice(value: Any) -> Any:
+    return value if isinstance(value, (str, bool, int, float)) else json.dumps(value)
+
+
+def _state(status: Any, tagged: Any, ran: Any, epochs: Any) -> str:
+    status = str(status)
+    if status in ("FAILED", "KILLED"):
+        return status
+    if status != "FINISHED":
+        return "RUNNING"
+    if isinstance(tagged, str) and tagged:
+        return tagged.upper()
+    planned = _number(epochs)
+    if _is_number(ran) and planned is not None and ran < planned:
+        return "PRUNED"
+    return "COMPLETE"
+
+
+def _config(text: Any) -> dict[str, Any]:
+    if isinstance(text, str) and text:
+        try:
+            config = json.loads(text)
+            if isinstance(config, dict):
+                return config
+        except json.JSONDecodeError:
+            pass
+    return {}
+
+
+def _column(frame: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    if name and name in frame:
+        return frame[name]
+    return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+
+
+def _finite(values: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    return numbers.where(np.isfinite(numbers))
+
+
+def _seconds(stamp: Any) -> float:
+    if stamp is None or pd.isna(stamp):
+        return math.nan
+    if isinstance(stamp, (int, float, np.integer, np.floating)):
+        return float(stamp) / 1000.0  # MLflow's milliseconds
+    return pd.Timestamp(stamp).timestamp()
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
