@@ -1,0 +1,82 @@
+"""The campaign report: one self-contained HTML file built from the MLflow store alone.
+
+plotly.js is embedded, so the file opens with no network. Example:
+
+    >>> from sweepforge.dashboards import write_report
+    >>> write_report("quickstart", "sqlite:///mlflow.db", "report.html")  # doctest: +SKIP
+    PosixPath('report.html')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ._page import report_page
+from ._payload import build_payload, payload_json
+from ._store import load_campaign, metric_histories, open_store
+
+REPORT_ARTIFACT = "report.html"
+
+
+def build_report(
+    name: str, tracking_uri: str, *, campaign_run_id: str | None = None, **options: Any
+) -> str:
+    """The report of campaign ``name`` (its latest run, or ``campaign_run_id``) as HTML text.
+
+    ``options`` go to :func:`._payload.build_payload` (``max_lines``, ``max_points``, ...).
+
+    Raises:
+        DashboardError: unknown campaign (the message lists the known ones), a store with no
+            campaigns, or a store that cannot be reached.
+    """
+    client = open_store(tracking_uri)
+    rows = load_campaign(client, name, tracking_uri, campaign_run_id)
+    payload = build_payload(
+        rows, lambda run_ids, metric: metric_histories(client, run_ids, metric), **options
+    )
+    return report_page(payload["title"], payload_json(payload))
+
+
+def write_report(
+    name: str,
+    tracking_uri: str,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    campaign_run_id: str | None = None,
+    **options: Any,
+) -> Path:
+    """Writes the report of campaign ``name`` to ``path`` (default ``NAME-report.html``)."""
+    html = build_report(name, tracking_uri, campaign_run_id=campaign_run_id, **options)
+    target = Path(path) if path is not None else Path(f"{name}-report.html")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    return target
+
+
+def log_report(tracking_uri: str, campaign_run_id: str, path: str | os.PathLike[str]) -> None:
+    """Attaches the report file to the campaign's MLflow run as ``report.html``."""
+    from mlflow.tracking import MlflowClient
+
+    source = Path(path)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    if source.name == REPORT_ARTIFACT:
+        client.log_artifact(campaign_run_id, str(source))
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / REPORT_ARTIFACT
+        copy.write_bytes(source.read_bytes())
+        client.log_artifact(campaign_run_id, str(copy))
+
+
+def report_campaign_run(
+    name: str, tracking_uri: str, campaign_run_id: str, path: str | os.PathLike[str] | None = None
+) -> Path:
+    """For the end of ``sweepforge run``: writes the report of that very campaign run and logs
+    it as an artifact of it; returns the file written."""
+    target = write_report(name, tracking_uri, path, campaign_run_id=campaign_run_id)
+    log_report(tracking_uri, campaign_run_id, target)
+    return target
