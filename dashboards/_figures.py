@@ -1,7 +1,7 @@
 """View data -> plotly figures. Thin: every number was computed in :mod:`._views`.
 
 Only SVG traces (scatter, bar): no WebGL, so the pages draw quickly in any browser, headless
-ones included. :mod:`._views` samples large campaigns to keep the pages quick to open.
+ones included. :mod:`._knobs` samples large campaigns to keep the pages quick to open.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
 from ._importance import Importance
-from ._views import Axis, Curve, LearningCurve, ParallelData, Slice
+from ._knobs import Axis, ParallelData, Slice
+from ._views import Curve, LearningCurve
 
 _PALETTE = qualitative.Plotly
 _LAYOUT: dict[str, Any] = {

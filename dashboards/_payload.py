@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
 
-from . import _figures, _views
+from . import _figures, _knobs, _views
 from ._importance import importance
 from ._rows import CampaignInfo, campaign_info, param_specs, scored, trials_frame
 from ._store import CampaignRows
@@ -122,9 +122,9 @@ def _trial_plots(
 ) -> dict[str, dict[str, Any]]:
     metric, mode = c.info.metric, c.info.mode
     specs = param_specs(c.trials)
-    parallel = _views.parallel(c.trials, specs, metric, mode, max_lines=max_lines)
+    parallel = _knobs.parallel(c.trials, specs, metric, mode, max_lines=max_lines)
     found = importance_fn(c.trials, specs, mode)
-    parts, note = _views.slices(c.trials, specs, mode, c.strategies, max_points=max_points)
+    parts, note = _knobs.slices(c.trials, specs, mode, c.strategies, max_points=max_points)
     return {
         "parallel": _drawn(_figures.parallel_figure(parallel, metric, mode), parallel.note),
         "importance": (
