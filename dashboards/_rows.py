@@ -35,7 +35,8 @@ TRIAL_COLUMNS = [
     "config",
 ]
 SCORED_STATES = ("COMPLETE", "PRUNED")
-_LOG_RATIO = 20.0  # a positive numeric knob spanning at least this factor is shown on a log axis
+_LOG_RATIO = 20.0  # a positive numeric knob spanning at least this factor may be log-scaled
+_LOG_SHARE = 0.25  # ... when at least this share of its values lies below its geometric middle
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ def param_specs(trials: pd.DataFrame) -> list[ParamSpec]:
     """The searched knobs (keys of the trials' configs), with a type and range each.
 
     Booleans and strings are categorical; numbers are ``int`` or ``float`` by their JSON type,
-    on a log axis when positive and spanning at least a factor of 20.
+    on a log axis when positive, spanning at least a factor of 20, and sampled as if log-uniform
+    (a quarter or more of the values below ``sqrt(low * high)``; values drawn uniformly from
+    ``[0, 0.5]``, say, have about 1% there).
     """
     values: dict[str, list[Any]] = {}
     for config in trials["config"]:
@@ -172,8 +175,13 @@ def _spec(name: str, values: list[Any]) -> ParamSpec:
         return ParamSpec(name, "categorical", choices=choices, present=len(present))
     low, high = float(min(present)), float(max(present))
     kind: Literal["float", "int"] = "int" if all(isinstance(v, int) for v in present) else "float"
-    log = low > 0 and high / low >= _LOG_RATIO
+    log = low > 0 and high / low >= _LOG_RATIO and _mostly_spread_in_log(present, low, high)
     return ParamSpec(name, kind, low=low, high=high, log=log, present=len(present))
+
+
+def _mostly_spread_in_log(values: list[Any], low: float, high: float) -> bool:
+    middle = math.sqrt(low * high)
+    return sum(float(v) < middle for v in values) >= _LOG_SHARE * len(values)
 
 
 def _choice(value: Any) -> Any:

@@ -183,3 +183,12 @@ def test_param_column_is_none_where_a_trial_lacks_the_knob():
     trials = trials_frame(runs, CAMPAIGNS, "val_accuracy")
     values = param_column(trials, "a").tolist()
     assert values[0] == 1 and (values[1] is None or math.isnan(values[1]))
+
+
+def test_a_uniform_knob_near_zero_is_not_mistaken_for_a_log_one():
+    uniform = [0.0004, 0.05, 0.12, 0.2, 0.26, 0.31, 0.38, 0.45]  # like dropout in [0, 0.5]
+    log_uniform = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]
+    configs = [{"dropout": d, "lr": lr} for d, lr in zip(uniform, log_uniform)]
+    runs = pd.DataFrame([run(i, config=c) for i, c in enumerate(configs)])
+    specs = {s.name: s for s in param_specs(trials_frame(runs, CAMPAIGNS, "val_accuracy"))}
+    assert not specs["dropout"].log and specs["lr"].log
