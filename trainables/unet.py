@@ -112,7 +112,7 @@ class UNetConfig:
         sweepforge.trainables.ConfigError: width=0 is out of range; it must satisfy width >= 1
     """
 
-    lr: float = 5e-3  # learning rate, > 0 (searched on a log scale)
+    lr: float = 2e-3  # learning rate, > 0 (searched on a log scale)
     batch_size: int = 16  # images per mini-batch, >= 1
     optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9  # beta of "momentum"/"nesterov", 0 <= m < 1; ignored by the others
@@ -123,7 +123,7 @@ class UNetConfig:
     activation: str = "relu"  # activation after each conv (and batch norm), one of ACTIVATIONS
     weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
     batch_norm: bool = True  # batch norm between each 3x3 conv and its activation
-    epochs: int = 5  # passes over the training split, >= 1
+    epochs: int = 7  # passes over the training split, >= 1
     amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
 
     def __post_init__(self) -> None:
