@@ -1,4 +1,5 @@
-"""The ``sweepforge`` command line: ``run``, ``best``, ``ui``, ``datasets`` and ``trainables``.
+"""The ``sweepforge`` command line: ``run``, ``best``, ``report``, ``dashboard``, ``ui``,
+``datasets`` and ``trainables``.
 
 Exit codes: 0 success, 2 bad input (nothing started, nothing written), 1 any other failure,
 130 interrupted.
@@ -38,8 +39,11 @@ def run(
     tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
     strategies: Optional[str] = typer.Option(None, help="Comma-separated subset, e.g. grid,optuna."),
     progress: bool = typer.Option(True, help="Live display while trials run."),
+    report: bool = typer.Option(
+        True, help="Write NAME-report.html and log it to the campaign's MLflow run."
+    ),
 ) -> None:
-    """Run every strategy of a campaign and print the comparison table."""
+    """Run every strategy of a campaign, print the comparison table and write the report."""
     from .campaign import Campaign
 
     _quiet_libraries()
@@ -60,6 +64,8 @@ def run(
         f"{result.tracking_uri}. Browse it with: sweepforge ui"
         + (f" --tracking-uri {result.tracking_uri}" if result.tracking_uri != "sqlite:///mlflow.db" else "")
     )
+    if report:
+        _end_of_run_report(result)
 
 
 @app.command()
@@ -80,6 +86,55 @@ def best(
         f"{found.metric} = {found.value:.6g}", highlight=False, markup=False,
     )
     print(yaml.safe_dump(found.config, sort_keys=True), end="")
+
+
+@app.command()
+def report(
+    name: str = typer.Argument(..., help="Campaign name (the MLflow experiment)."),
+    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="HTML file to write (default: NAME-report.html)."
+    ),
+    run_id: Optional[str] = typer.Option(None, help="A campaign run of NAME (default: its latest)."),
+) -> None:
+    """Write the comparison report of campaign NAME: one HTML file that opens offline."""
+    from sweepforge.dashboards import DashboardError, write_report
+
+    from .campaign import resolve_tracking_uri
+
+    _quiet_libraries()
+    try:
+        path = write_report(name, resolve_tracking_uri(tracking_uri), output, campaign_run_id=run_id)
+    except DashboardError as err:
+        _fail(str(err), code=2)
+    console.print(f"Report of campaign '{name}' written to {path}", highlight=False, markup=False)
+
+
+@app.command()
+def dashboard(
+    name: Optional[str] = typer.Argument(None, help="Campaign shown first (default: the latest started)."),
+    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; keep 127.0.0.1 unless you mean to share it."),
+    port: int = typer.Option(8050, help="Port to serve on."),
+    refresh: float = typer.Option(5.0, min=0.5, help="Seconds between re-reads of the MLflow store."),
+) -> None:
+    """Serve a live comparison dashboard on http://127.0.0.1:PORT that follows running campaigns."""
+    from sweepforge.dashboards import DashboardError, serve
+
+    from .campaign import resolve_tracking_uri
+
+    _quiet_libraries()
+    uri = resolve_tracking_uri(tracking_uri)
+
+    def ready(url: str) -> None:
+        console.print(f"Dashboard for {uri} on {url} (Ctrl-C to stop)", highlight=False, markup=False)
+
+    try:
+        serve(uri, host=host, port=port, name=name, refresh_s=refresh, on_ready=ready)
+    except DashboardError as err:
+        _fail(str(err), code=2)
+    except OSError as err:  # the port is taken, or the host is not an address of this machine
+        _fail(f"cannot serve on {host}:{port}: {err.strerror or err}. Pick another --port.", code=2)
 
 
 @app.command()
@@ -234,6 +289,25 @@ def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped
             _fmt(row["test_value"]), f"{row['wall_time_s']:.1f}s",
         )
     return table
+
+
+def _end_of_run_report(result) -> None:  # type: ignore[no-untyped-def]
+    """Writes the campaign's report beside the user and logs it as report.html on the campaign
+    run. The campaign itself succeeded, so a failure here is a warning, not an error."""
+    from mlflow.exceptions import MlflowException
+
+    from sweepforge.dashboards import DashboardError, report_campaign_run
+
+    try:
+        path = report_campaign_run(
+            result.name, result.tracking_uri, result.campaign_run_id,
+            Path(f"{result.name}-report.html"),
+        )
+    except (DashboardError, MlflowException, OSError) as err:
+        errors.print(f"[yellow]warning:[/] no report written: {escape(str(err))}", highlight=False)
+        return
+    console.print(f"Report: {path} (also report.html on the campaign run in MLflow)",
+                  highlight=False, markup=False)
 
 
 def _fmt(value: float | None) -> str:

@@ -54,7 +54,8 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, write_campaign, content,
 
 
 @pytest.mark.slow
-def test_run_then_best(ray_local, tmp_path, write_campaign):
+def test_run_then_best(ray_local, tmp_path, write_campaign, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `run` writes NAME-report.html in the working directory
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     path = write_campaign(small_campaign(name="cli-run", budget={"trials": 2, "max_epochs": 2}))
     result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
@@ -70,6 +71,30 @@ def test_run_then_best(ray_local, tmp_path, write_campaign):
 
     unknown = runner.invoke(app, ["best", "no-such-campaign", "--tracking-uri", uri])
     assert unknown.exit_code == 2 and "known campaigns: ['cli-run']" in unknown.output
+
+    # the end-of-run report: in the working directory and on the campaign run in MLflow
+    written = tmp_path / "cli-run-report.html"
+    assert written.stat().st_size > 3_000_000  # plotly.js is inside: it opens offline
+    assert "Report: cli-run-report.html" in result.output
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "cli-run"]
+    (campaign,) = client.search_runs([experiment.experiment_id],
+                                     "tags.`sweepforge.kind` = 'campaign'")
+    assert "report.html" in [a.path for a in client.list_artifacts(campaign.info.run_id)]
+
+    again = tmp_path / "again.html"
+    report = runner.invoke(app, ["report", "cli-run", "--tracking-uri", uri, "-o", str(again)])
+    assert report.exit_code == 0 and again.is_file(), report.output
+    bad = runner.invoke(app, ["report", "no-such-campaign", "--tracking-uri", uri])
+    assert bad.exit_code == 2 and "known campaigns: cli-run" in bad.output
+
+
+def test_dashboard_refuses_a_store_that_is_not_there(tmp_path):
+    result = runner.invoke(app, ["dashboard", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "none.db").exists()
 
 
 def _free_port() -> int:
