@@ -101,6 +101,10 @@ class Tracker:
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status, end_time=now_ms())
 
+    def reopen_run(self, run_id: str) -> None:
+        """Marks an ended run RUNNING again (a resumed campaign continues it)."""
+        self.client.update_run(run_id, status="RUNNING")
+
 
 def metrics_at(values: Mapping[str, Any], names: Iterable[str], step: int) -> list[Metric]:
     """MLflow metrics for the numeric ``names`` present in ``values``; NaN is kept (MLflow
