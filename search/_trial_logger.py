@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +87,7 @@ class TrialLogger(Callback):
         strategy_runs: dict[str, str],
         searcher: CampaignSearcher,
         on_event: Callable[[str, TrialRecord | None], None] = lambda strategy, record: None,
+        stop_reasons: Mapping[str, str] | None = None,
     ):
         self.tracker = tracker
         self.plan = plan
@@ -94,6 +95,8 @@ class TrialLogger(Callback):
         self.strategy_runs = strategy_runs
         self.searcher = searcher
         self.on_event = on_event
+        # Ray trial id -> why the master stopped it (a trial timeout), shown before Ray's error.
+        self.stop_reasons = stop_reasons if stop_reasons is not None else {}
         self.records: list[TrialRecord] = []
         self._open: dict[str, _Open] = {}
         # What the trainable reports, plus what the worker adds (peak GPU memory on CUDA).
@@ -140,7 +143,9 @@ class TrialLogger(Callback):
         self._close(trial, error="")
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._close(trial, error=_error_text(trial) or "the trial raised an error")
+        error = _error_text(trial) or "the trial raised an error"
+        reason = self.stop_reasons.get(trial.trial_id)
+        self._close(trial, error=f"{reason}\n\n{error}" if reason else error, summary=reason)
 
     def close_unfinished(self, status: str) -> None:
         """Ends the runs of trials still open (the campaign was interrupted) with ``status``."""
@@ -163,7 +168,7 @@ class TrialLogger(Callback):
             run.buffer = []
         run.flushed_at = time.monotonic()
 
-    def _close(self, trial: Trial, error: str) -> None:
+    def _close(self, trial: Trial, error: str, summary: str | None = None) -> None:
         run = self._open.pop(trial.trial_id, None)
         if run is None:
             return
@@ -194,7 +199,7 @@ class TrialLogger(Callback):
             started_at=run.started_at,
             config=run.config,
             run_id=run.run_id,
-            error=error.strip().splitlines()[-1] if error else "",
+            error=summary or (error.strip().splitlines()[-1] if error else ""),
         )
         self.records.append(record)
         self.on_event(run.strategy, record)

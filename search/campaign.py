@@ -29,6 +29,7 @@ from ._plan import CampaignPlan, plan_campaign
 from ._progress import CampaignProgress
 from ._searcher import CampaignSearcher
 from ._strategy import Strategy
+from ._timeout import TrialDeadline
 from ._tracking import TAG_CAMPAIGN_ID, TAG_KIND, TAG_STRATEGY, Tracker, config_json, metrics_at
 from ._trial_logger import TrialLogger, TrialRecord
 from ._worker import run_trial
@@ -157,6 +158,11 @@ class Campaign:
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )
         interrupt = InterruptFlag()
+        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt)]
+        if config.trial_timeout_s:  # the master kills a trial's actor past its deadline
+            deadline = TrialDeadline(config.trial_timeout_s)
+            logger.stop_reasons = deadline.expired
+            callbacks.insert(0, deadline)
         with tempfile.TemporaryDirectory(prefix="sweepforge-tune-") as storage, interrupt.armed():
             tune.Tuner(
                 trainable,
@@ -168,7 +174,7 @@ class Campaign:
                 ),
                 run_config=tune.RunConfig(
                     name=campaign_id, storage_path=storage, verbose=0,
-                    callbacks=[logger, StopOnInterrupt(interrupt)],
+                    callbacks=callbacks,
                 ),
             ).fit()
             if interrupt.is_set:  # Ctrl-C after the last step of the Tune loop

@@ -12,6 +12,7 @@ A campaign file, every key (see README for the full reference)::
     budget: {trials: 20, max_epochs: 15}
     resources: {cpu: 1, gpu: 0}
     max_concurrent_trials: null # default: as many as the resources allow
+    trial_timeout_s: null       # seconds a trial may run; past it the trial is stopped, FAILED
     fixed: {}                   # trainable knobs held constant (not searched)
     space: {...}                # see sweepforge.spaces
     strategies: {grid: {}, random: {}, optuna: {sampler: tpe}, evolutionary: {}}
@@ -135,6 +136,9 @@ class CampaignConfig(_Strict):
     budget: Budget
     resources: Resources = Resources()
     max_concurrent_trials: int | None = Field(default=None, ge=1)
+    trial_timeout_s: float | None = Field(
+        default=None, gt=0, description="seconds a trial may run before it is stopped as FAILED"
+    )
     fixed: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, Any]
     strategies: dict[str, dict[str, Any]]

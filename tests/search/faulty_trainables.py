@@ -6,7 +6,9 @@ these run in real worker processes exactly like a user's own registered trainabl
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+import time
+from dataclasses import dataclass, replace
 
 from sweepforge.trainables import MLPConfig, get_trainable, register_trainable
 from sweepforge.trainables.mlp import CLASSIFIER_METRICS
@@ -22,3 +24,46 @@ from sweepforge.trainables.mlp import CLASSIFIER_METRICS
 def train_then_raise(config, data, report=None, *, device="cpu", seed=0):
     get_trainable("mlp").train(replace(config, epochs=1), data, report, device=device, seed=seed)
     raise RuntimeError("injected fault: the trainable raised after its first epoch")
+
+
+FAULTS = ("none", "raise", "nan", "inf", "oom", "alloc", "hang")
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Knobs of the ``faulty`` trainable: which fault to inject, and a value to report."""
+
+    fault: str = "none"  # one of FAULTS
+    x: float = 0.5  # the reported val_accuracy of a healthy trial is x
+    epochs: int = 2  # epochs reported (a healthy trial reports each one)
+
+
+@register_trainable(
+    "faulty",
+    config_cls=FaultConfig,
+    metrics={"epoch", "train_loss", "val_loss", "val_accuracy"},
+    datasets=("digits",),
+    task="classification",
+)
+def train_with_fault(config, data, report=None, *, device="cpu", seed=0):
+    """Reports ``x`` as val_accuracy each epoch, unless ``fault`` says otherwise:
+    ``raise`` raises after one epoch, ``nan``/``inf`` report a non-finite metric, ``oom`` raises
+    torch's OutOfMemoryError, ``alloc`` really asks the allocator for 32 TiB (refused at once,
+    nothing is touched), ``hang`` sleeps forever (a trial timeout must stop it)."""
+    import torch
+
+    report = report or (lambda metrics: None)
+    value = {"nan": math.nan, "inf": math.inf}.get(config.fault, config.x)
+    for epoch in range(1, config.epochs + 1):
+        if config.fault == "hang":
+            while True:
+                time.sleep(1)
+        if config.fault == "oom":
+            raise torch.OutOfMemoryError("injected fault: CUDA out of memory. Tried to allocate 80 GiB")
+        if config.fault == "alloc":
+            torch.empty(2**45, dtype=torch.uint8)  # 32 TiB: the allocator refuses it
+        report({"epoch": epoch, "train_loss": 1.0 - value if math.isfinite(value) else value,
+                "val_loss": 1.0, "val_accuracy": value})
+        if config.fault == "raise":
+            raise RuntimeError("injected fault: the trainable raised after its first epoch")
+    return {"val_accuracy": value}
