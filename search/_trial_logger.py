@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from ._searcher import RESUME_FROM
 from ._tracking import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
@@ -72,6 +73,9 @@ class _Open:
     epochs: int = 0
     buffer: list[Metric] = field(default_factory=list)
     flushed_at: float = field(default_factory=time.monotonic)
+    attempt: int = 1  # 2 and more: Ray Tune retried the trial, or a resume restarted it
+    attempt_started: bool = True  # no result yet from the current attempt
+    nodes: list[str] = field(default_factory=list)  # Ray nodes the trial ran on, in order
 
 
 class TrialLogger(Callback):
@@ -99,6 +103,9 @@ class TrialLogger(Callback):
         self.stop_reasons = stop_reasons if stop_reasons is not None else {}
         self.records: list[TrialRecord] = []
         self._open: dict[str, _Open] = {}
+        # On resume: (strategy, trial id) -> (run id, last logged epoch, start time, attempts)
+        # of runs a killed master left open; the trial's next attempt continues that run.
+        self.adopt: dict[tuple[str, int], tuple[str, int, float, int]] = {}
         # What the trainable reports, plus what the worker adds (peak GPU memory on CUDA).
         self._metric_names = sorted(plan.trainable.metrics - {"epoch"}) + list(WORKER_METRICS)
         self._test_metric = _test_metric_for(plan.config.metric, plan.trainable.metrics)
@@ -110,7 +117,21 @@ class TrialLogger(Callback):
     # --- Ray Tune hooks -------------------------------------------------------------
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         strategy, trial_id = self.searcher.trials[trial.trial_id]
-        searched = dict(trial.config)
+        retried = self._open.get(trial.trial_id)
+        if retried is not None:  # Ray Tune restarts a failed trial (max_failures): same run
+            self._next_attempt(retried, retried.attempt + 1)
+            return
+        searched = {k: v for k, v in trial.config.items() if k != RESUME_FROM}
+        adopted = self.adopt.pop((strategy, trial_id), None)
+        if adopted is not None:  # in flight when a master was killed: continue its run
+            run_id, last_epoch, started_at, attempts = adopted
+            self.tracker.reopen_run(run_id)
+            run = _Open(run_id, strategy, trial_id, searched, time.monotonic(),
+                        started_at=started_at, epochs=last_epoch)
+            self._open[trial.trial_id] = run
+            self._next_attempt(run, attempts + 1)
+            self.on_event(strategy, None)
+            return
         run_id = self.tracker.start_run(
             f"{strategy}-{trial_id:04d}",
             {
@@ -134,7 +155,11 @@ class TrialLogger(Callback):
             return
         if run.epochs == 0 and "device" in result:
             self.tracker.log(run.run_id, tags={"sweepforge.device": result["device"]})
-        run.epochs = int(result.get("epoch", run.epochs + 1))
+        epoch = int(result.get("epoch", run.epochs + 1))
+        self._note_attempt(run, epoch, result.get("node"))
+        if epoch <= run.epochs:  # re-run after a restore from an older checkpoint: logged already
+            return
+        run.epochs = epoch
         run.buffer.extend(metrics_at(result, self._metric_names, step=run.epochs))
         if time.monotonic() - run.flushed_at > _FLUSH_EVERY_S:
             self._flush(run)
@@ -162,6 +187,23 @@ class TrialLogger(Callback):
         inactive = {name for name in self.plan.space.names if name not in searched}
         return {k: v for k, v in full.items() if k not in inactive}
 
+    def _next_attempt(self, run: _Open, attempt: int) -> None:
+        run.attempt, run.attempt_started = attempt, True
+        self.tracker.log(run.run_id, tags={"sweepforge.attempts": attempt})
+
+    def _note_attempt(self, run: _Open, epoch: int, node: Any) -> None:
+        """Tags where the trial runs: the Ray nodes in order and, for a later attempt, the
+        first epoch it reported (resumed from a checkpoint when that is above 1)."""
+        tags: dict[str, Any] = {}
+        if isinstance(node, str) and node and (not run.nodes or run.nodes[-1] != node):
+            run.nodes.append(node)
+            tags["sweepforge.nodes"] = ",".join(run.nodes)
+        if run.attempt_started and run.attempt > 1:
+            tags["sweepforge.resumed_at_epoch"] = epoch
+        run.attempt_started = False
+        if tags:
+            self.tracker.log(run.run_id, tags=tags)
+
     def _flush(self, run: _Open) -> None:
         if run.buffer:
             self.tracker.log(run.run_id, metrics=run.buffer)
@@ -188,6 +230,7 @@ class TrialLogger(Callback):
         if error:
             self.tracker.log_text(run.run_id, error, "error.txt")
         self.tracker.end_run(run.run_id, "FAILED" if error else "FINISHED")
+        self.searcher.commit_tell(trial.trial_id)  # journaled once MLflow has the whole trial
         record = TrialRecord(
             strategy=run.strategy,
             trial_id=run.trial_id,

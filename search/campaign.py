@@ -12,9 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +25,19 @@ import yaml
 from ._interrupt import InterruptFlag, StopOnInterrupt
 from ._plan import CampaignPlan, plan_campaign
 from ._progress import CampaignProgress
+from ._resume import (
+    CampaignRuns,
+    CampaignState,
+    DropCheckpoints,
+    campaign_folder,
+    check_resumable,
+    find_runs,
+    resolve_state_dir,
+    settle_with_mlflow,
+    stored_config,
+    tune_trial_dirname,
+    unfinished_campaigns,
+)
 from ._searcher import CampaignSearcher
 from ._strategy import Strategy
 from ._timeout import TrialDeadline
@@ -77,13 +88,17 @@ class Campaign:
         address: a Ray cluster to join (``ray://`` or ``host:port``); default ``RAY_ADDRESS`` or
             a local Ray started for the campaign.
         strategies: run only these strategies of the campaign.
+        state_dir: where campaigns keep their journal and checkpoints, to be resumed; default
+            ``$SWEEPFORGE_STATE_DIR`` or ``.sweepforge`` in the working directory.
     """
 
     def __init__(
         self, config: CampaignConfig, *, tracking_uri: str | None = None, address: str | None = None,
-        strategies: Sequence[str] | None = None,
+        strategies: Sequence[str] | None = None, state_dir: str | Path | None = None,
     ):
         self.config = config
+        self.state_dir = resolve_state_dir(state_dir)
+        self._resume_folder: Path | None = None
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.plan: CampaignPlan = plan_campaign(
@@ -95,34 +110,77 @@ class Campaign:
         """Loads and checks a campaign file; raises :class:`CampaignError` before anything runs."""
         return cls(load_campaign_config(path), **kwargs)
 
+    @classmethod
+    def resume(
+        cls, name: str, *, campaign_id: str | None = None, state_dir: str | Path | None = None,
+        tracking_uri: str | None = None, address: str | None = None,
+    ) -> Campaign:
+        """The unfinished campaign ``name`` (its latest, or the one with ``campaign_id``), with
+        the settings it started with, ready to :meth:`run` on from where it stopped.
+
+        Raises:
+            CampaignError: no such unfinished campaign, or its journal cannot be resumed from
+                (:class:`~._journal.JournalError`, naming the file and line).
+        """
+        root = resolve_state_dir(state_dir)
+        if campaign_id is None:
+            found = unfinished_campaigns(root, name)
+            if not found:
+                raise CampaignError(
+                    f"no unfinished campaign named {name!r} in {root} (campaigns keep their state "
+                    "in --state-dir, $SWEEPFORGE_STATE_DIR or ./.sweepforge)."
+                )
+            folder = found[0].folder
+        else:
+            folder = campaign_folder(root, name, campaign_id)
+            if not folder.is_dir():
+                raise CampaignError(f"campaign {name!r} has no campaign id {campaign_id!r} in {root}.")
+        config, strategies, stored_uri = stored_config(folder)
+        if config.name != name:
+            raise CampaignError(f"{folder} holds campaign {config.name!r}, not {name!r}.")
+        campaign = cls(config, tracking_uri=tracking_uri or stored_uri or None, address=address,
+                       strategies=strategies, state_dir=root)
+        check_resumable(folder, campaign.plan)
+        campaign._resume_folder = folder
+        return campaign
+
     def run(self, *, progress: bool = False) -> CampaignResult:
-        """Runs every strategy; returns the trials and the comparison table."""
+        """Runs every strategy (for a campaign from :meth:`resume`, what is left of them);
+        returns the trials and the comparison table."""
         config, plan = self.config, self.plan
         with _ray_session(self.address, config):
             tracker = Tracker(self.tracking_uri, config.name)
-            campaign_id = uuid.uuid4().hex[:12]
-            campaign_run = tracker.start_run(
-                f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}",
-                {TAG_KIND: "campaign", TAG_CAMPAIGN_ID: campaign_id},
-            )
-            tracker.log(campaign_run, params=_campaign_params(config))
-            tracker.log_text(campaign_run, yaml.safe_dump(config.model_dump(), sort_keys=False),
-                             "campaign.yaml")
-            strategies = {name: plan.new_strategy(name) for name in plan.strategies}
+            if self._resume_folder is None:
+                state = CampaignState.start(self.state_dir, config, plan, self.tracking_uri)
+                runs = CampaignRuns(None, {}, {})
+            else:
+                state = CampaignState.resume(self._resume_folder, plan)
+                runs = find_runs(tracker, state.campaign_id)
+            campaign_id, strategies = state.campaign_id, state.strategies
+            campaign_run = self._campaign_run(tracker, campaign_id, runs.campaign, state.session)
             strategy_runs = {
-                name: self._start_strategy_run(tracker, name, campaign_id, campaign_run)
+                name: self._strategy_run(tracker, name, campaign_id, campaign_run,
+                                         runs.strategies.get(name))
                 for name in strategies
             }
             display = CampaignProgress(list(strategies), budget=config.budget.trials,
                                        metric=config.metric, mode=config.mode, enabled=progress)
-            searcher = CampaignSearcher(strategies, metric=config.metric, mode=config.mode)
+            searcher = CampaignSearcher(strategies, metric=config.metric, mode=config.mode,
+                                        journal=state.journal, session=state.session)
             logger = TrialLogger(tracker=tracker, plan=plan, campaign_id=campaign_id,
                                  strategy_runs=strategy_runs, searcher=searcher,
                                  on_event=display.on_event)
+            logger.records.extend(settle_with_mlflow(
+                state, runs, tracker, searcher, logger, config.metric, logger._test_metric
+            ))
+            for record in logger.records:  # finished before this session
+                display.on_event(record.strategy, None)
+                display.on_event(record.strategy, record)
             status = "FAILED"
             try:
                 with display:
-                    self._fit(searcher, logger, campaign_id)
+                    if searcher.remaining:
+                        self._fit(searcher, logger, state)
                 status = "FINISHED"
             except KeyboardInterrupt:
                 status = "KILLED"
@@ -137,14 +195,16 @@ class Campaign:
                                            summary[summary.strategy == name].iloc[0], status)
                 tracker.log_text(campaign_run, summary.to_csv(index=False), "comparison.csv")
                 tracker.end_run(campaign_run, status)
+                state.finish(status)
         return CampaignResult(
             name=config.name, campaign_id=campaign_id, campaign_run_id=campaign_run,
             experiment_id=tracker.experiment_id, tracking_uri=self.tracking_uri, metric=config.metric,
             mode=config.mode, trials=_trials_frame(logger.records), summary=summary,
         )
 
-    def _fit(self, searcher: CampaignSearcher, logger: TrialLogger, campaign_id: str) -> None:
-        """One Ray Tune run for all strategies; actors are reused from trial to trial."""
+    def _fit(self, searcher: CampaignSearcher, logger: TrialLogger, state: CampaignState) -> None:
+        """One Ray Tune run for all strategies; actors are reused from trial to trial. Tune's
+        storage (checkpoints) lives in the campaign's folder, one experiment per session."""
         from ray import tune
 
         config, resources = self.config, self.config.resources
@@ -158,30 +218,54 @@ class Campaign:
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )
         interrupt = InterruptFlag()
-        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt)]
+        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt), DropCheckpoints()]
         if config.trial_timeout_s:  # the master kills a trial's actor past its deadline
             deadline = TrialDeadline(config.trial_timeout_s)
             logger.stop_reasons = deadline.expired
             callbacks.insert(0, deadline)
-        with tempfile.TemporaryDirectory(prefix="sweepforge-tune-") as storage, interrupt.armed():
+        with interrupt.armed():
             tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(
                     search_alg=searcher,
-                    num_samples=searcher.total_budget,
+                    num_samples=searcher.remaining,
                     max_concurrent_trials=_concurrency(config),
                     reuse_actors=True,
+                    trial_dirname_creator=tune_trial_dirname,
                 ),
                 run_config=tune.RunConfig(
-                    name=campaign_id, storage_path=storage, verbose=0,
+                    name=state.tune_name, storage_path=str(state.tune_root), verbose=0,
+                    # a failed trial (an error, a lost node) restarts from its last checkpoint
+                    failure_config=tune.FailureConfig(max_failures=config.max_failures),
                     callbacks=callbacks,
                 ),
             ).fit()
             if interrupt.is_set:  # Ctrl-C after the last step of the Tune loop
                 raise KeyboardInterrupt
 
+    def _campaign_run(self, tracker: Tracker, campaign_id: str, existing: str | None,
+                      session: int) -> str:
+        """The campaign's MLflow run: a new one, or on resume the one it already has, reopened."""
+        if existing is not None:
+            tracker.reopen_run(existing)
+            tracker.log(existing, tags={"sweepforge.sessions": session})
+            return existing
+        config = self.config
+        run_id = tracker.start_run(
+            f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+            {TAG_KIND: "campaign", TAG_CAMPAIGN_ID: campaign_id},
+        )
+        tracker.log(run_id, params=_campaign_params(config))
+        tracker.log_text(run_id, yaml.safe_dump(config.model_dump(), sort_keys=False),
+                         "campaign.yaml")
+        return run_id
+
     @staticmethod
-    def _start_strategy_run(tracker: Tracker, name: str, campaign_id: str, parent: str) -> str:
+    def _strategy_run(tracker: Tracker, name: str, campaign_id: str, parent: str,
+                      existing: str | None) -> str:
+        if existing is not None:
+            tracker.reopen_run(existing)
+            return existing
         return tracker.start_run(
             name, {TAG_KIND: "strategy", TAG_CAMPAIGN_ID: campaign_id, TAG_STRATEGY: name},
             parent=parent,

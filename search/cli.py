@@ -1,4 +1,4 @@
-"""The ``sweepforge`` command line: ``run``, ``best``, ``report``, ``dashboard``, ``ui``,
+"""The ``sweepforge`` command line: ``run``, ``resume``, ``best``, ``report``, ``dashboard``, ``ui``,
 ``datasets`` and ``trainables``.
 
 Exit codes: 0 success, 2 bad input (nothing started, nothing written), 1 any other failure,
@@ -30,6 +30,7 @@ console = Console()
 errors = Console(stderr=True)
 
 _URI_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)."
+_STATE_HELP = "Where campaigns keep journals and checkpoints (default: $SWEEPFORGE_STATE_DIR or ./.sweepforge)."
 
 
 @app.command()
@@ -42,6 +43,12 @@ def run(
     report: bool = typer.Option(
         True, help="Write NAME-report.html and log it to the campaign's MLflow run."
     ),
+    resume_: Optional[bool] = typer.Option(
+        None, "--resume/--new",
+        help="If an earlier run of this campaign did not finish: continue it, or start anew. "
+        "Default: ask on a terminal; otherwise start anew and say how to resume.",
+    ),
+    state_dir: Optional[Path] = typer.Option(None, help=_STATE_HELP),
 ) -> None:
     """Run every strategy of a campaign, print the comparison table and write the report."""
     from .campaign import Campaign
@@ -49,15 +56,84 @@ def run(
     _quiet_libraries()
     only = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     try:
-        campaign = Campaign.from_yaml(file, tracking_uri=tracking_uri, address=address, strategies=only)
+        campaign = Campaign.from_yaml(file, tracking_uri=tracking_uri, address=address, strategies=only,
+                                      state_dir=state_dir)
+        campaign = _maybe_resume(campaign, resume_, tracking_uri, address)
     except CampaignError as err:
         _fail(str(err), code=2)
+    _run_campaign(campaign, progress, report)
+
+
+@app.command()
+def resume(
+    name: str = typer.Argument(..., help="Campaign name (its `name:`)."),
+    campaign_id: Optional[str] = typer.Option(
+        None, help="Which unfinished run of NAME (default: the latest)."
+    ),
+    state_dir: Optional[Path] = typer.Option(None, help=_STATE_HELP),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: $RAY_ADDRESS or a local Ray)."),
+    tracking_uri: Optional[str] = typer.Option(
+        None, help="MLflow tracking URI (default: the one the campaign started with)."
+    ),
+    progress: bool = typer.Option(True, help="Live display while trials run."),
+    report: bool = typer.Option(
+        True, help="Write NAME-report.html and log it to the campaign's MLflow run."
+    ),
+) -> None:
+    """Continue campaign NAME after a kill, a crash or Ctrl-C: finished trials stay, trials cut
+    off resume from their last checkpoint, every strategy picks up where it was."""
+    from .campaign import Campaign
+
+    _quiet_libraries()
+    try:
+        campaign = Campaign.resume(name, campaign_id=campaign_id, state_dir=state_dir,
+                                   tracking_uri=tracking_uri, address=address)
+    except CampaignError as err:
+        _fail(str(err), code=2)
+    _run_campaign(campaign, progress, report)
+
+
+def _maybe_resume(campaign, choice: bool | None, tracking_uri: str | None,  # type: ignore[no-untyped-def]
+                  address: str | None):
+    """``run FILE`` on a campaign whose last run did not finish: that run, resumed, when the
+    user says so (``--resume``, or yes at the prompt); else ``campaign`` itself."""
+    import time
+
+    from ._resume import stored_config, unfinished_campaigns
+    from .campaign import Campaign
+
+    name = campaign.config.name
+    found = unfinished_campaigns(campaign.state_dir, name) if choice is not False else []
+    if not found:
+        return campaign
+    latest = found[0]
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(latest.created))
+    what = (f"campaign '{name}' ({latest.campaign_id}, started {started}, {latest.trials_told} "
+            "trials done) did not finish")
+    if choice is None:
+        if not sys.stdin.isatty():
+            errors.print(f"note: {what}; starting anew. `sweepforge resume {name}` (or `run "
+                         "--resume`) continues it instead.", highlight=False, markup=False)
+            return campaign
+        choice = typer.confirm(f"{what[0].upper()}{what[1:]}. Resume it?", default=True)
+        if not choice:
+            return campaign
+    if stored_config(latest.folder)[0].model_dump(mode="json") != campaign.config.model_dump(mode="json"):
+        errors.print("note: the campaign file changed since that run started; resuming uses the "
+                     "settings it started with.", highlight=False, markup=False)
+    return Campaign.resume(name, campaign_id=latest.campaign_id, state_dir=campaign.state_dir,
+                           tracking_uri=tracking_uri, address=address)
+
+
+def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: ignore[no-untyped-def]
+    """Runs (or resumes) a campaign, prints the comparison table and writes the report."""
     try:
         result = campaign.run(progress=progress)
     except CampaignError as err:
         _fail(str(err), code=2)
     except KeyboardInterrupt:
-        _fail("interrupted; finished trials are in MLflow, the campaign run is marked KILLED.", code=130)
+        _fail(f"interrupted; finished trials are in MLflow, the campaign run is marked KILLED. "
+              f"`sweepforge resume {campaign.config.name}` continues it.", code=130)
     console.print(_comparison_table(result.summary, result.metric))
     console.print(
         f"MLflow: experiment '{result.name}' (campaign run {result.campaign_run_id}) in "

@@ -12,6 +12,7 @@ A campaign file, every key (see README for the full reference)::
     budget: {trials: 20, max_epochs: 15}
     resources: {cpu: 1, gpu: 0}
     max_concurrent_trials: null # default: as many as the resources allow
+    max_failures: 0             # restarts of a failed trial (from its last checkpoint)
     trial_timeout_s: null       # seconds a trial may run; past it the trial is stopped, FAILED
     fixed: {}                   # trainable knobs held constant (not searched)
     space: {...}                # see sweepforge.spaces
@@ -135,6 +136,10 @@ class CampaignConfig(_Strict):
     seed: int = 0
     budget: Budget
     resources: Resources = Resources()
+    max_failures: int = Field(
+        default=0, ge=0, le=100,
+        description="times Ray Tune restarts a failed trial from its last checkpoint",
+    )
     max_concurrent_trials: int | None = Field(default=None, ge=1)
     trial_timeout_s: float | None = Field(
         default=None, gt=0, description="seconds a trial may run before it is stopped as FAILED"

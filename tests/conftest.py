@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -11,6 +12,9 @@ import yaml
 
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Campaign journals and checkpoints (resume state) of the whole test session go to one temporary
+# folder, never into the checkout; subprocesses inherit it.
+os.environ.setdefault("SWEEPFORGE_STATE_DIR", tempfile.mkdtemp(prefix="sweepforge-test-state-"))
 
 
 @pytest.fixture(scope="module")

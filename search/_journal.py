@@ -1,0 +1,361 @@
+"""The campaign journal: an append-only JSON-lines file of every ask and tell, in order.
+
+A campaign writes one journal in its folder (``.sweepforge/campaigns/<name>/<campaign id>/``).
+A killed master leaves it behind; ``sweepforge resume`` rebuilds every strategy from its seed
+and **replays** the journal's asks and tells, in order. Strategies are deterministic for a seed
+and a sequence of asks and tells, so the replay gives back the exact state (Optuna study, DEAP
+population and RNG, grid position, random RNG) without any pickle. Each replayed ask must give
+the config the journal holds; if one does not (an edited journal, another version of a
+strategy's library), the resume is refused: nothing in the file is ever executed, and a file
+that is not the journal it claims to be cannot steer a campaign.
+
+Lines, each one JSON object::
+
+    {"type": "header", "format": 1, "campaign_id": "...", "name": "...", "config": {...}, ...}
+    {"type": "session", "n": 1, "started": 1718000000.0}
+    {"type": "ask", "strategy": "optuna", "trial": 0, "config": {...}, "tune_id": "...", "session": 1}
+    {"type": "resubmit", "strategy": "optuna", "trial": 0, "tune_id": "...", "session": 2}
+    {"type": "tell", "strategy": "optuna", "trial": 0, "state": "COMPLETE", "value": 0.93}
+    {"type": "end", "status": "FINISHED"}
+
+Every line is written whole and flushed to the OS at once (a killed process loses nothing);
+``fsync`` runs at most every :data:`FSYNC_EVERY_S` and on session and end lines, so a machine
+crash loses at most that much, which the resume recovers from MLflow. A line cut off by a crash
+(the file's last, without its newline) is dropped on reading.
+
+Example:
+    >>> import tempfile
+    >>> from sweepforge.spaces import Space
+    >>> from sweepforge.search.strategies import make_strategy
+    >>> space = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    >>> folder = tempfile.mkdtemp()
+    >>> journal = Journal.create(folder, campaign_id="c1", name="demo", config={}, strategies=["random"])
+    >>> first = make_strategy("random", space, budget=3, seed=0, mode="max")
+    >>> spec = first.ask()
+    >>> journal.ask("random", spec.trial_id, spec.config)
+    >>> journal.close()
+    >>> header, events = read_journal(folder)
+    >>> again = {"random": make_strategy("random", space, budget=3, seed=0, mode="max")}
+    >>> list(replay(events, again))   # trial 0 was asked and never told: it is in flight
+    [('random', 0)]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._strategy import Strategy, StrategyError, TrialResult, TrialState
+from .config import CampaignError
+
+JOURNAL_FILE = "journal.jsonl"
+FORMAT = 1
+FSYNC_EVERY_S = 0.5
+_STATES = {state.value for state in TrialState}
+
+
+class JournalError(CampaignError):
+    """The journal cannot be resumed from: unreadable, malformed, or not what the strategies
+    replay to. The message names the file, the line and what was wrong."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The journal's first line: which campaign, with which settings."""
+
+    campaign_id: str
+    name: str
+    config: dict[str, Any]
+    strategies: list[str]
+    tracking_uri: str
+    created: float
+
+
+@dataclass(frozen=True)
+class Ask:
+    strategy: str
+    trial: int
+    config: dict[str, Any]
+    tune_id: str
+    session: int
+
+
+@dataclass(frozen=True)
+class Resubmit:
+    """A trial asked before a kill, submitted again (same config, same trial id) on resume."""
+
+    strategy: str
+    trial: int
+    tune_id: str
+    session: int
+
+
+@dataclass(frozen=True)
+class Tell:
+    strategy: str
+    trial: int
+    state: str
+    value: float | None
+
+
+@dataclass(frozen=True)
+class Session:
+    n: int
+    started: float
+
+
+@dataclass(frozen=True)
+class End:
+    status: str
+
+
+Event = Ask | Resubmit | Tell | Session | End
+
+
+@dataclass
+class InFlight:
+    """A trial asked but never told: its config and where Ray Tune ran it (``(session, tune
+    id)``, latest last), to find its last checkpoint."""
+
+    config: dict[str, Any]
+    placements: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Journal:
+    """Appends journal lines to ``<folder>/journal.jsonl``. Use :meth:`create` or :meth:`reopen`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+        self._synced_at = time.monotonic()
+
+    @classmethod
+    def create(
+        cls, folder: str | os.PathLike[str], *, campaign_id: str, name: str, config: dict[str, Any],
+        strategies: list[str], tracking_uri: str = "",
+    ) -> Journal:
+        """A new journal with its header; refuses to overwrite one."""
+        path = Path(folder) / JOURNAL_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as new:  # "x": never over an existing journal
+            new.write(_line({
+                "type": "header", "format": FORMAT, "campaign_id": campaign_id, "name": name,
+                "config": config, "strategies": list(strategies), "tracking_uri": tracking_uri,
+                "created": time.time(),
+            }))
+            new.flush()
+            os.fsync(new.fileno())
+        return cls(path)
+
+    @classmethod
+    def reopen(cls, folder: str | os.PathLike[str]) -> Journal:
+        """The journal of ``folder``, for appending; a line cut off by a crash is removed first."""
+        path = Path(folder) / JOURNAL_FILE
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with path.open("r+b") as torn:
+                torn.truncate(end)
+        return cls(path)
+
+    def session(self, n: int) -> None:
+        self._append({"type": "session", "n": n, "started": time.time()}, sync=True)
+
+    def ask(self, strategy: str, trial: int, config: Mapping[str, Any], tune_id: str = "",
+            session: int = 1) -> None:
+        self._append({"type": "ask", "strategy": strategy, "trial": trial, "config": dict(config),
+                      "tune_id": tune_id, "session": session})
+
+    def resubmit(self, strategy: str, trial: int, tune_id: str, session: int) -> None:
+        self._append({"type": "resubmit", "strategy": strategy, "trial": trial, "tune_id": tune_id,
+                      "session": session})
+
+    def tell(self, strategy: str, trial: int, result: TrialResult) -> None:
+        value = result.value
+        self._append({"type": "tell", "strategy": strategy, "trial": trial,
+                      "state": result.state.value,
+                      "value": None if value is None else float(value)})
+
+    def end(self, status: str) -> None:
+        self._append({"type": "end", "status": status}, sync=True)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._sync()
+            self._file.close()
+
+    def _append(self, record: dict[str, Any], sync: bool = False) -> None:
+        self._file.write(_line(record))
+        self._file.flush()  # in the OS now: a killed process loses nothing
+        if sync or time.monotonic() - self._synced_at > FSYNC_EVERY_S:
+            self._sync()
+
+    def _sync(self) -> None:
+        os.fsync(self._file.fileno())
+        self._synced_at = time.monotonic()
+
+
+def read_journal(folder: str | os.PathLike[str]) -> tuple[Header, list[Event]]:
+    """The header and events of the journal in ``folder``, every line checked.
+
+    Raises:
+        JournalError: no journal, a line that is not JSON or not a known record with the
+            right fields and types.
+    """
+    path = Path(folder) / JOURNAL_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise JournalError(f"cannot read the campaign journal {path}: {err.strerror or err}.") from None
+    lines = data.split(b"\n")
+    if lines and lines[-1]:
+        lines = lines[:-1]  # the last line has no newline: cut off by a crash mid-write
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise JournalError(f"the campaign journal {path} is empty.")
+    header = _header(path, _parse(path, 1, lines[0]))
+    events = [_event(path, number, _parse(path, number, line))
+              for number, line in enumerate(lines[1:], start=2)]
+    return header, events
+
+
+def replay(events: list[Event], strategies: Mapping[str, Strategy]) -> dict[tuple[str, int], InFlight]:
+    """Replays the asks and tells of ``events`` into freshly built ``strategies`` (same seeds
+    and options as the journaled campaign); returns the trials asked but never told.
+
+    Raises:
+        JournalError: an event names a strategy that is not there, a replayed ask does not give
+            the journaled trial id and config, or a tell does not fit (never asked, told twice).
+    """
+    in_flight: dict[tuple[str, int], InFlight] = {}
+    for number, event in enumerate(events, start=2):
+        if isinstance(event, (Session, End)):
+            continue
+        strategy = strategies.get(event.strategy)
+        if strategy is None:
+            raise JournalError(
+                f"journal line {number}: strategy {event.strategy!r} is not in the campaign "
+                f"(it has: {', '.join(strategies)}); refusing to resume."
+            )
+        key = (event.strategy, event.trial)
+        if isinstance(event, Ask):
+            spec = strategy.ask()
+            got = None if spec is None else (spec.trial_id, canonical(spec.config))
+            if got != (event.trial, canonical(event.config)):
+                raise JournalError(
+                    f"journal line {number}: strategy {event.strategy!r} replays trial "
+                    f"{event.trial} as {got and got[1] or 'nothing'}, but the journal holds "
+                    f"{canonical(event.config)}. The journal was edited, or a library the strategy "
+                    "uses changed version; refusing to resume. Start the campaign anew with "
+                    "`sweepforge run FILE --new`."
+                )
+            in_flight[key] = InFlight(event.config, [(event.session, event.tune_id)])
+        elif isinstance(event, Resubmit):
+            if key not in in_flight:
+                raise JournalError(
+                    f"journal line {number}: trial {event.trial} of strategy {event.strategy!r} "
+                    "is resubmitted but is not in flight; refusing to resume."
+                )
+            in_flight[key].placements.append((event.session, event.tune_id))
+        else:  # Tell
+            try:
+                strategy.tell(event.trial, TrialResult(event.value, TrialState(event.state)))
+            except StrategyError as err:
+                raise JournalError(
+                    f"journal line {number}: strategy {event.strategy!r}: {err} Refusing to resume."
+                ) from None
+            in_flight.pop(key, None)
+    return in_flight
+
+
+def canonical(config: Mapping[str, Any]) -> str:
+    """A config as sorted JSON: two configs are the same trial exactly when these are equal."""
+    return json.dumps(dict(config), sort_keys=True, default=_plain)
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=_plain, separators=(",", ":")) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (and anything else with ``.item()``) as Python numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _parse(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise JournalError(f"{path} line {number} is not JSON ({err}); refusing to resume.") from None
+    if not isinstance(record, dict):
+        raise JournalError(f"{path} line {number} is not a JSON object; refusing to resume.")
+    return record
+
+
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "header": {"format": (int,), "campaign_id": (str,), "name": (str,), "config": (dict,),
+               "strategies": (list,), "tracking_uri": (str,), "created": (float, int)},
+    "session": {"n": (int,), "started": (float, int)},
+    "ask": {"strategy": (str,), "trial": (int,), "config": (dict,), "tune_id": (str,),
+            "session": (int,)},
+    "resubmit": {"strategy": (str,), "trial": (int,), "tune_id": (str,), "session": (int,)},
+    "tell": {"strategy": (str,), "trial": (int,), "state": (str,), "value": (float, int, type(None))},
+    "end": {"status": (str,)},
+}
+
+
+def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
+    kind = record.get("type")
+    fields = _FIELDS.get(kind) if isinstance(kind, str) else None
+    where = f"{path} line {number}"
+    if fields is None:
+        raise JournalError(f"{where}: unknown record type {kind!r}; refusing to resume.")
+    for name, types in fields.items():
+        value = record.get(name)
+        if name not in record or not isinstance(value, types) or isinstance(value, bool):
+            allowed = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise JournalError(
+                f"{where}: a {kind} record needs {name!r} as {allowed}, got {value!r}; "
+                "refusing to resume."
+            )
+    extra = set(record) - set(fields) - {"type"}
+    if extra:
+        raise JournalError(f"{where}: unknown keys {sorted(extra)} in a {kind} record; refusing to resume.")
+    if "trial" in record and record["trial"] < 0:
+        raise JournalError(f"{where}: trial ids are >= 0, got {record['trial']}; refusing to resume.")
+    if kind == "tell" and record["state"] not in _STATES:
+        raise JournalError(
+            f"{where}: state must be one of {sorted(_STATES)}, got {record['state']!r}; "
+            "refusing to resume."
+        )
+    return record
+
+
+def _header(path: Path, record: dict[str, Any]) -> Header:
+    if record.get("type") != "header":
+        raise JournalError(f"{path} line 1 is not a journal header; refusing to resume.")
+    record = _checked(path, 1, record)
+    if record["format"] != FORMAT:
+        raise JournalError(
+            f"{path}: journal format {record['format']}, this sweepforge reads format {FORMAT}."
+        )
+    if not all(isinstance(s, str) for s in record["strategies"]):
+        raise JournalError(f"{path} line 1: 'strategies' must list names; refusing to resume.")
+    return Header(record["campaign_id"], record["name"], record["config"], record["strategies"],
+                  record["tracking_uri"], float(record["created"]))
+
+
+def _event(path: Path, number: int, record: dict[str, Any]) -> Event:
+    record = _checked(path, number, record)
+    kind = record.pop("type")
+    if kind == "header":
+        raise JournalError(f"{path} line {number}: a second header; refusing to resume.")
+    cls = {"session": Session, "ask": Ask, "resubmit": Resubmit, "tell": Tell, "end": End}[kind]
+    return cls(**record)

@@ -1,0 +1,322 @@
+"""Where a campaign keeps what it needs to be resumed, and how a resume picks up the pieces.
+
+Each campaign gets a folder ``<state dir>/campaigns/<name>/<campaign id>/`` (state dir:
+``--state-dir``, else ``$SWEEPFORGE_STATE_DIR``, else ``.sweepforge`` in the working directory)
+holding its :mod:`journal <._journal>` and Ray Tune's storage (``tune/session-<n>/``, one per
+master session, with each trial's checkpoints in ``trial-<Ray trial id>/``). When the campaign
+finishes, the journal ends with an ``end`` line and Tune's storage is deleted.
+
+A resume (:meth:`CampaignState.resume`) rebuilds the strategies by replaying the journal, then
+:func:`settle_with_mlflow` squares the journal with MLflow, which holds the finished results:
+
+* trial runs the killed master left RUNNING are closed as KILLED at once;
+* a trial asked but never told whose MLflow run is FINISHED or FAILED ended just before the kill
+  (its tell was not journaled yet): it is told now from MLflow, not run again;
+* every other trial in flight is submitted again with the same config and trial id, from its
+  last checkpoint when one exists; its KILLED run is reopened and continued (one run per trial);
+* finished trials come back as records for the comparison table.
+
+Example:
+    >>> state = CampaignState.start(".sweepforge", config, plan, "sqlite:///mlflow.db")  # doctest: +SKIP
+    >>> state.folder                                                                    # doctest: +SKIP
+    PosixPath('.sweepforge/campaigns/quickstart/3f2a9c1b0d4e')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ray.tune import Callback
+
+from ._journal import End, InFlight, Journal, JournalError, Session, Tell, read_journal, replay
+from ._strategy import Strategy, TrialResult, TrialState
+from ._tracking import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID, Tracker
+from ._trial_logger import TrialRecord
+from .config import CampaignConfig, CampaignError, parse_campaign_config
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+
+    from ._plan import CampaignPlan
+    from ._searcher import CampaignSearcher
+    from ._trial_logger import TrialLogger
+
+STATE_DIR_ENV = "SWEEPFORGE_STATE_DIR"
+DEFAULT_STATE_DIR = ".sweepforge"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_CAMPAIGN_ID = re.compile(r"[0-9a-f]{12}")
+
+
+def resolve_state_dir(state_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``--state-dir``, else ``$SWEEPFORGE_STATE_DIR``, else ``./.sweepforge``, made absolute
+    (Ray Tune's storage must be an absolute path)."""
+    chosen = state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+    return Path(chosen).expanduser().absolute()
+
+
+def campaign_folder(state_dir: Path, name: str, campaign_id: str) -> Path:
+    """``<state dir>/campaigns/<name>/<campaign id>``; both parts are checked, so no name can
+    point outside the state dir."""
+    if not _CAMPAIGN_ID.fullmatch(campaign_id):
+        raise CampaignError(f"campaign id {campaign_id!r}: must be 12 hexadecimal digits.")
+    return _campaigns_of(state_dir, name) / campaign_id
+
+
+def _campaigns_of(state_dir: Path, name: str) -> Path:
+    if not _NAME.fullmatch(name) or name in (".", ".."):
+        raise CampaignError(f"campaign name {name!r}: only letters, digits, '-', '_' and '.' are allowed.")
+    return state_dir / "campaigns" / name
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """A campaign of ``name`` whose journal has no end: killed, interrupted or crashed."""
+
+    folder: Path
+    campaign_id: str
+    created: float
+    trials_told: int
+
+
+def unfinished_campaigns(state_dir: Path, name: str) -> list[Resumable]:
+    """Campaigns of ``name`` that did not finish, latest first. Unreadable journals are left
+    out here; :meth:`CampaignState.resume` reports what is wrong with one when asked for it."""
+    parent = _campaigns_of(state_dir, name)
+    found = []
+    for folder in sorted(parent.iterdir()) if parent.is_dir() else []:
+        if not _CAMPAIGN_ID.fullmatch(folder.name) or folder.is_symlink():
+            continue
+        try:
+            header, events = read_journal(folder)
+        except JournalError:
+            continue
+        if header.campaign_id == folder.name and not any(isinstance(e, End) for e in events):
+            told = sum(isinstance(e, Tell) for e in events)
+            found.append(Resumable(folder, folder.name, header.created, told))
+    return sorted(found, key=lambda r: r.created, reverse=True)
+
+
+def stored_config(folder: Path) -> tuple[CampaignConfig, list[str], str]:
+    """The campaign config, strategy subset and tracking URI a journal was started with,
+    validated like a campaign file."""
+    header, _ = read_journal(folder)
+    if header.campaign_id != folder.name:
+        raise JournalError(
+            f"{folder}: the journal is of campaign {header.campaign_id!r}, not of this folder; "
+            "refusing to resume."
+        )
+    config = parse_campaign_config(header.config, source=f"{folder} (journal header)")
+    return config, header.strategies, header.tracking_uri
+
+
+def check_resumable(folder: Path, plan: CampaignPlan) -> None:
+    """Reads and replays the journal of ``folder`` into throw-away strategies, so a journal
+    that cannot be resumed is refused before Ray starts or MLflow is touched.
+
+    Raises:
+        JournalError: as :meth:`CampaignState.resume`.
+    """
+    header, events = read_journal(folder)
+    if any(isinstance(e, End) for e in events):
+        raise JournalError(f"campaign {header.name!r} ({header.campaign_id}) has finished; "
+                           "nothing to resume.")
+    replay(events, {name: plan.new_strategy(name) for name in plan.strategies})
+
+
+@dataclass
+class CampaignState:
+    """The resumable side of a running campaign: its id, folder, journal and strategies."""
+
+    campaign_id: str
+    folder: Path
+    journal: Journal
+    session: int
+    strategies: dict[str, Strategy]
+    in_flight: dict[tuple[str, int], InFlight] = field(default_factory=dict)
+    told: set[tuple[str, int]] = field(default_factory=set)
+
+    @property
+    def tune_root(self) -> Path:
+        """Ray Tune's storage for this campaign (``storage_path``); sessions are folders in it."""
+        return self.folder / "tune"
+
+    @property
+    def tune_name(self) -> str:
+        """This session's Ray Tune experiment name."""
+        return f"session-{self.session}"
+
+    @classmethod
+    def start(cls, state_dir: Path, config: CampaignConfig, plan: CampaignPlan,
+              tracking_uri: str) -> CampaignState:
+        """A new campaign: a fresh id, its folder and journal, fresh strategies."""
+        campaign_id = uuid.uuid4().hex[:12]
+        folder = campaign_folder(state_dir, config.name, campaign_id)
+        journal = Journal.create(
+            folder, campaign_id=campaign_id, name=config.name,
+            config=config.model_dump(mode="json"), strategies=list(plan.strategies),
+            tracking_uri=tracking_uri,
+        )
+        journal.session(1)
+        strategies = {name: plan.new_strategy(name) for name in plan.strategies}
+        return cls(campaign_id, folder, journal, 1, strategies)
+
+    @classmethod
+    def resume(cls, folder: Path, plan: CampaignPlan) -> CampaignState:
+        """The campaign of ``folder`` as its journal leaves it: strategies replayed, trials in
+        flight listed, a new session begun.
+
+        Raises:
+            JournalError: the journal cannot be read, is finished, or does not replay.
+        """
+        check_resumable(folder, plan)
+        header, events = read_journal(folder)
+        strategies = {name: plan.new_strategy(name) for name in plan.strategies}
+        in_flight = replay(events, strategies)
+        told = {(e.strategy, e.trial) for e in events if isinstance(e, Tell)}
+        session = 1 + max((e.n for e in events if isinstance(e, Session)), default=0)
+        journal = Journal.reopen(folder)
+        journal.session(session)
+        return cls(header.campaign_id, folder, journal, session, strategies, in_flight, told)
+
+    def finish(self, status: str) -> None:
+        """Closes the journal; a FINISHED campaign gets its end line and loses Tune's storage
+        (checkpoints of finished trials are not needed any more)."""
+        if status == "FINISHED":
+            self.journal.end(status)
+        self.journal.close()
+        if status == "FINISHED":
+            shutil.rmtree(self.tune_root, ignore_errors=True)
+
+    def latest_checkpoint(self, key: tuple[str, int]) -> str | None:
+        """The newest checkpoint directory an in-flight trial left, searching its attempts
+        from the latest back."""
+        for session, tune_id in reversed(self.in_flight[key].placements):
+            trial_dir = self.tune_root / f"session-{session}" / trial_dirname(tune_id)
+            found = sorted(trial_dir.glob("checkpoint_*")) if tune_id else []
+            for checkpoint in reversed(found):
+                if checkpoint.is_dir() and any(checkpoint.iterdir()):
+                    return str(checkpoint)
+        return None
+
+
+class DropCheckpoints(Callback):
+    """Deletes a trial's checkpoints once it has ended: only trials in flight are resumed.
+    (Ray Tune's own ``CheckpointConfig(num_to_keep=...)`` would force a snapshot of its
+    experiment state every few epochs, which sweepforge never reads.)"""
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._drop(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._drop(trial)
+
+    @staticmethod
+    def _drop(trial: Any) -> None:
+        folder = Path(trial.path)
+        for checkpoint in folder.glob("checkpoint_*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def trial_dirname(tune_id: str) -> str:
+    """The folder of one Ray Tune trial in a session's storage."""
+    return f"trial-{tune_id}"
+
+
+def tune_trial_dirname(trial: Any) -> str:
+    """``TuneConfig(trial_dirname_creator=...)``: a name a resume can find from the journal."""
+    return trial_dirname(trial.trial_id)
+
+
+@dataclass
+class CampaignRuns:
+    """The MLflow runs of one campaign id already in the store."""
+
+    campaign: str | None
+    strategies: dict[str, str]
+    trials: dict[tuple[str, int], Run]
+
+
+def find_runs(tracker: Tracker, campaign_id: str) -> CampaignRuns:
+    """Every run tagged with ``campaign_id``; for a trial with several runs, the FINISHED one
+    (then FAILED, then the latest)."""
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id], filter_string=f"tags.`{TAG_CAMPAIGN_ID}` = '{campaign_id}'",
+        max_results=50000,
+    )
+    rank = {"FINISHED": 2, "FAILED": 1}
+    campaign, strategies, trials = None, {}, {}
+    for run in sorted(runs, key=lambda r: (rank.get(r.info.status, 0), r.info.start_time)):
+        tags = run.data.tags
+        kind = tags.get(TAG_KIND)
+        if kind == "campaign":
+            campaign = run.info.run_id
+        elif kind == "strategy" and TAG_STRATEGY in tags:
+            strategies[tags[TAG_STRATEGY]] = run.info.run_id
+        elif kind == "trial" and TAG_STRATEGY in tags and tags.get(TAG_TRIAL_ID, "").isdigit():
+            trials[(tags[TAG_STRATEGY], int(tags[TAG_TRIAL_ID]))] = run
+    return CampaignRuns(campaign, strategies, trials)
+
+
+def settle_with_mlflow(
+    state: CampaignState, runs: CampaignRuns, tracker: Tracker, searcher: CampaignSearcher,
+    logger: TrialLogger, metric: str, test_metric: str | None,
+) -> list[TrialRecord]:
+    """Squares the replayed journal with MLflow (see the module docstring); returns the records
+    of trials finished before this session, for the comparison table."""
+    for run in runs.trials.values():
+        if run.info.status == "RUNNING":  # left by the killed master
+            tracker.end_run(run.info.run_id, "KILLED")
+    records = []
+    for key, run in runs.trials.items():
+        if key in state.told and run.info.status in ("FINISHED", "FAILED"):
+            records.append(record_from_run(run, metric, test_metric))
+    for key, flight in sorted(state.in_flight.items()):
+        strategy, trial_id = key
+        run = runs.trials.get(key)
+        if run is not None and run.info.status in ("FINISHED", "FAILED"):
+            # it ended just before the kill, before its tell reached the journal
+            record = record_from_run(run, metric, test_metric)
+            told = TrialResult(record.value, TrialState.COMPLETE if record.state == "COMPLETE"
+                               else TrialState.FAILED)
+            state.strategies[strategy].tell(trial_id, told)
+            state.journal.tell(strategy, trial_id, told)
+            records.append(record)
+            continue
+        searcher.resubmit(strategy, trial_id, flight.config, state.latest_checkpoint(key))
+        if run is not None:
+            history = tracker.client.get_metric_history(run.info.run_id, metric)
+            attempts = int(run.data.tags.get("sweepforge.attempts", "1") or 1)
+            logger.adopt[key] = (run.info.run_id, max((m.step for m in history), default=0),
+                                 run.info.start_time / 1000, attempts)
+    return records
+
+
+def record_from_run(run: Run, metric: str, test_metric: str | None) -> TrialRecord:
+    """A finished trial's record, read back from its MLflow run."""
+    metrics, tags = run.data.metrics, run.data.tags
+    error = tags.get("sweepforge.error", "").strip()
+    return TrialRecord(
+        strategy=tags[TAG_STRATEGY],
+        trial_id=int(tags[TAG_TRIAL_ID]),
+        state="COMPLETE" if run.info.status == "FINISHED" else "FAILED",
+        value=_finite(metrics.get(metric)),
+        test_value=_finite(metrics.get(test_metric)) if test_metric else None,
+        epochs=int(metrics.get("epochs_run", 0)),
+        duration_s=float(metrics.get("duration_s", 0.0)),
+        started_at=run.info.start_time / 1000,
+        config=json.loads(tags.get(TAG_CONFIG, "{}")),
+        run_id=run.info.run_id,
+        error=error.splitlines()[-1] if error else "",
+    )
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

@@ -1,0 +1,34 @@
+"""A trainable slow enough to be killed mid-trial, for the resume, retry and lost-node tests.
+
+``mlp_slow`` is the MLP with a pause before each epoch's report (after its checkpoint is saved),
+so a test can kill the master, a worker or a node while a trial is between two epochs. It takes
+``checkpoint=`` like every bundled trainable, so Ray Tune and ``sweepforge resume`` restore it.
+Ray workers import this module by name, like a user's own registered trainable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from sweepforge.trainables import MLPConfig, get_trainable, register_trainable
+from sweepforge.trainables.mlp import CLASSIFIER_METRICS
+
+PAUSE_S = float(os.environ.get("SWEEPFORGE_TEST_EPOCH_PAUSE_S", "0.3"))
+
+
+@register_trainable(
+    "mlp_slow",
+    config_cls=MLPConfig,
+    metrics=CLASSIFIER_METRICS,
+    datasets=("digits",),
+    task="classification",
+)
+def train_slowly(config, data, report=None, *, device="cpu", seed=0, checkpoint=None):
+    def pause_then_report(metrics):
+        time.sleep(PAUSE_S)
+        if report is not None:
+            report(metrics)
+
+    return get_trainable("mlp").train(config, data, pause_then_report, device=device, seed=seed,
+                                      checkpoint=checkpoint)

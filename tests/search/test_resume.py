@@ -1,0 +1,327 @@
+"""A killed master resumes: the journal replays every strategy, MLflow keeps one run per trial.
+
+The slow tests run the master as a real subprocess (the `sweepforge` command line, with the test
+trainable `mlp_slow` registered first), kill it with SIGKILL or SIGINT mid-campaign, resume it,
+and check the outcome by querying MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from sweepforge.search import TrialResult
+from sweepforge.search._journal import (
+    JOURNAL_FILE,
+    Journal,
+    JournalError,
+    read_journal,
+    replay,
+)
+from sweepforge.search._plan import plan_campaign
+from sweepforge.search.cli import app
+from sweepforge.search.config import parse_campaign_config
+from tests.conftest import small_campaign
+from tests.search import resume_trainables  # noqa: F401  (registers mlp_slow here too)
+
+REPO = Path(__file__).resolve().parents[2]
+DRIVER = "import tests.search.resume_trainables; from sweepforge.search.cli import main; main()"
+STRATEGIES = {"grid": {}, "random": {}, "optuna": {"sampler": "tpe", "n_startup_trials": 2},
+              "evolutionary": {"population_size": 2}}
+
+
+# --- the journal on its own (no Ray) --------------------------------------------------------
+def _plan(**overrides):
+    return plan_campaign(parse_campaign_config(small_campaign(**overrides)))
+
+
+def _drive(plan, journal, asks: int, tell_upto: int) -> dict:
+    """Asks ``asks`` trials of every strategy, tells the first ``tell_upto`` of each (values
+    made up from the config), journaling everything; returns the live strategies."""
+    live = {name: plan.new_strategy(name) for name in plan.strategies}
+    for round_ in range(asks):
+        for name, strategy in live.items():
+            spec = strategy.ask()
+            journal.ask(name, spec.trial_id, spec.config, f"t{name}{spec.trial_id}", 1)
+            if round_ >= 1 and round_ - 1 < tell_upto:
+                told = round_ - 1
+                value = live[name]._pending[told]["lr"] * 10
+                strategy.tell(told, TrialResult(value))
+                journal.tell(name, told, TrialResult(value))
+    return live
+
+
+def test_replay_gives_back_every_strategy_state(tmp_path):
+    plan = _plan(budget={"trials": 12, "max_epochs": 2}, strategies=STRATEGIES)
+    journal = Journal.create(tmp_path, campaign_id="0123456789ab", name="demo", config={},
+                             strategies=list(plan.strategies))
+    live = _drive(plan, journal, asks=8, tell_upto=6)
+    journal.close()
+
+    _, events = read_journal(tmp_path)
+    again = {name: plan.new_strategy(name) for name in plan.strategies}
+    in_flight = replay(events, again)
+
+    assert sorted(in_flight) == sorted((n, t) for n in plan.strategies for t in (6, 7))
+    for name in plan.strategies:  # same pending trials, same best, same next ask
+        assert again[name].n_asked == live[name].n_asked == 8
+        assert again[name].best_config == live[name].best_config
+        assert again[name].ask().config == live[name].ask().config
+
+
+def test_a_tampered_journal_is_refused_with_the_line(tmp_path):
+    plan = _plan(budget={"trials": 6, "max_epochs": 2}, strategies=STRATEGIES)
+    journal = Journal.create(tmp_path, campaign_id="0123456789ab", name="demo", config={},
+                             strategies=list(plan.strategies))
+    _drive(plan, journal, asks=4, tell_upto=2)
+    journal.close()
+    path = tmp_path / JOURNAL_FILE
+    lines = path.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if '"optuna"' in line and '"ask"' in line
+                  and '"trial":3' in line)
+    record = json.loads(lines[number])
+    record["config"]["lr"] = 0.0123  # a config the seeded strategy never proposes
+    lines[number] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+
+    _, events = read_journal(tmp_path)
+    with pytest.raises(JournalError, match=rf"journal line {number + 1}: strategy 'optuna' "
+                                           r"replays trial 3 as .*refusing to resume"):
+        replay(events, {name: plan.new_strategy(name) for name in plan.strategies})
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"\x80\x04\x95 pickled bytes\n", "is not JSON"),
+        (b'{"type": "tell", "strategy": "random", "trial": 0, "state": "DONE", "value": 1}\n',
+         "state must be one of"),
+        (b'{"type": "ask", "strategy": "random", "trial": "0", "config": {}, "tune_id": "", '
+         b'"session": 1}\n', "needs 'trial' as int"),
+        (b'{"type": "exec", "code": "import os"}\n', "unknown record type 'exec'"),
+        (b'{"type": "end", "status": "FINISHED", "also": 1}\n', "unknown keys ['also']"),
+    ],
+)
+def test_a_malformed_line_is_refused(tmp_path, line, message):
+    journal = Journal.create(tmp_path, campaign_id="0123456789ab", name="demo", config={},
+                             strategies=["random"])
+    journal.close()
+    with (tmp_path / JOURNAL_FILE).open("ab") as file:
+        file.write(line)
+    with pytest.raises(JournalError, match="line 2") as caught:
+        read_journal(tmp_path)
+    assert message in str(caught.value)
+
+
+def test_a_line_cut_off_by_a_crash_is_dropped(tmp_path):
+    plan = _plan(budget={"trials": 4, "max_epochs": 2}, strategies={"random": {}})
+    journal = Journal.create(tmp_path, campaign_id="0123456789ab", name="demo", config={},
+                             strategies=["random"])
+    _drive(plan, journal, asks=2, tell_upto=1)
+    journal.close()
+    with (tmp_path / JOURNAL_FILE).open("ab") as file:
+        file.write(b'{"type": "ask", "strategy": "ran')  # the process died mid-write
+    _, events = read_journal(tmp_path)
+    assert len(events) == 3
+    Journal.reopen(tmp_path).close()  # reopening removes the torn line
+    assert (tmp_path / JOURNAL_FILE).read_bytes().endswith(b"}\n")
+
+
+def test_resume_of_a_tampered_journal_exits_2_before_anything_runs(tmp_path):
+    import ray
+
+    raw = small_campaign(name="tampered", strategies={"random": {}, "optuna": {}})
+    config = parse_campaign_config(raw)
+    plan = plan_campaign(config)
+    state_dir = tmp_path / "state"
+    folder = state_dir / "campaigns" / "tampered" / "0123456789ab"
+    journal = Journal.create(folder, campaign_id="0123456789ab", name="tampered",
+                             config=config.model_dump(mode="json"), strategies=list(plan.strategies))
+    _drive(plan, journal, asks=2, tell_upto=1)
+    journal.close()
+    text = (folder / JOURNAL_FILE).read_text()
+    (folder / JOURNAL_FILE).write_text(text.replace('"trial":1,"config":{"lr":', '"trial":1,"config":{"lr":1', 1))
+    db = tmp_path / "mlflow.db"
+
+    result = CliRunner().invoke(app, ["resume", "tampered", "--state-dir", str(state_dir),
+                                      "--tracking-uri", f"sqlite:///{db}"])
+    assert result.exit_code == 2, result.output
+    assert "refusing to resume" in result.output and "journal line" in result.output
+    assert not db.exists() and not ray.is_initialized()
+
+    unknown = CliRunner().invoke(app, ["resume", "no-such", "--state-dir", str(state_dir)])
+    assert unknown.exit_code == 2 and "no unfinished campaign named 'no-such'" in unknown.output
+
+
+# --- a real master, killed and resumed ------------------------------------------------------
+def _start(args: list[str], log: Path, state_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "SWEEPFORGE_STATE_DIR": str(state_dir), "PYTHONPATH": str(REPO)}
+    with log.open("ab") as sink:
+        return subprocess.Popen([sys.executable, "-c", DRIVER, *args], cwd=REPO, env=env,
+                                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def _campaign_folder(state_dir: Path, name: str) -> Path | None:
+    found = list((state_dir / "campaigns" / name).glob("*/" + JOURNAL_FILE))
+    return found[0].parent if found else None
+
+
+def _in_flight_with_checkpoint(folder: Path) -> dict[tuple[str, int], int]:
+    """(strategy, trial) -> epochs checkpointed, for trials asked and not told, as on disk now."""
+    try:
+        _, events = read_journal(folder)
+    except JournalError:
+        return {}
+    asked = {(e.strategy, e.trial): e for e in events if type(e).__name__ == "Ask"}
+    for event in events:
+        if type(event).__name__ == "Tell":
+            asked.pop((event.strategy, event.trial), None)
+    out = {}
+    for key, ask in asked.items():
+        checkpoints = sorted((folder / "tune" / f"session-{ask.session}" / f"trial-{ask.tune_id}")
+                             .glob("checkpoint_*"))
+        if checkpoints:
+            out[key] = int(checkpoints[-1].name.split("_")[-1]) + 1
+    return out
+
+
+def _trial_runs(client: MlflowClient, name: str):
+    experiment = client.get_experiment_by_name(name)
+    return client.search_runs([experiment.experiment_id], "tags.`sweepforge.kind` = 'trial'",
+                              max_results=1000)
+
+
+def _assert_complete(client: MlflowClient, name: str, strategies, budget: int, epochs: int):
+    """Every strategy has its budget of trials, each exactly once and FINISHED, nothing left
+    RUNNING or KILLED, and every epoch logged at most once."""
+    experiment = client.get_experiment_by_name(name)
+    every = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert {r.info.status for r in every} == {"FINISHED"}, Counter(
+        (r.data.tags.get("sweepforge.kind"), r.info.status) for r in every)
+    campaigns = {r.data.tags["sweepforge.campaign_id"] for r in every}
+    assert len(campaigns) == 1
+    trials = _trial_runs(client, name)
+    keys = Counter((r.data.tags["sweepforge.campaign_id"], r.data.tags["sweepforge.strategy"],
+                    int(r.data.tags["sweepforge.trial_id"])) for r in trials)
+    assert max(keys.values()) == 1, keys  # no duplicates
+    assert Counter(s for _, s, _ in keys) == dict.fromkeys(strategies, budget)
+    for run in trials:
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert len(steps) == len(set(steps)), (run.info.run_name, steps)  # no epoch twice
+        assert max(steps) == epochs and set(steps) <= set(range(1, epochs + 1))
+    return trials
+
+
+def _wait(proc: subprocess.Popen, log: Path, until, what: str, timeout: float = 150):
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, log.read_text()
+        found = until()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_campaign_then_resume(tmp_path):
+    """One trial at a time, so each strategy's ask/tell order is fixed: the resumed strategies
+    must ask exactly what an uninterrupted campaign asks for the same results."""
+    budget, epochs = 4, 4
+    name = "killed"
+    campaign = small_campaign(name=name, trainable="mlp_slow", strategies=STRATEGIES,
+                              budget={"trials": budget, "max_epochs": epochs},
+                              max_concurrent_trials=1)
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign))
+    uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
+    client = MlflowClient(uri)
+    proc = _start(["run", str(path), "--tracking-uri", uri, "--no-progress", "--no-report"], log, state_dir)
+    try:
+        def mid_trial_after_some_finished():
+            folder = _campaign_folder(state_dir, name)
+            if folder is None or not client.get_experiment_by_name(name):
+                return None
+            finished = [r for r in _trial_runs(client, name) if r.info.status == "FINISHED"]
+            flights = _in_flight_with_checkpoint(folder)
+            # kill between epochs 1 and 2 of a trial, once 5 trials are in MLflow
+            return folder if len(finished) >= 5 and any(e <= 2 for e in flights.values()) else None
+
+        folder = _wait(proc, log, mid_trial_after_some_finished, "a trial mid-way after 5 finished")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)  # let the orphaned Ray of the killed master notice its driver is gone
+    checkpointed = _in_flight_with_checkpoint(folder)
+    assert checkpointed, "the kill came after the trial in flight had finished"
+    before = {r.info.run_id: r.info.status for r in _trial_runs(client, name)}
+    assert "RUNNING" in before.values()  # left by the killed master
+
+    resumed = _start(["resume", name, "--no-progress", "--no-report"], log, state_dir)
+    assert resumed.wait(timeout=240) == 0, log.read_text()
+
+    trials = _assert_complete(client, name, STRATEGIES, budget, epochs)
+    by_key = {(r.data.tags["sweepforge.strategy"], int(r.data.tags["sweepforge.trial_id"])): r
+              for r in trials}
+    assert set(before) <= {r.info.run_id for r in trials}  # the killed master's runs were reused
+    for key, epochs_done in checkpointed.items():  # resumed from the checkpoint, not restarted
+        tags = by_key[key].data.tags
+        assert int(tags["sweepforge.resumed_at_epoch"]) == epochs_done + 1, tags
+        assert tags["sweepforge.attempts"] == "2"
+
+    # An uninterrupted campaign, driven by the same results, asks the same configs.
+    plan = plan_campaign(parse_campaign_config(campaign))
+    for strategy_name in STRATEGIES:
+        fresh = plan.new_strategy(strategy_name)
+        for trial_id in range(budget):
+            spec = fresh.ask()
+            run = by_key[(strategy_name, trial_id)]
+            assert spec.config == json.loads(run.data.tags["sweepforge.config"]), (strategy_name, trial_id)
+            fresh.tell(trial_id, TrialResult(run.data.metrics["val_accuracy"]))
+    _, events = read_journal(folder)
+    assert type(events[-1]).__name__ == "End" and not (folder / "tune").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_run_again_resumes(tmp_path):
+    """Two trials at once; Ctrl-C, then `sweepforge run FILE --resume` finishes the campaign."""
+    budget, epochs = 4, 3
+    name = "interrupted"
+    strategies = {"random": {}, "optuna": {"n_startup_trials": 2}}
+    campaign = small_campaign(name=name, trainable="mlp_slow", strategies=strategies,
+                              budget={"trials": budget, "max_epochs": epochs})
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign))
+    uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
+    client = MlflowClient(uri)
+    args = ["--tracking-uri", uri, "--no-progress", "--no-report"]
+    proc = _start(["run", str(path), *args], log, state_dir)
+    try:
+        _wait(proc, log, lambda: client.get_experiment_by_name(name) and any(
+            r.info.status == "FINISHED" for r in _trial_runs(client, name)), "a finished trial")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert f"sweepforge resume {name}" in log.read_text()
+    statuses = Counter(r.info.status for r in _trial_runs(client, name))
+    assert statuses["FINISHED"] >= 1 and "RUNNING" not in statuses
+
+    again = _start(["run", str(path), "--resume", *args], log, state_dir)
+    assert again.wait(timeout=240) == 0, log.read_text()
+    _assert_complete(client, name, strategies, budget, epochs)
+    assert "continues it" not in log.read_text().split("Comparison")[-1]
