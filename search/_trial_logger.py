@@ -172,6 +172,14 @@ class TrialLogger(Callback):
         reason = self.stop_reasons.get(trial.trial_id)
         self._close(trial, error=f"{reason}\n\n{error}" if reason else error, summary=reason)
 
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        """Ray Tune restarts the trial (``max_failures``): its run stays open; this attempt's
+        error is kept as ``error-attempt-N.txt``."""
+        run = self._open.get(trial.trial_id)
+        if run is not None:
+            error = _error_text(trial) or "the trial raised an error"
+            self.tracker.log_text(run.run_id, error, f"error-attempt-{run.attempt}.txt")
+
     def close_unfinished(self, status: str) -> None:
         """Ends the runs of trials still open (the campaign was interrupted) with ``status``."""
         for run in self._open.values():

@@ -32,3 +32,26 @@ def train_slowly(config, data, report=None, *, device="cpu", seed=0, checkpoint=
 
     return get_trainable("mlp").train(config, data, pause_then_report, device=device, seed=seed,
                                       checkpoint=checkpoint)
+
+
+@register_trainable(
+    "mlp_flaky",
+    config_cls=MLPConfig,
+    metrics=CLASSIFIER_METRICS,
+    datasets=("digits",),
+    task="classification",
+)
+def train_flakily(config, data, report=None, *, device="cpu", seed=0, checkpoint=None):
+    """Raises after epoch 2: once (a restart from the checkpoint then goes on) for
+    ``batch_size`` 32, on every attempt for any other batch size."""
+    resumed = checkpoint is not None and checkpoint.load() is not None
+
+    def report_then_fail(metrics):
+        if report is not None:
+            report(metrics)
+        epoch = metrics.get("epoch", 0)
+        if (epoch == 2 and not resumed) or (epoch >= 2 and config.batch_size != 32):
+            raise RuntimeError(f"injected fault after epoch 2 (batch_size={config.batch_size})")
+
+    return get_trainable("mlp").train(config, data, report_then_fail, device=device, seed=seed,
+                                      checkpoint=checkpoint)
