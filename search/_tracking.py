@@ -7,20 +7,33 @@ Runs are nested campaign -> strategy -> trial inside one experiment per campaign
 * trial run: every knob as a param, per-epoch metrics (``step`` = epoch), final validation and
   test metrics, status FINISHED / FAILED, duration, and tags (campaign id, strategy, trial id).
 
-Per-epoch metrics are buffered and written with ``log_batch``.
+Per-epoch metrics are buffered and written with ``log_batch``. Writes that cannot reach the
+store are spooled on local disk and replayed when it returns (:class:`Tracker`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
+import random
+import socket
 import time
+import urllib.parse
+import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import BAD_REQUEST
 from mlflow.tracking import MlflowClient
+
+from ._spool import Spool, spool_path
+
+_log = logging.getLogger("sweepforge.tracking")
 
 TAG_KIND = "sweepforge.kind"  # campaign | strategy | trial
 TAG_CAMPAIGN_ID = "sweepforge.campaign_id"
@@ -29,6 +42,8 @@ TAG_TRIAL_ID = "sweepforge.trial_id"
 TAG_CONFIG = "sweepforge.config"  # the searched config as JSON, types kept
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
+TAG_RUN_KEY = "sweepforge.run_key"  # set by sweepforge when it creates a run; finds it on replay
+LOCAL_RUN_PREFIX = "local-"  # a run opened while MLflow was away, not created there yet
 
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_PARAMS_PER_BATCH = 100
@@ -40,17 +55,52 @@ def now_ms() -> int:
 
 
 class Tracker:
-    """Thin, batched writer for one campaign's runs in one MLflow store.
+    """Batched writer for one campaign's runs in one MLflow store, that survives the store
+    going away for a while.
+
+    Every write is one MLflow call. When a call fails because the store cannot be reached (a
+    tracking server down or restarting, a SQLite file locked past its busy timeout), that
+    write and every later one go to a local spool file (:mod:`._spool`), in order, and the
+    tracker tries to replay the spool every ``retry_every_s`` seconds as writes come in, and
+    for up to ``wait_s`` seconds at :meth:`close`. What is still spooled after that stays on
+    disk for :func:`replay_spool`. Runs opened while the store is away get a local id
+    (``local-...``); :meth:`real_run_id` gives the MLflow id once the run exists.
+
+    Replay writes each op once: a ``done`` line follows each op in the spool. The op in flight
+    when a master dies may be sent twice, which is harmless: a spooled run carries a
+    ``sweepforge.run_key`` tag and is looked up before it is created; metrics keep the
+    timestamp they were logged with, and MLflow's SQL stores drop an exact repeat; params
+    are logged with the same value, tags and artifacts overwrite, and ending a run twice
+    ends it once.
+
+    The store must be reachable when the tracker starts (nothing is lost yet then).
 
     Example:
         >>> tracker = Tracker("sqlite:///mlflow.db", "quickstart")  # doctest: +SKIP
+        >>> tracker.name_spool("a1b2c3d4e5f6")   # spool file: .sweepforge/spool/a1b2c3d4e5f6.jsonl  # doctest: +SKIP
         >>> run_id = tracker.start_run("quickstart", {TAG_KIND: "campaign"})  # doctest: +SKIP
+        >>> tracker.close()                      # 0: every write reached MLflow  # doctest: +SKIP
     """
 
-    def __init__(self, tracking_uri: str, experiment_name: str):
+    def __init__(
+        self, tracking_uri: str, experiment_name: str, *, spool: str | os.PathLike[str] | None = None,
+        retry_every_s: float = 5.0,
+    ):
+        _http_client_defaults(tracking_uri)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
-        self.experiment_id = self._experiment(experiment_name)
+        self.experiment_id = _with_lock_retry(self._experiment, experiment_name)
+        self.spool_path = Path(spool) if spool else spool_path(f"{experiment_name}-{uuid.uuid4().hex[:12]}")
+        self.retry_every_s = retry_every_s
+        self._spool: Spool | None = None
+        self._run_ids: dict[str, str] = {}  # local id -> MLflow id, of runs created by a replay
+        self._tried_at = 0.0
+
+    def name_spool(self, campaign_id: str, folder: str | os.PathLike[str] | None = None) -> None:
+        """Names the spool file after the campaign (``<folder>/<campaign_id>.jsonl``, default
+        folder :func:`~._spool.default_spool_dir`), so a resume can find it."""
+        if self._spool is None:
+            self.spool_path = spool_path(campaign_id, folder)
 
     def _experiment(self, name: str) -> str:
         experiment = self.client.get_experiment_by_name(name)
@@ -63,13 +113,18 @@ class Tracker:
         except MlflowException:  # created meanwhile by another process
             return self.client.get_experiment_by_name(name).experiment_id
 
+    # --- writes -------------------------------------------------------------------------
     def start_run(self, name: str, tags: Mapping[str, str], parent: str | None = None) -> str:
-        """Opens a run (nested under ``parent``) and returns its id."""
-        all_tags = {**tags, TAG_RUN_NAME: name}
+        """Opens a run (nested under ``parent``) and returns its id (a local id while the
+        store is away)."""
+        key = uuid.uuid4().hex
+        all_tags = {**tags, TAG_RUN_NAME: name, TAG_RUN_KEY: key}
         if parent:
             all_tags[TAG_PARENT] = parent
-        run = self.client.create_run(self.experiment_id, start_time=now_ms(), tags=all_tags, run_name=name)
-        return run.info.run_id
+        local_id = LOCAL_RUN_PREFIX + key
+        created = self._submit({"op": "create_run", "local_id": local_id, "name": name,
+                                "tags": all_tags, "start_time": now_ms()})
+        return created or self.real_run_id(local_id)
 
     def log(
         self,
@@ -79,31 +134,243 @@ class Tracker:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Writes params, metrics and tags in as few ``log_batch`` calls as MLflow allows."""
-        param_list = [Param(k, _param_text(v)) for k, v in (params or {}).items()]
-        tag_list = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        metric_list = list(metrics)
+        param_list = [[k, _param_text(v)] for k, v in (params or {}).items()]
+        tag_list = [[k, str(v)] for k, v in (tags or {}).items()]
+        metric_list = [[m.key, m.value, m.timestamp, m.step] for m in metrics]
         first = True
         while first or param_list or metric_list:
             first = False
-            self.client.log_batch(
-                run_id,
-                metrics=metric_list[:_MAX_METRICS_PER_BATCH],
-                params=param_list[:_MAX_PARAMS_PER_BATCH],
-                tags=tag_list,
-            )
+            self._submit({"op": "log_batch", "run": run_id,
+                          "metrics": metric_list[:_MAX_METRICS_PER_BATCH],
+                          "params": param_list[:_MAX_PARAMS_PER_BATCH], "tags": tag_list})
             metric_list = metric_list[_MAX_METRICS_PER_BATCH:]
             param_list = param_list[_MAX_PARAMS_PER_BATCH:]
             tag_list = []
 
     def log_text(self, run_id: str, text: str, path: str) -> None:
-        self.client.log_text(run_id, text, path)
+        self._submit({"op": "log_text", "run": run_id, "text": text, "path": path})
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        self.client.set_terminated(run_id, status=status, end_time=now_ms())
+        self._submit({"op": "end_run", "run": run_id, "status": status, "end_time": now_ms()})
 
     def reopen_run(self, run_id: str) -> None:
         """Marks an ended run RUNNING again (a resumed campaign continues it)."""
-        self.client.update_run(run_id, status="RUNNING")
+        self._submit({"op": "reopen_run", "run": run_id})
+
+    # --- the spool ----------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Writes waiting in the spool."""
+        return len(self._spool.pending) if self._spool else 0
+
+    def real_run_id(self, run_id: str) -> str:
+        """The MLflow id of a run opened while the store was away (``run_id`` itself once it
+        is real, or while it is still waiting)."""
+        return self._run_ids.get(run_id, run_id)
+
+    def close(self, wait_s: float = 0.0) -> int:
+        """Replays the spool, retrying for up to ``wait_s`` seconds while the store is away;
+        returns the writes still spooled (0: everything is in MLflow)."""
+        deadline = time.monotonic() + wait_s
+        while self.pending:
+            self._replay()
+            if not self.pending or time.monotonic() >= deadline:
+                break
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        if self.pending:
+            _log.warning("MLflow at %s is unreachable: %d writes are kept in %s; they are written "
+                         "when the campaign is resumed (or by sweepforge.search.replay_spool).",
+                         self.tracking_uri, self.pending, self.spool_path)
+        return self.pending
+
+    def _submit(self, op: dict[str, Any]) -> str | None:
+        """Makes the call now, or spools it (behind any calls spooled before it)."""
+        if self._spool is None:
+            try:
+                return self._execute(op)
+            except Exception as err:
+                if not _unreachable(err):
+                    raise
+                _log.warning("MLflow at %s cannot be reached (%s); writes are kept in %s until "
+                             "it returns.", self.tracking_uri, _first_line(err), self.spool_path)
+                self._spool = self._open_spool()
+                self._tried_at = time.monotonic()
+        self._spool.append(op)
+        if time.monotonic() - self._tried_at >= self.retry_every_s:
+            self._replay()
+        return None
+
+    def _open_spool(self) -> Spool:
+        spool = Spool.create(self.spool_path, self.tracking_uri, self.experiment_id)
+        self._run_ids.update(spool.run_ids)
+        spool.run_ids = self._run_ids  # one map: replays add to it, the tracker reads it
+        return spool
+
+    def _replay(self) -> None:
+        """Writes the spooled ops in order until one fails for want of the store; a spool
+        written out in full is deleted."""
+        spool = self._spool
+        if spool is None:
+            return
+        self._tried_at = time.monotonic()
+        if not _reachable(self.tracking_uri):
+            return
+        replay_ops(self, spool)
+        if not spool.pending:
+            spool.path.unlink(missing_ok=True)
+            _log.warning("MLflow at %s is back: the spooled writes are in (%s removed).",
+                         self.tracking_uri, spool.path)
+            self._spool = None
+
+    def _execute(self, op: dict[str, Any], replay: bool = False) -> str | None:
+        """One MLflow call; for ``create_run`` returns the run id. While replaying, a run
+        already created (by an earlier try whose answer was lost) is found by its key."""
+        return _with_lock_retry(self._call, op, replay)
+
+    def _call(self, op: dict[str, Any], replay: bool) -> str | None:
+        kind = op["op"]
+        ids = self._run_ids
+        run = ids.get(op.get("run", ""), op.get("run", ""))
+        if run.startswith(LOCAL_RUN_PREFIX):
+            raise MlflowException(f"run {run} was never created in MLflow", error_code=BAD_REQUEST)
+        if kind == "create_run":
+            tags = {k: ids.get(v, v) if k == TAG_PARENT else v for k, v in op["tags"].items()}
+            if replay:
+                found = self.client.search_runs(
+                    [self.experiment_id], f"tags.`{TAG_RUN_KEY}` = '{tags[TAG_RUN_KEY]}'",
+                    max_results=1,
+                )
+                if found:
+                    return found[0].info.run_id
+            created = self.client.create_run(self.experiment_id, start_time=op["start_time"],
+                                             tags=tags, run_name=op["name"])
+            return created.info.run_id
+        if kind == "log_batch":
+            self.client.log_batch(
+                run,
+                metrics=[Metric(k, float(v), int(t), int(s)) for k, v, t, s in op["metrics"]],
+                params=[Param(k, v) for k, v in op["params"]],
+                tags=[RunTag(k, v) for k, v in op["tags"]],
+            )
+        elif kind == "log_text":
+            self.client.log_text(run, op["text"], op["path"])
+        elif kind == "end_run":
+            self.client.set_terminated(run, status=op["status"], end_time=op["end_time"])
+        elif kind == "reopen_run":
+            self.client.update_run(run, status="RUNNING")
+        else:
+            raise ValueError(f"unknown spooled MLflow call {kind!r}")
+        return None
+
+
+def replay_ops(tracker: Tracker, spool: Spool) -> int:
+    """Replays ``spool``'s pending ops through ``tracker`` until one fails for want of the
+    store; returns how many were written. An op MLflow refuses for good (a bad request) is
+    logged and skipped, so it cannot hold back the rest."""
+    written = 0
+    while spool.pending:
+        entry = spool.pending[0]
+        try:
+            run_id = tracker._execute(entry, replay=True)
+        except Exception as err:  # noqa: BLE001  (sorted by _unreachable; a bug is logged)
+            if _unreachable(err):
+                break
+            _log.warning("MLflow refused a spooled %s (%s); skipped.", entry["op"], _first_line(err))
+            spool.mark_done(entry, error=str(err))
+            continue
+        spool.mark_done(entry, run_id=run_id if entry["op"] == "create_run" else None)
+        written += 1
+    return written
+
+
+def replay_spool(path: str | os.PathLike[str], tracking_uri: str | None = None) -> int:
+    """Writes the ops still waiting in the spool file ``path`` to MLflow (the tracking URI it
+    was written for, unless ``tracking_uri`` is given), in order and once; deletes the file
+    when all are in. Returns the ops still waiting (0: done). For ``sweepforge resume``: call
+    it before reading the campaign's runs back.
+
+    Example:
+        >>> replay_spool(".sweepforge/spool/a1b2c3d4e5f6.jsonl")   # doctest: +SKIP
+        0
+    """
+    spool = Spool.load(Path(path))
+    tracker = Tracker.__new__(Tracker)  # no experiment lookup: the spool names it
+    _http_client_defaults(tracking_uri or spool.tracking_uri)
+    tracker.tracking_uri = tracking_uri or spool.tracking_uri
+    tracker.client = MlflowClient(tracking_uri=tracker.tracking_uri)
+    tracker.experiment_id = spool.experiment_id
+    tracker.spool_path, tracker.retry_every_s, tracker._tried_at = spool.path, 0.0, 0.0
+    tracker._run_ids = spool.run_ids
+    tracker._spool = spool
+    replay_ops(tracker, spool)
+    if not spool.pending:
+        spool.path.unlink(missing_ok=True)
+    return len(spool.pending)
+
+
+_TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED",
+                    "DEADLINE_EXCEEDED", "ABORTED"}
+_LOCKED = ("database is locked", "database table is locked")
+
+
+def _unreachable(err: BaseException) -> bool:
+    """True when ``err`` says the store could not be reached or was busy (worth retrying
+    later), False for a request the store refused (a bug to surface)."""
+    import requests
+
+    if isinstance(err, (OSError, requests.exceptions.RequestException)):
+        return True
+    return isinstance(err, MlflowException) and err.error_code in _TRANSIENT_CODES
+
+
+def _with_lock_retry(fn: Any, *args: Any) -> Any:
+    """Calls ``fn``, retrying with backoff (about 30 s in all) while SQLite says the
+    database is locked: two campaigns writing one SQLite file take turns."""
+    delay = 0.05
+    for _ in range(12):
+        try:
+            return fn(*args)
+        except MlflowException as err:
+            if not any(text in str(err) for text in _LOCKED):
+                raise
+            time.sleep(delay + random.uniform(0, delay))
+            delay = min(delay * 2, 5.0)
+    return fn(*args)
+
+
+def _reachable(tracking_uri: str) -> bool:
+    """For a tracking server: does its port accept a connection (a cheap probe before a
+    replay, so a server still down costs no HTTP retries)? Other stores: True."""
+    parsed = urllib.parse.urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return True
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=2.0):
+            return True
+    except OSError:
+        return False
+
+
+HTTP_CLIENT_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+"""For a tracking server, a failed call gives up after seconds instead of MLflow's default of
+minutes (7 retries, doubling waits, 120 s timeout): the spool keeps the write, and the campaign
+is not held up. Variables the user has set are left alone."""
+
+
+def _http_client_defaults(tracking_uri: str) -> None:
+    if urllib.parse.urlparse(tracking_uri).scheme in ("http", "https"):
+        for name, value in HTTP_CLIENT_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
 
 
 def metrics_at(values: Mapping[str, Any], names: Iterable[str], step: int) -> list[Metric]:

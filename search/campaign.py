@@ -157,6 +157,7 @@ class Campaign:
                 state = CampaignState.resume(self._resume_folder, plan)
                 runs = find_runs(tracker, state.campaign_id)
             campaign_id, strategies = state.campaign_id, state.strategies
+            tracker.name_spool(campaign_id)  # where writes wait while MLflow is away
             campaign_run = self._campaign_run(tracker, campaign_id, runs.campaign, state.session)
             strategy_runs = {
                 name: self._strategy_run(tracker, name, campaign_id, campaign_run,
@@ -195,6 +196,11 @@ class Campaign:
                                            summary[summary.strategy == name].iloc[0], status)
                 tracker.log_text(campaign_run, summary.to_csv(index=False), "comparison.csv")
                 tracker.end_run(campaign_run, status)
+                # writes spooled while MLflow was away: replayed now (waiting a while for it)
+                tracker.close(wait_s=_mlflow_wait_s() if status != "KILLED" else 0.0)
+                campaign_run = tracker.real_run_id(campaign_run)
+                for record in logger.records:
+                    record.run_id = tracker.real_run_id(record.run_id)
                 state.finish(status)
         return CampaignResult(
             name=config.name, campaign_id=campaign_id, campaign_run_id=campaign_run,
@@ -285,6 +291,15 @@ class Campaign:
         tracker.log_text(run_id, yaml.safe_dump(strategy.best_config or {}, sort_keys=True),
                          "best_config.yaml")
         tracker.end_run(run_id, status)
+
+
+def _mlflow_wait_s() -> float:
+    """How long a campaign that ends while MLflow is away waits for it to return before it
+    leaves the spooled writes on disk: ``$SWEEPFORGE_MLFLOW_WAIT_S``, default 60 s."""
+    try:
+        return max(0.0, float(os.environ.get("SWEEPFORGE_MLFLOW_WAIT_S", "60")))
+    except ValueError:
+        return 60.0
 
 
 def _concurrency(config: CampaignConfig) -> int:

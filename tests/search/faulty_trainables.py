@@ -36,6 +36,7 @@ class FaultConfig:
     fault: str = "none"  # one of FAULTS
     x: float = 0.5  # the reported val_accuracy of a healthy trial is x
     epochs: int = 2  # epochs reported (a healthy trial reports each one)
+    sleep_s: float = 0.0  # seconds each epoch takes (so a campaign lasts long enough to disturb)
 
 
 @register_trainable(
@@ -62,6 +63,7 @@ def train_with_fault(config, data, report=None, *, device="cpu", seed=0):
             raise torch.OutOfMemoryError("injected fault: CUDA out of memory. Tried to allocate 80 GiB")
         if config.fault == "alloc":
             torch.empty(2**45, dtype=torch.uint8)  # 32 TiB: the allocator refuses it
+        time.sleep(config.sleep_s)
         report({"epoch": epoch, "train_loss": 1.0 - value if math.isfinite(value) else value,
                 "val_loss": 1.0, "val_accuracy": value})
         if config.fault == "raise":
