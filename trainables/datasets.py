@@ -12,15 +12,13 @@ Example:
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import datasets as skdatasets
-from sklearn.model_selection import train_test_split
-
 from ._errors import ConfigError, unknown_name_error
 
 TASKS = ("classification", "regression", "segmentation", "text")
@@ -121,6 +119,29 @@ class _Source:
 
 _REGISTRY: dict[str, _Source] = {}
 
+_BUILTIN_MODULES = {
+    "mnist": "image_datasets",
+    "adding": "sequence_datasets",
+    "temporal_order": "sequence_datasets",
+    "shapes": "shape_datasets",
+    "shape_kinds": "shape_datasets",
+    "diamonds": "tables",
+    "store_sales": "tables",
+    "python_docs": "text_datasets",
+}
+"""Bundled datasets registered by other modules of this package, and those modules. Naming one
+imports its module then, not before: a Ray worker that trains on iris never imports the code
+(or the packages: mlxtend, plotnine, pandas) behind the others."""
+
+
+def _ensure_registered(name: str) -> None:
+    if name not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(f"{__package__}.{_BUILTIN_MODULES[name]}")
+
+
+def _known_names() -> list[str]:
+    return [*_REGISTRY, *(n for n in _BUILTIN_MODULES if n not in _REGISTRY)]
+
 
 def register_dataset(
     name: str, *, task: str, image_shape: ImageShape | None = None
@@ -155,13 +176,16 @@ def list_datasets() -> list[str]:
         >>> list_datasets()[:5]
         ['digits', 'iris', 'wine', 'breast_cancer', 'diabetes']
     """
+    for name in _BUILTIN_MODULES:
+        _ensure_registered(name)
     return list(_REGISTRY)
 
 
 def dataset_task(name: str) -> str:
     """Return ``"classification"`` or ``"regression"`` for a registered dataset name."""
+    _ensure_registered(name)
     if name not in _REGISTRY:
-        raise unknown_name_error("dataset", name, _REGISTRY)
+        raise unknown_name_error("dataset", name, _known_names())
     return _REGISTRY[name].task
 
 
@@ -186,8 +210,9 @@ def load_dataset(
         >>> load_dataset("digits", seed=0).n_train
         1077
     """
+    _ensure_registered(name)
     if name not in _REGISTRY:
-        raise unknown_name_error("dataset", name, _REGISTRY)
+        raise unknown_name_error("dataset", name, _known_names())
     source = _REGISTRY[name]
     loaded = source.load()
     extras = dict(loaded[2]) if len(loaded) > 2 else {}
@@ -240,6 +265,8 @@ def split_dataset(
                     "training), or give more rows",
                     field="target",
                 )
+    from sklearn.model_selection import train_test_split  # here: it costs a second to import
+
     rest_X, X_test, rest_y, y_test = train_test_split(
         X, y, test_size=n_test, random_state=seed, stratify=y if stratified else None
     )
@@ -294,16 +321,24 @@ def _bad_task(task: object) -> ConfigError:
     )
 
 
-def _sklearn_loader(load: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Loader:
-    return lambda: load(return_X_y=True)
+def _sklearn_loader(function: str) -> Loader:
+    """Loads ``sklearn.datasets.<function>`` when first asked (scikit-learn takes a second to
+    import)."""
+
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        from sklearn import datasets as skdatasets
+
+        return getattr(skdatasets, function)(return_X_y=True)
+
+    return load
 
 
 for _name, _task, _load, _shape in (
-    ("digits", "classification", skdatasets.load_digits, (1, 8, 8)),  # 8x8 images, pixels 0..16
-    ("iris", "classification", skdatasets.load_iris, None),
-    ("wine", "classification", skdatasets.load_wine, None),
-    ("breast_cancer", "classification", skdatasets.load_breast_cancer, None),
-    ("diabetes", "regression", skdatasets.load_diabetes, None),
+    ("digits", "classification", "load_digits", (1, 8, 8)),  # 8x8 images, pixels 0..16
+    ("iris", "classification", "load_iris", None),
+    ("wine", "classification", "load_wine", None),
+    ("breast_cancer", "classification", "load_breast_cancer", None),
+    ("diabetes", "regression", "load_diabetes", None),
 ):
     register_dataset(_name, task=_task, image_shape=_shape)(_sklearn_loader(_load))
 del _name, _task, _load, _shape
