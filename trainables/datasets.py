@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from ._errors import ConfigError, unknown_name_error
 
 TASKS = ("classification", "regression", "segmentation", "text")

@@ -9,7 +9,7 @@ import importlib
 import subprocess
 import sys
 
-import sweepforge.trainables as trainables
+from sweepforge import trainables
 from sweepforge.trainables import datasets, registry
 
 
