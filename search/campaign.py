@@ -152,11 +152,11 @@ class Campaign:
             tracker = Tracker(self.tracking_uri, config.name)
             if self._resume_folder is None:
                 state = CampaignState.start(self.state_dir, config, plan, self.tracking_uri)
-                runs = CampaignRuns(None, {}, {})
             else:
                 state = CampaignState.resume(self._resume_folder, plan)
-                runs = find_runs(tracker, state.campaign_id)
             campaign_id, strategies = state.campaign_id, state.strategies
+            # on resume: what MLflow holds of this campaign id (after any spooled writes)
+            runs = find_runs(tracker, campaign_id) if self._resume_folder else CampaignRuns(None, {}, {})
             tracker.name_spool(campaign_id)  # where writes wait while MLflow is away
             campaign_run = self._campaign_run(tracker, campaign_id, runs.campaign, state.session)
             strategy_runs = {
