@@ -155,9 +155,9 @@ class Campaign:
             else:
                 state = CampaignState.resume(self._resume_folder, plan)
             campaign_id, strategies = state.campaign_id, state.strategies
+            tracker.name_spool(campaign_id)  # where writes wait while MLflow is away
             # on resume: what MLflow holds of this campaign id (after any spooled writes)
             runs = find_runs(tracker, campaign_id) if self._resume_folder else CampaignRuns(None, {}, {})
-            tracker.name_spool(campaign_id)  # where writes wait while MLflow is away
             campaign_run = self._campaign_run(tracker, campaign_id, runs.campaign, state.session)
             strategy_runs = {
                 name: self._strategy_run(tracker, name, campaign_id, campaign_run,
