@@ -265,6 +265,23 @@ def find_runs(tracker: Tracker, campaign_id: str) -> CampaignRuns:
     return CampaignRuns(campaign, strategies, trials)
 
 
+def replay_left_spool(tracker: Tracker) -> None:
+    """Writes what the killed master spooled while MLflow was away (``tracker.spool_path``)
+    before the resume reads the campaign's runs back, so nothing is run or written twice.
+
+    Raises:
+        CampaignError: MLflow is still away; the spool stays for the next try.
+    """
+    from ._tracking import replay_spool
+
+    path = Path(tracker.spool_path)
+    if path.is_file() and replay_spool(path, tracker.tracking_uri):
+        raise CampaignError(
+            f"MLflow at {tracker.tracking_uri} is not reachable, and writes of the killed master "
+            f"wait in {path}; resume once it is back."
+        )
+
+
 def settle_with_mlflow(
     state: CampaignState, runs: CampaignRuns, tracker: Tracker, searcher: CampaignSearcher,
     logger: TrialLogger, metric: str, test_metric: str | None,

@@ -32,6 +32,7 @@ from ._resume import (
     campaign_folder,
     check_resumable,
     find_runs,
+    replay_left_spool,
     resolve_state_dir,
     settle_with_mlflow,
     stored_config,
@@ -155,9 +156,11 @@ class Campaign:
             else:
                 state = CampaignState.resume(self._resume_folder, plan)
             campaign_id, strategies = state.campaign_id, state.strategies
-            tracker.name_spool(campaign_id)  # where writes wait while MLflow is away
-            # on resume: what MLflow holds of this campaign id (after any spooled writes)
-            runs = find_runs(tracker, campaign_id) if self._resume_folder else CampaignRuns(None, {}, {})
+            tracker.name_spool(campaign_id, self.state_dir / "spool")  # writes wait there while MLflow is away
+            runs = CampaignRuns(None, {}, {})
+            if self._resume_folder is not None:  # what MLflow holds of it, spooled writes included
+                replay_left_spool(tracker)
+                runs = find_runs(tracker, campaign_id)
             campaign_run = self._campaign_run(tracker, campaign_id, runs.campaign, state.session)
             strategy_runs = {
                 name: self._strategy_run(tracker, name, campaign_id, campaign_run,
