@@ -21,7 +21,9 @@ Lines, each one JSON object::
 Every line is written whole and flushed to the OS at once (a killed process loses nothing);
 ``fsync`` runs at most every :data:`FSYNC_EVERY_S` and on session and end lines, so a machine
 crash loses at most that much, which the resume recovers from MLflow. A line cut off by a crash
-(the file's last, without its newline) is dropped on reading.
+(the file's last, without its newline) is dropped on reading. The master holds an exclusive
+``flock`` on the journal while it runs (the OS drops it when the process dies), so a second
+master cannot resume a campaign that is still running.
 
 Example:
     >>> import tempfile
@@ -45,6 +47,11 @@ from __future__ import annotations
 import json
 import os
 import time
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock, the journal works the same
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +139,12 @@ class Journal:
     def __init__(self, path: Path):
         self.path = path
         self._file = path.open("a", encoding="utf-8")
+        if not _try_lock(self._file):
+            self._file.close()
+            raise JournalError(
+                f"the campaign of {path.parent} is running in another process (its journal is "
+                "locked); stop that one first, or let it finish."
+            )
         self._synced_at = time.monotonic()
 
     @classmethod
@@ -156,12 +169,12 @@ class Journal:
     def reopen(cls, folder: str | os.PathLike[str]) -> Journal:
         """The journal of ``folder``, for appending; a line cut off by a crash is removed first."""
         path = Path(folder) / JOURNAL_FILE
+        journal = cls(path)  # locked first: never cut a running master's line
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
-            with path.open("r+b") as torn:
-                torn.truncate(end)
-        return cls(path)
+            os.truncate(path, end)
+        return journal
 
     def session(self, n: int) -> None:
         self._append({"type": "session", "n": n, "started": time.time()}, sync=True)
@@ -198,6 +211,26 @@ class Journal:
     def _sync(self) -> None:
         os.fsync(self._file.fileno())
         self._synced_at = time.monotonic()
+
+
+def is_running(folder: str | os.PathLike[str]) -> bool:
+    """True while a master holds the journal of ``folder`` (the campaign is running)."""
+    path = Path(folder) / JOURNAL_FILE
+    try:
+        with path.open("a", encoding="utf-8") as probe:
+            return not _try_lock(probe)  # closing the probe lets the lock go again
+    except OSError:
+        return False
+
+
+def _try_lock(file: Any) -> bool:
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def read_journal(folder: str | os.PathLike[str]) -> tuple[Header, list[Event]]:

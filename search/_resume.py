@@ -36,7 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from ._journal import End, InFlight, Journal, JournalError, Session, Tell, read_journal, replay
+from ._journal import (
+    End,
+    InFlight,
+    Journal,
+    JournalError,
+    Session,
+    Tell,
+    is_running,
+    read_journal,
+    replay,
+)
 from ._strategy import Strategy, TrialResult, TrialState
 from ._tracking import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID, Tracker
 from ._trial_logger import TrialRecord
@@ -87,12 +97,12 @@ class Resumable:
 
 
 def unfinished_campaigns(state_dir: Path, name: str) -> list[Resumable]:
-    """Campaigns of ``name`` that did not finish, latest first. Unreadable journals are left
-    out here; :meth:`CampaignState.resume` reports what is wrong with one when asked for it."""
+    """Campaigns of ``name`` that did not finish and are not running, latest first. Unreadable
+    journals are left out here; :meth:`CampaignState.resume` says what is wrong with one."""
     parent = _campaigns_of(state_dir, name)
     found = []
     for folder in sorted(parent.iterdir()) if parent.is_dir() else []:
-        if not _CAMPAIGN_ID.fullmatch(folder.name) or folder.is_symlink():
+        if not _CAMPAIGN_ID.fullmatch(folder.name) or folder.is_symlink() or is_running(folder):
             continue
         try:
             header, events = read_journal(folder)

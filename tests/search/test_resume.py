@@ -26,6 +26,7 @@ from sweepforge.search._journal import (
     JOURNAL_FILE,
     Journal,
     JournalError,
+    is_running,
     read_journal,
     replay,
 )
@@ -136,6 +137,17 @@ def test_a_line_cut_off_by_a_crash_is_dropped(tmp_path):
     assert len(events) == 3
     Journal.reopen(tmp_path).close()  # reopening removes the torn line
     assert (tmp_path / JOURNAL_FILE).read_bytes().endswith(b"}\n")
+
+
+def test_a_running_campaign_cannot_be_resumed_twice(tmp_path):
+    running = Journal.create(tmp_path, campaign_id="0123456789ab", name="demo", config={},
+                             strategies=["random"])
+    assert is_running(tmp_path)
+    with pytest.raises(JournalError, match="running in another process"):
+        Journal.reopen(tmp_path)
+    running.close()
+    assert not is_running(tmp_path)
+    Journal.reopen(tmp_path).close()
 
 
 def test_resume_of_a_tampered_journal_exits_2_before_anything_runs(tmp_path):
