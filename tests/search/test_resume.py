@@ -337,3 +337,23 @@ def test_ctrl_c_then_run_again_resumes(tmp_path):
     assert again.wait(timeout=240) == 0, log.read_text()
     _assert_complete(client, name, strategies, budget, epochs)
     assert "continues it" not in log.read_text().split("Comparison")[-1]
+
+
+def test_run_again_offers_the_unfinished_campaign(tmp_path, write_campaign, capsys):
+    """`run FILE` on a campaign whose last run did not finish: --resume takes it up, --new and
+    (without a terminal) no flag start anew, the latter saying how to resume."""
+    from sweepforge.search.campaign import Campaign
+    from sweepforge.search.cli import _maybe_resume
+
+    path = write_campaign(small_campaign(name="again", strategies={"random": {}}))
+    state_dir = tmp_path / "state"
+    campaign = Campaign.from_yaml(path, state_dir=state_dir)
+    folder = state_dir / "campaigns" / "again" / "0123456789ab"
+    Journal.create(folder, campaign_id="0123456789ab", name="again",
+                   config=campaign.config.model_dump(mode="json"), strategies=["random"]).close()
+
+    resumed = _maybe_resume(campaign, True, None, None)
+    assert resumed is not campaign and resumed._resume_folder == folder
+    assert _maybe_resume(campaign, False, None, None) is campaign
+    assert _maybe_resume(campaign, None, None, None) is campaign  # stdin is not a terminal here
+    assert "sweepforge resume again" in capsys.readouterr().err
