@@ -13,16 +13,19 @@ store are spooled on local disk and replayed when it returns (:class:`Tracker`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
 import random
 import socket
+import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +91,9 @@ class Tracker:
     ):
         _http_client_defaults(tracking_uri)
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        self.experiment_id = _with_lock_retry(self._experiment, experiment_name)
+        with _store_setup_lock(tracking_uri):  # the client creates a SQLite store's tables
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.experiment_id = _with_lock_retry(self._experiment, experiment_name)
         self.spool_path = Path(spool) if spool else spool_path(f"{experiment_name}-{uuid.uuid4().hex[:12]}")
         self.retry_every_s = retry_every_s
         self._spool: Spool | None = None
@@ -336,6 +340,29 @@ def _with_lock_retry(fn: Any, *args: Any) -> Any:
             time.sleep(delay + random.uniform(0, delay))
             delay = min(delay * 2, 5.0)
     return fn(*args)
+
+
+@contextmanager
+def _store_setup_lock(tracking_uri: str) -> Iterator[None]:
+    """For a SQLite store: one process at a time opens it for the first time. MLflow creates
+    (or migrates) the tables on first use, and two campaigns starting together on a fresh
+    file both try: the second failed with "table ... already exists". A file lock (in the temp
+    folder, named after the database's path) makes the second wait until the first is done.
+    Other stores: nothing to do."""
+    parsed = urllib.parse.urlparse(tracking_uri)
+    if parsed.scheme != "sqlite" or not parsed.path or parsed.path in ("/", "/:memory:"):
+        yield
+        return
+    import fcntl
+
+    db = Path(tracking_uri[len("sqlite:///"):].split("?", 1)[0]).resolve()
+    digest = hashlib.sha1(str(db).encode()).hexdigest()[:16]  # a file name, not security
+    with open(Path(tempfile.gettempdir()) / f"sweepforge-store-{digest}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _reachable(tracking_uri: str) -> bool:
