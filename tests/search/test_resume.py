@@ -310,7 +310,7 @@ def test_sigkill_mid_campaign_then_resume(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_then_run_again_resumes(tmp_path):
     """Two trials at once; Ctrl-C, then `sweepforge run FILE --resume` finishes the campaign."""
-    budget, epochs = 3, 2
+    budget, epochs = 2, 2
     name = "interrupted"
     strategies = {"random": {}, "optuna": {"n_startup_trials": 2}}
     campaign = small_campaign(name=name, trainable="mlp_slow", strategies=strategies,
