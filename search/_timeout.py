@@ -4,7 +4,7 @@ Ray actor killed, so Ray Tune ends it as an errored trial and the campaign goes 
 A Tune stopper could not do this: stoppers act on reports, and a hung trainable never reports
 again. Killing the actor stops the trial wherever it hangs (Python loop, C call, deadlock);
 Ray Tune then sees the actor die, marks the trial ERROR, tells the searcher, and starts a fresh
-actor for the next trial.
+actor for the next trial. A trial stopped this way is not retried under ``max_failures``.
 
 Example:
     >>> deadline = TrialDeadline(timeout_s=600)                       # doctest: +SKIP
@@ -59,4 +59,5 @@ class TrialDeadline(Callback):
             self.expired[trial.trial_id] = (
                 f"trial_timeout_s: the trial ran past {self.timeout_s:g} s and was stopped"
             )
+            trial.max_failures = 0  # not retried (max_failures): it would most likely hang again
             ray.kill(actor, no_restart=True)
