@@ -57,7 +57,7 @@ def _drive(plan, journal, asks: int, tell_upto: int) -> dict:
             journal.ask(name, spec.trial_id, spec.config, f"t{name}{spec.trial_id}", 1)
             if round_ >= 1 and round_ - 1 < tell_upto:
                 told = round_ - 1
-                value = live[name]._pending[told]["lr"] * 10
+                value = strategy._pending[told]["lr"] * 10
                 strategy.tell(told, TrialResult(value))
                 journal.tell(name, told, TrialResult(value))
     return live
@@ -108,8 +108,8 @@ def test_a_tampered_journal_is_refused_with_the_line(tmp_path):
         (b"\x80\x04\x95 pickled bytes\n", "is not JSON"),
         (b'{"type": "tell", "strategy": "random", "trial": 0, "state": "DONE", "value": 1}\n',
          "state must be one of"),
-        (b'{"type": "ask", "strategy": "random", "trial": "0", "config": {}, "tune_id": "", '
-         b'"session": 1}\n', "needs 'trial' as int"),
+        ((b'{"type": "ask", "strategy": "random", "trial": "0", "config": {}, "tune_id": "", '
+          b'"session": 1}\n'), "needs 'trial' as int"),
         (b'{"type": "exec", "code": "import os"}\n', "unknown record type 'exec'"),
         (b'{"type": "end", "status": "FINISHED", "also": 1}\n', "unknown keys ['also']"),
     ],
