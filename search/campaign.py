@@ -44,6 +44,7 @@ from ._strategy import Strategy
 from ._timeout import TrialDeadline
 from ._tracking import TAG_CAMPAIGN_ID, TAG_KIND, TAG_STRATEGY, Tracker, config_json, metrics_at
 from ._trial_logger import TrialLogger, TrialRecord
+from ._tune_memory import ForgetFinishedTrialStats
 from ._worker import run_trial
 from .config import CampaignConfig, CampaignError, load_campaign_config
 
@@ -227,7 +228,8 @@ class Campaign:
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )
         interrupt = InterruptFlag()
-        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt), DropCheckpoints()]
+        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt), DropCheckpoints(),
+                                ForgetFinishedTrialStats()]  # flat master memory
         if config.trial_timeout_s:  # the master kills a trial's actor past its deadline
             deadline = TrialDeadline(config.trial_timeout_s)
             logger.stop_reasons = deadline.expired
