@@ -8,21 +8,33 @@ Example:
 
 from typing import TYPE_CHECKING, Any
 
-from ._strategy import Strategy, StrategyError, TrialResult, TrialSpec, TrialState
-from .config import CampaignConfig, CampaignError, load_campaign_config
-from .strategies import STRATEGIES, make_strategy
+# Every name is imported when first used (PEP 562): a Ray worker imports this package to reach
+# ``_worker`` and should not pay for Optuna, DEAP, pydantic or MLflow, which only the master uses.
+_MODULE_OF = {
+    "Strategy": "_strategy", "StrategyError": "_strategy", "TrialResult": "_strategy",
+    "TrialSpec": "_strategy", "TrialState": "_strategy",
+    "CampaignConfig": "config", "CampaignError": "config", "load_campaign_config": "config",
+    "STRATEGIES": "strategies", "make_strategy": "strategies",
+    "Campaign": "campaign", "CampaignResult": "campaign",
+}
 
 if TYPE_CHECKING:
+    from ._strategy import Strategy, StrategyError, TrialResult, TrialSpec, TrialState
     from .campaign import Campaign, CampaignResult
+    from .config import CampaignConfig, CampaignError, load_campaign_config
+    from .strategies import STRATEGIES, make_strategy
 
 
 def __getattr__(name: str) -> Any:
-    # The runner pulls in Ray, MLflow and torch (seconds to import); strategies alone do not.
-    if name in ("Campaign", "CampaignResult"):
-        from . import campaign
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(campaign, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "STRATEGIES",

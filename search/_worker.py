@@ -1,36 +1,47 @@
 """What runs inside a Ray worker for one trial: build the trainable's config and train.
 
 The worker gives torch exactly as many threads as CPUs the trial reserved, so two trials on two
-cores do not oversubscribe, and uses the GPU when Ray assigned one. The dataset is loaded once
-per worker process and reused across trials (Ray Tune reuses actors): a registered one by name,
-or the user's table (:class:`~.config.TableSource`) read from its absolute path.
+cores do not oversubscribe, and uses the GPU when Ray assigned one. The master loads and splits
+the campaign's dataset once (it checks the campaign against it anyway) and hands it to the
+workers through Ray's object store; a worker keeps one writable copy for all its trials (Ray
+Tune reuses actors).
 
 Trainables that take ``checkpoint=`` (every bundled one) save their state each epoch; the worker
 reports it to Ray Tune with that epoch's metrics (:class:`TuneCheckpointer`), so a trial that Ray
 Tune restarts (``max_failures``, a lost node) resumes from ``tune.get_checkpoint()``, and a trial
 resubmitted by ``sweepforge resume`` from the checkpoint directory the searcher names.
+
+A worker imports only what its trial needs: torch when the trainable uses it, not scikit-learn
+or pandas for data the master has already split. Starting a worker is a fixed cost of every
+campaign (see "Orchestration overhead" in BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
+import sys
 import tempfile
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sweepforge.trainables import Dataset, get_trainable, load_dataset
-from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, State, load_state_file
-from sweepforge.trainables.tables import load_table
 
-from ._searcher import RESUME_FROM
-from .config import TableSource
+if TYPE_CHECKING:
+    from sweepforge.trainables.checkpoint import State
+
+    from .config import TableSource
 
 
 def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
     """A campaign's dataset split with ``seed``: registered ``source`` by name, or the table it
     describes (read afresh: the planner sees the file as it is now)."""
+    from .config import TableSource
+
     if isinstance(source, TableSource):
+        from sweepforge.trainables.tables import load_table
+
         return load_table(
             source.path, target=source.target, categorical=source.categorical,
             task=source.task, seed=seed,
@@ -38,33 +49,55 @@ def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
     return load_dataset(source, seed=seed)
 
 
-@lru_cache(maxsize=4)
-def _dataset(source: str | TableSource, seed: int) -> Dataset:
-    return load_campaign_dataset(source, seed)
+_WRITABLE: dict[tuple, Dataset] = {}
+
+
+def _writable(data: Dataset) -> Dataset:
+    """``data`` with arrays this process may write to, one copy per worker. Arrays that come out
+    of Ray's object store are read-only views of shared memory."""
+    key = (data.name, data.n_train, len(data.y_val), len(data.y_test),
+           float(data.X_train[:1].sum()) if data.n_train else 0.0)
+    if key not in _WRITABLE:
+        copies = {
+            f.name: value.copy() if hasattr(value, "flags") and not value.flags.writeable else value
+            for f in dataclasses.fields(data)
+            for value in [getattr(data, f.name)]
+        }
+        _WRITABLE.clear()  # one campaign's data per worker
+        _WRITABLE[key] = dataclasses.replace(data, **copies)
+    return _WRITABLE[key]
 
 
 def run_trial(
-    config: dict[str, Any], *, trainable_name: str, trainable_module: str,
-    dataset_name: str | TableSource, seed: int, fixed: dict[str, Any], cpus: float, gpus: float,
+    config: dict[str, Any], *, trainable_name: str, trainable_module: str, data: Dataset,
+    seed: int, fixed: dict[str, Any], cpus: float, gpus: float,
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
     ``trainable_module`` is imported first, so a trainable registered in the user's own module
-    (not only sweepforge's) is known in the worker too. ``dataset_name`` is the campaign's
-    ``dataset``: a registered name or a :class:`~.config.TableSource`.
+    (not only sweepforge's) is known in the worker too. ``data`` is the campaign's dataset, split
+    by the master.
     """
     import ray
-    import torch
     from ray import tune
 
+    from ._searcher import RESUME_FROM
+
+    threads = max(1, int(cpus))
+    if "torch" not in sys.modules:  # torch reads it when imported: a trainable importing it late
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # still gets the trial's CPUs
     config = dict(config)
     checkpointer = TuneCheckpointer(config.pop(RESUME_FROM, None))
     if trainable_module != "__main__":
         importlib.import_module(trainable_module)
-
-    torch.set_num_threads(max(1, int(cpus)))
-    device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"
     spec = get_trainable(trainable_name)
+
+    torch = sys.modules.get("torch")
+    if torch is None and gpus > 0:
+        import torch
+    if torch is not None:
+        torch.set_num_threads(threads)
+    device = "cuda" if gpus > 0 and torch is not None and torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
 
@@ -79,7 +112,7 @@ def run_trial(
         reported.append(True)
 
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
-    final = spec.train(spec.make_config({**fixed, **config}), _dataset(dataset_name, seed), report,
+    final = spec.train(spec.make_config({**fixed, **config}), _writable(data), report,
                        device=device, seed=seed, **keeps)
     if not reported and isinstance(final, dict) and final:
         # restored from a checkpoint of its last epoch: nothing left to train, so say how it ended
@@ -101,6 +134,8 @@ class TuneCheckpointer:
     def load(self) -> State | None:
         from ray import tune
 
+        from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, load_state_file
+
         checkpoint = tune.get_checkpoint()
         if checkpoint is None and self.resume_from:
             checkpoint = tune.Checkpoint(self.resume_from)
@@ -119,6 +154,8 @@ class TuneCheckpointer:
     def report(self, metrics: dict[str, Any]) -> None:
         import torch
         from ray import tune
+
+        from sweepforge.trainables.checkpoint import CHECKPOINT_FILE
 
         if self._state is None:
             tune.report(metrics)

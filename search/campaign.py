@@ -222,7 +222,7 @@ class Campaign:
             tune.with_parameters(
                 run_trial, trainable_name=config.trainable,
                 trainable_module=self.plan.trainable.train_fn.__module__,
-                dataset_name=config.dataset, seed=config.seed, fixed=self.plan.fixed,
+                data=self.plan.data, seed=config.seed, fixed=self.plan.fixed,
                 cpus=resources.cpu, gpus=resources.gpu,
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
