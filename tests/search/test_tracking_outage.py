@@ -112,6 +112,9 @@ def test_campaign_survives_a_tracking_server_outage(ray_local, server, spool_dir
             outage["restart"] = restart
 
     monkeypatch.setattr(_progress.CampaignProgress, "on_event", stop_server_at_third_start)
+    # the server's restart takes 10-40 s on a busy 2-core box, on top of the outage: let the
+    # campaign's end wait long enough for it (default 60 s)
+    monkeypatch.setenv("SWEEPFORGE_MLFLOW_WAIT_S", "240")
     campaign = small_campaign(
         name="outage", trainable="faulty", budget={"trials": TRIALS, "max_epochs": EPOCHS},
         space={"x": {"type": "float", "low": 0.1, "high": 0.9}}, fixed={"sleep_s": 0.7},
