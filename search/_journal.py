@@ -52,7 +52,7 @@ try:
     import fcntl
 except ImportError:  # not on POSIX: no lock, the journal works the same
     fcntl = None  # type: ignore[assignment]
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +146,10 @@ class Journal:
                 "locked); stop that one first, or let it finish."
             )
         self._synced_at = time.monotonic()
+        self.defer: Callable[[Callable[[], None]], None] | None = None
+        """Set by the campaign to its MLflow writer's ``in_order``: lines are then written after
+        the MLflow writes queued before them, so a tell is journaled only once MLflow has the
+        trial (see :meth:`~._tracking.Tracker.in_order`)."""
 
     @classmethod
     def create(
@@ -203,6 +207,12 @@ class Journal:
             self._file.close()
 
     def _append(self, record: dict[str, Any], sync: bool = False) -> None:
+        if self.defer is not None:
+            self.defer(lambda: self._write(record, sync))
+        else:
+            self._write(record, sync)
+
+    def _write(self, record: dict[str, Any], sync: bool) -> None:
         self._file.write(_line(record))
         self._file.flush()  # in the OS now: a killed process loses nothing
         if sync or time.monotonic() - self._synced_at > FSYNC_EVERY_S:

@@ -257,6 +257,7 @@ class CampaignRuns:
 def find_runs(tracker: Tracker, campaign_id: str) -> CampaignRuns:
     """Every run tagged with ``campaign_id``; for a trial with several runs, the FINISHED one
     (then FAILED, then the latest)."""
+    tracker.flush()  # reads see every write queued before
     runs = tracker.client.search_runs(
         [tracker.experiment_id], filter_string=f"tags.`{TAG_CAMPAIGN_ID}` = '{campaign_id}'",
         max_results=50000,

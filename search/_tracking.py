@@ -18,13 +18,16 @@ import json
 import logging
 import math
 import os
+import queue
 import random
 import socket
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,6 +81,12 @@ class Tracker:
 
     The store must be reachable when the tracker starts (nothing is lost yet then).
 
+    With ``background=True`` (what a campaign uses) the calls are made, in order, by one writer
+    thread, so Ray Tune's loop on the master does not wait on the store between trials: only
+    :meth:`start_run` waits, for the run's id. :meth:`flush` waits for every write queued so far;
+    :meth:`close` flushes first. An error of the store that is not an outage (a bug) is raised
+    by the next call after it.
+
     Example:
         >>> tracker = Tracker("sqlite:///mlflow.db", "quickstart")  # doctest: +SKIP
         >>> tracker.name_spool("a1b2c3d4e5f6")   # spool file: .sweepforge/spool/a1b2c3d4e5f6.jsonl  # doctest: +SKIP
@@ -87,7 +96,7 @@ class Tracker:
 
     def __init__(
         self, tracking_uri: str, experiment_name: str, *, spool: str | os.PathLike[str] | None = None,
-        retry_every_s: float = 5.0,
+        retry_every_s: float = 5.0, background: bool = False,
     ):
         _http_client_defaults(tracking_uri)
         self.tracking_uri = tracking_uri
@@ -99,6 +108,9 @@ class Tracker:
         self._spool: Spool | None = None
         self._run_ids: dict[str, str] = {}  # local id -> MLflow id, of runs created by a replay
         self._tried_at = 0.0
+        self._queue: queue.SimpleQueue | None = queue.SimpleQueue() if background else None
+        self._writer: threading.Thread | None = None
+        self._writer_error: BaseException | None = None
 
     def name_spool(self, campaign_id: str, folder: str | os.PathLike[str] | None = None) -> None:
         """Names the spool file after the campaign (``<folder>/<campaign_id>.jsonl``, default
@@ -127,7 +139,7 @@ class Tracker:
             all_tags[TAG_PARENT] = parent
         local_id = LOCAL_RUN_PREFIX + key
         created = self._submit({"op": "create_run", "local_id": local_id, "name": name,
-                                "tags": all_tags, "start_time": now_ms()})
+                                "tags": all_tags, "start_time": now_ms()}, wait=True)
         return created or self.real_run_id(local_id)
 
     def log(
@@ -172,9 +184,21 @@ class Tracker:
         is real, or while it is still waiting)."""
         return self._run_ids.get(run_id, run_id)
 
+    def flush(self) -> None:
+        """Waits until every write queued so far has been made (or spooled)."""
+        if self._writer is not None:
+            self._submit({"op": "flush"}, wait=True)
+        self._raise_writer_error()
+
     def close(self, wait_s: float = 0.0) -> int:
         """Replays the spool, retrying for up to ``wait_s`` seconds while the store is away;
         returns the writes still spooled (0: everything is in MLflow)."""
+        self.flush()
+        if self._writer is not None:
+            self._queue.put(None)  # the writer's last item
+            self._writer.join()
+            self._writer = None
+        self._queue = None  # from now on, calls are made at once
         deadline = time.monotonic() + wait_s
         while self.pending:
             self._replay()
@@ -187,7 +211,52 @@ class Tracker:
                          self.tracking_uri, self.pending, self.spool_path)
         return self.pending
 
-    def _submit(self, op: dict[str, Any]) -> str | None:
+    def _submit(self, op: dict[str, Any], wait: bool = False) -> str | None:
+        """Makes the call (in the writer thread when there is one; ``wait`` for its answer)."""
+        if self._queue is None:
+            return self._make_or_spool(op)
+        self._raise_writer_error()
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_queued, name="sweepforge-mlflow",
+                                            daemon=True)
+            self._writer.start()
+        answer: Future | None = Future() if wait else None
+        self._queue.put((op, answer))
+        return answer.result() if answer is not None else None
+
+    def _write_queued(self) -> None:
+        """The writer thread: makes the queued calls in order until it gets ``None``."""
+        while (item := self._queue.get()) is not None:
+            op, answer = item
+            try:
+                if op["op"] == "call":
+                    result = op["fn"]()
+                else:
+                    result = None if op["op"] == "flush" else self._make_or_spool(op)
+            except BaseException as err:  # noqa: BLE001  (handed to the caller)
+                if answer is not None:
+                    answer.set_exception(err)
+                elif self._writer_error is None:
+                    self._writer_error = err
+                continue
+            if answer is not None:
+                answer.set_result(result)
+
+    def in_order(self, fn: Any) -> None:
+        """Calls ``fn()`` once every write queued before has been made or spooled (at once
+        without a writer thread). The campaign journals a trial's tell this way, so a tell in
+        the journal means MLflow has (or the spool keeps) the whole trial."""
+        if self._queue is None:
+            fn()
+        else:
+            self._submit({"op": "call", "fn": fn})
+
+    def _raise_writer_error(self) -> None:
+        if self._writer_error is not None:
+            err, self._writer_error = self._writer_error, None
+            raise err
+
+    def _make_or_spool(self, op: dict[str, Any]) -> str | None:
         """Makes the call now, or spools it (behind any calls spooled before it)."""
         if self._spool is None:
             try:

@@ -151,13 +151,15 @@ class Campaign:
         returns the trials and the comparison table."""
         config, plan = self.config, self.plan
         with _ray_session(self.address, config):
-            tracker = Tracker(self.tracking_uri, config.name)
+            # MLflow writes happen on a writer thread: Tune's loop does not wait on the store
+            tracker = Tracker(self.tracking_uri, config.name, background=True)
             if self._resume_folder is None:
                 state = CampaignState.start(self.state_dir, config, plan, self.tracking_uri)
             else:
                 state = CampaignState.resume(self._resume_folder, plan)
             campaign_id, strategies = state.campaign_id, state.strategies
             tracker.name_spool(campaign_id, self.state_dir / "spool")  # writes wait there while MLflow is away
+            state.journal.defer = tracker.in_order  # a tell is journaled after its trial's writes
             runs = CampaignRuns(None, {}, {})
             if self._resume_folder is not None:  # what MLflow holds of it, spooled writes included
                 replay_left_spool(tracker)
