@@ -68,15 +68,41 @@ def _writable(data: Dataset) -> Dataset:
     return _WRITABLE[key]
 
 
+def module_root(module: str) -> str | None:
+    """The folder to put on ``sys.path`` to import ``module`` as the master did (``None`` for
+    ``__main__`` or a module without a file). A worker started elsewhere can then import a
+    trainable defined in the user's own files, e.g. ``benchmarks/lcbench.py``."""
+    found = sys.modules.get(module)
+    path = getattr(found, "__file__", None)
+    if module == "__main__" or not path:
+        return None
+    file = Path(path).resolve()
+    parts = module.split(".")
+    tail = Path(*parts, "__init__.py") if file.name == "__init__.py" else Path(*parts).with_suffix(file.suffix)
+    root = file.parents[len(tail.parts) - 1]
+    # an installed package mapped from other folders (package-dir) has no such root
+    return str(root) if root / tail == file else None
+
+
+def _import_trainable_module(module: str, root: str | None) -> None:
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if root is None or root in sys.path or not module.startswith(str(err.name)):
+            raise
+        sys.path.insert(0, root)
+        importlib.import_module(module)
+
+
 def run_trial(
     config: dict[str, Any], *, trainable_name: str, trainable_module: str, data: Dataset,
-    seed: int, fixed: dict[str, Any], cpus: float, gpus: float,
+    seed: int, fixed: dict[str, Any], cpus: float, gpus: float, trainable_root: str | None = None,
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
-    ``trainable_module`` is imported first, so a trainable registered in the user's own module
-    (not only sweepforge's) is known in the worker too. ``data`` is the campaign's dataset, split
-    by the master.
+    ``trainable_module`` is imported first (from ``trainable_root`` when the worker cannot find
+    it otherwise), so a trainable registered in the user's own module (not only sweepforge's) is
+    known in the worker too. ``data`` is the campaign's dataset, split by the master.
     """
     import ray
     from ray import tune
@@ -89,7 +115,7 @@ def run_trial(
     config = dict(config)
     checkpointer = TuneCheckpointer(config.pop(RESUME_FROM, None))
     if trainable_module != "__main__":
-        importlib.import_module(trainable_module)
+        _import_trainable_module(trainable_module, trainable_root)
     spec = get_trainable(trainable_name)
 
     torch = sys.modules.get("torch")

@@ -45,7 +45,7 @@ from ._timeout import TrialDeadline
 from ._tracking import TAG_CAMPAIGN_ID, TAG_KIND, TAG_STRATEGY, Tracker, config_json, metrics_at
 from ._trial_logger import TrialLogger, TrialRecord
 from ._tune_memory import ForgetFinishedTrialStats
-from ._worker import run_trial
+from ._worker import module_root, run_trial
 from .config import CampaignConfig, CampaignError, load_campaign_config
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -224,6 +224,7 @@ class Campaign:
             tune.with_parameters(
                 run_trial, trainable_name=config.trainable,
                 trainable_module=self.plan.trainable.train_fn.__module__,
+                trainable_root=module_root(self.plan.trainable.train_fn.__module__),
                 data=self.plan.data, seed=config.seed, fixed=self.plan.fixed,
                 cpus=resources.cpu, gpus=resources.gpu,
             ),
