@@ -61,7 +61,8 @@ def failed_campaign(ray_local, tmp_path_factory):
     Strategy.tell = spy
     try:
         started = time.monotonic()
-        result = Campaign(parse_campaign_config(faulty_campaign()), tracking_uri=store).run()
+        result = Campaign(parse_campaign_config(faulty_campaign()), tracking_uri=store,
+                          state_dir=tmp_path_factory.mktemp("state")).run()
         elapsed = time.monotonic() - started
     finally:
         Strategy.tell = original
