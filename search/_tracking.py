@@ -82,8 +82,9 @@ class Tracker:
     The store must be reachable when the tracker starts (nothing is lost yet then).
 
     With ``background=True`` (what a campaign uses) the calls are made, in order, by one writer
-    thread, so Ray Tune's loop on the master does not wait on the store between trials: only
-    :meth:`start_run` waits, for the run's id. :meth:`flush` waits for every write queued so far;
+    thread, so Ray Tune's loop on the master does not wait on the store between trials (a run
+    started this way has a local id until the writer creates it). :meth:`flush` waits for every
+    write queued so far;
     :meth:`close` flushes first. An error of the store that is not an outage (a bug) is raised
     by the next call after it.
 
@@ -131,15 +132,16 @@ class Tracker:
 
     # --- writes -------------------------------------------------------------------------
     def start_run(self, name: str, tags: Mapping[str, str], parent: str | None = None) -> str:
-        """Opens a run (nested under ``parent``) and returns its id (a local id while the
-        store is away)."""
+        """Opens a run (nested under ``parent``) and returns its id: a local id while the store
+        is away, or with a writer thread (the run is created in order with the calls naming it;
+        :meth:`real_run_id` gives the MLflow id once it exists)."""
         key = uuid.uuid4().hex
         all_tags = {**tags, TAG_RUN_NAME: name, TAG_RUN_KEY: key}
         if parent:
             all_tags[TAG_PARENT] = parent
         local_id = LOCAL_RUN_PREFIX + key
         created = self._submit({"op": "create_run", "local_id": local_id, "name": name,
-                                "tags": all_tags, "start_time": now_ms()}, wait=True)
+                                "tags": all_tags, "start_time": now_ms()})
         return created or self.real_run_id(local_id)
 
     def log(
@@ -260,7 +262,7 @@ class Tracker:
         """Makes the call now, or spools it (behind any calls spooled before it)."""
         if self._spool is None:
             try:
-                return self._execute(op)
+                made = self._execute(op)
             except Exception as err:
                 if not _unreachable(err):
                     raise
@@ -268,6 +270,10 @@ class Tracker:
                              "it returns.", self.tracking_uri, _first_line(err), self.spool_path)
                 self._spool = self._open_spool()
                 self._tried_at = time.monotonic()
+            else:
+                if op["op"] == "create_run":  # later calls may name the run by its local id
+                    self._run_ids[op["local_id"]] = made
+                return made
         self._spool.append(op)
         if time.monotonic() - self._tried_at >= self.retry_every_s:
             self._replay()
