@@ -10,6 +10,7 @@ plotly.js is embedded, so the file opens with no network. Example:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,23 @@ def write_report(
 ) -> Path:
     """Writes the report of campaign ``name`` to ``path`` (default ``NAME-report.html``)."""
     html = build_report(name, tracking_uri, campaign_run_id=campaign_run_id, **options)
-    target = Path(path) if path is not None else Path(f"{name}-report.html")
+    target = Path(path) if path is not None else Path(default_report_name(name))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
     return target
+
+
+def default_report_name(name: str) -> str:
+    """``NAME-report.html`` in the working directory, with every character of ``name`` that is
+    not a letter, digit, ``-``, ``_`` or ``.`` replaced by ``_``: an MLflow experiment made
+    outside sweepforge may be called ``../x`` or ``a/b``, and the file must stay here.
+
+    Example:
+        >>> default_report_name("../../etc/x")
+        '_.._etc_x-report.html'
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "campaign"
+    return f"{safe}-report.html"
 
 
 def log_report(tracking_uri: str, campaign_run_id: str, path: str | os.PathLike[str]) -> None:

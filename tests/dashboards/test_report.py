@@ -151,3 +151,12 @@ def test_an_unreachable_tracking_server_fails_fast_with_a_clear_error():
     ):
         build_report("quickstart", f"http://127.0.0.1:{port}")
     assert time.monotonic() - started < 10
+
+
+def test_the_default_file_name_cannot_leave_the_working_directory():
+    from sweepforge.dashboards.report import default_report_name
+
+    assert default_report_name("quickstart") == "quickstart-report.html"
+    for hostile in ("../../etc/x", "a/b", "..", "/abs/path", "..\\win"):
+        name = default_report_name(hostile)
+        assert "/" not in name and "\\" not in name and not name.startswith(".")
