@@ -1,0 +1,26 @@
+"""The search-efficiency benchmark runs end to end in its quick mode and scores sensibly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import search_efficiency as bench
+
+
+def test_quick_mode_gives_a_regret_curve_per_strategy_in_0_1():
+    regrets = bench.main(["--quick"])
+    assert set(regrets) == {*bench.STRATEGIES, bench.PLAIN_OPTUNA}
+    for values in regrets.values():
+        assert values.shape == (2, 1, 25)  # tasks x seeds x evaluations
+        assert ((values >= 0) & (values <= 1)).all()
+        assert (np.diff(values, axis=2) <= 1e-12).all()  # best so far only improves
+    # the same sampler with the same seed: sweepforge's Optuna strategy is plain Optuna
+    assert np.allclose(regrets["optuna_tpe"], regrets[bench.PLAIN_OPTUNA])
+
+
+def test_regret_and_ranks():
+    curve = np.array([0.5, 0.7, 0.9, 0.9])
+    assert np.allclose(bench.regret(curve, best=0.9, worst=0.5), [1.0, 0.5, 0.0, 0.0])
+    regrets = {"a": np.zeros((2, 1, 3)), "b": np.ones((2, 1, 3)), "c": np.zeros((2, 1, 3))}
+    assert bench.mean_ranks(regrets, at=3) == {"a": 1.5, "b": 3.0, "c": 1.5}
+    assert bench.evals_to_reach({"a": np.array([[[0.5, 0.2, 0.1]]])}, 0.2) == {"a": 2}
