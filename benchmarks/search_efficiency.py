@@ -213,8 +213,8 @@ def report(regrets: dict[str, np.ndarray], budgets: tuple[int, ...], seconds: di
     if "random" in regrets and max(budgets) <= regrets["random"].shape[2]:
         target = float(regrets["random"][:, :, max(budgets) - 1].mean())
         reach = evals_to_reach(regrets, target)
-        lines += ["", f"Evaluations to reach random search's mean regret at {max(budgets)} "
-                      f"({target:.4f}):", ""]
+        lines += ["", (f"Evaluations to reach random search's mean regret at {max(budgets)} "
+                       f"({target:.4f}):"), ""]
         lines += [f"- {n}: {reach[n] if reach[n] is not None else 'not within the budget'}"
                   for n in regrets]
     return "\n".join(lines)
