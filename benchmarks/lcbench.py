@@ -36,6 +36,7 @@ import numpy as np
 from sweepforge.spaces import Space
 from sweepforge.trainables import register_dataset, register_trainable
 from sweepforge.trainables._fields import check_choice, check_range, coerce_instance
+from sweepforge.trainables.checkpoint import FORMAT_VERSION
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "lcbench"
 MAX_EPOCH = 52
@@ -220,7 +221,7 @@ def train_lcbench(config: LCBenchConfig, data: Any = None, report: Any = None, *
         metrics = {"epoch": epoch, "surrogate_time_s": spent,
                    **{k: float(curve[k][i]) for k in OUTPUTS if k != "time"}}
         if checkpoint is not None:
-            checkpoint.save({"epoch": epoch, "metrics": metrics})
+            checkpoint.save({"format": FORMAT_VERSION, "epoch": epoch, "metrics": metrics})
         if report is not None:
             report(metrics)
     return metrics

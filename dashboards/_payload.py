@@ -170,6 +170,7 @@ def summary_html(table: pd.DataFrame, metric: str) -> str:
         ("best_value", f"best {metric}"),
         ("test_value", "test (best config)"),
         ("wall_time_s", "wall time"),
+        ("epochs", "epochs trained"),
         ("compute_s", "compute time"),
         ("per_trial_s", "time per trial"),
         ("trials_to_within_1pct", "trials to within 1% of best"),

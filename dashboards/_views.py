@@ -24,7 +24,8 @@ WITHIN = 0.01  # "trials to within 1% of the campaign's best"
 # --- summary table ------------------------------------------------------------------------
 def summary(trials: pd.DataFrame, mode: Mode, strategies: list[str] | None = None) -> pd.DataFrame:
     """One row per strategy: trial counts by state, the best value and the test value of its
-    trial, wall time (first start to last end), compute time (sum of durations), mean time per
+    trial, wall time (first start to last end), epochs trained (all its trials, so strategies
+    with and without early stopping compare fairly), compute time (sum of durations), mean time per
     trial, and how many trials (in order of finishing) it took to come within 1% of the best
     value any strategy reached."""
     names = strategy_order(trials, strategies)
@@ -48,6 +49,7 @@ def summary(trials: pd.DataFrame, mode: Mode, strategies: list[str] | None = Non
                 "test_value": best["test_value"] if best is not None else np.nan,
                 "best_trial": best["trial_id"] if best is not None else np.nan,
                 "wall_time_s": (ended.max() - own["started_s"].min()) if len(ended) else np.nan,
+                "epochs": own["epochs"].sum(min_count=1),
                 "compute_s": own["duration_s"].sum(min_count=1),
                 "per_trial_s": own.loc[own["ended_s"].notna(), "duration_s"].mean(),
                 "trials_to_within_1pct": trials_to_reach(own, target, mode),
@@ -68,6 +70,7 @@ _SUMMARY_COLUMNS = [
     "test_value",
     "best_trial",
     "wall_time_s",
+    "epochs",
     "compute_s",
     "per_trial_s",
     "trials_to_within_1pct",

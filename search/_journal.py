@@ -108,6 +108,7 @@ class Tell:
     trial: int
     state: str
     value: float | None
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,9 +195,11 @@ class Journal:
 
     def tell(self, strategy: str, trial: int, result: TrialResult) -> None:
         value = result.value
-        self._append({"type": "tell", "strategy": strategy, "trial": trial,
-                      "state": result.state.value,
-                      "value": None if value is None else float(value)})
+        record = {"type": "tell", "strategy": strategy, "trial": trial,
+                  "state": result.state.value, "value": None if value is None else float(value)}
+        if result.step is not None:
+            record["step"] = int(result.step)
+        self._append(record)
 
     def end(self, status: str) -> None:
         self._append({"type": "end", "status": status}, sync=True)
@@ -307,7 +310,8 @@ def replay(events: list[Event], strategies: Mapping[str, Strategy]) -> dict[tupl
             in_flight[key].placements.append((event.session, event.tune_id))
         else:  # Tell
             try:
-                strategy.tell(event.trial, TrialResult(event.value, TrialState(event.state)))
+                strategy.tell(event.trial,
+                              TrialResult(event.value, TrialState(event.state), event.step))
             except StrategyError as err:
                 raise JournalError(
                     f"journal line {number}: strategy {event.strategy!r}: {err} Refusing to resume."
@@ -352,6 +356,7 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "tell": {"strategy": (str,), "trial": (int,), "state": (str,), "value": (float, int, type(None))},
     "end": {"status": (str,)},
 }
+_OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {"tell": {"step": (int, type(None))}}
 
 
 def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -368,7 +373,13 @@ def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
                 f"{where}: a {kind} record needs {name!r} as {allowed}, got {value!r}; "
                 "refusing to resume."
             )
-    extra = set(record) - set(fields) - {"type"}
+    optional = _OPTIONAL.get(kind, {})
+    for name, types in optional.items():
+        value = record.get(name)
+        if name in record and (not isinstance(value, types) or isinstance(value, bool)):
+            raise JournalError(f"{where}: {name!r} of a {kind} record must be an int, got {value!r}; "
+                               "refusing to resume.")
+    extra = set(record) - set(fields) - set(optional) - {"type"}
     if extra:
         raise JournalError(f"{where}: unknown keys {sorted(extra)} in a {kind} record; refusing to resume.")
     if "trial" in record and record["trial"] < 0:

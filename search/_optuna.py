@@ -31,8 +31,9 @@ class OptunaStrategy(Strategy):
 
     Results: COMPLETE with a finite value is told as COMPLETE; FAILED, and COMPLETE with a
     missing, NaN or infinite value, are told as FAIL (never dropped); PRUNED is told as PRUNED,
-    with its value (when finite) reported as the last intermediate value, which Optuna keeps as
-    the pruned trial's value. The study is exposed as :attr:`study` (resume, dashboards).
+    with its value (when finite) reported as the intermediate value at the epoch it reached
+    (``result.step``). Optuna keeps that as the pruned trial's value, and TPE ranks pruned trials
+    below complete ones, those stopped later above those stopped earlier. The study is exposed as :attr:`study` (resume, dashboards).
 
     Args:
         sampler: one of ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"random"``.
@@ -81,7 +82,7 @@ class OptunaStrategy(Strategy):
             self.study.tell(trial, result.usable_value, state=OptunaState.COMPLETE)
         elif state is TrialState.PRUNED:
             if result.usable_value is not None:
-                trial.report(result.usable_value, step=0)
+                trial.report(result.usable_value, step=result.step or 0)
             self.study.tell(trial, state=OptunaState.PRUNED)
         else:
             self.study.tell(trial, state=OptunaState.FAIL)

@@ -14,6 +14,7 @@ from typing import Any
 from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
 from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable
 
+from ._schedulers import check_scheduler
 from ._strategy import Strategy, StrategyError
 from ._worker import load_campaign_dataset
 from .config import CampaignConfig, CampaignError, TableSource
@@ -36,13 +37,19 @@ class CampaignPlan:
         kind, options = self.strategies[name]
         config = self.config
         return make_strategy(
-            kind, self.space, budget=config.budget.trials, seed=config.seed, mode=config.mode,
+            kind, self.space, budget=config.budget.trial_cap, seed=config.seed, mode=config.mode,
             options=options,
         )
 
     def full_config(self, searched: dict[str, Any]) -> dict[str, Any]:
         """Every knob of a trial: the trainable's defaults, the fixed values, the searched ones."""
         return asdict(self.trainable.make_config({**self.fixed, **searched}))
+
+    def planned_epochs(self, searched: dict[str, Any]) -> int | None:
+        """The epochs a trial of ``searched`` trains when nothing stops it (``None`` for a
+        trainable without an ``epochs`` knob)."""
+        epochs = self.full_config(searched).get("epochs")
+        return int(epochs) if isinstance(epochs, int) else None
 
 
 def plan_campaign(
@@ -68,9 +75,11 @@ def plan_campaign(
     _check_metric_fits_data(config.metric, trainable, data)
     fixed = _fixed_values(config, space, trainable)
     _check_knobs(space, fixed, trainable, data, config)
+    check_scheduler(config.scheduler, space=space, trainable=trainable, metric=config.metric,
+                    max_epochs=config.budget.max_epochs, fixed=fixed)
     for name, (kind, options) in strategies.items():
         try:
-            make_strategy(kind, space, budget=config.budget.trials, seed=config.seed,
+            make_strategy(kind, space, budget=config.budget.trial_cap, seed=config.seed,
                           mode=config.mode, options=options)
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None

@@ -78,7 +78,7 @@ class CampaignProgress:
         row.done += 1
         if row.done >= row.budget:
             row.ended = time.monotonic()
-        if record.state != "COMPLETE":
+        if record.state not in ("COMPLETE", "PRUNED"):
             row.failed += 1
         elif record.value is not None and (
             row.best is None or (record.value > row.best if self.mode == "max" else record.value < row.best)

@@ -220,13 +220,26 @@ class CampaignState:
 class DropCheckpoints(Callback):
     """Deletes a trial's checkpoints once it has ended: only trials in flight are resumed.
     (Ray Tune's own ``CheckpointConfig(num_to_keep=...)`` would force a snapshot of its
-    experiment state every few epochs, which sweepforge never reads.)"""
+    experiment state every few epochs, which sweepforge never reads.)
+
+    With ``at_end`` (PBT), they are deleted when the Tune run ends instead: a trial that has
+    ended may still be the donor of a clone waiting to start.
+    """
+
+    def __init__(self, at_end: bool = False):
+        self.at_end = at_end
+        self._ended: list[Any] = []
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._drop(trial)
+        self._ended.append(trial) if self.at_end else self._drop(trial)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._drop(trial)
+        self._ended.append(trial) if self.at_end else self._drop(trial)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        for trial in self._ended:
+            self._drop(trial)
+        self._ended.clear()
 
     @staticmethod
     def _drop(trial: Any) -> None:
@@ -312,8 +325,7 @@ def settle_with_mlflow(
         if run is not None and run.info.status in ("FINISHED", "FAILED"):
             # it ended just before the kill, before its tell reached the journal
             record = record_from_run(run, metric, test_metric)
-            told = TrialResult(record.value, TrialState.COMPLETE if record.state == "COMPLETE"
-                               else TrialState.FAILED)
+            told = TrialResult(record.value, TrialState(record.state), record.epochs or None)
             state.strategies[strategy].tell(trial_id, told)
             state.journal.tell(strategy, trial_id, told)
             records.append(record)
@@ -334,7 +346,8 @@ def record_from_run(run: Run, metric: str, test_metric: str | None) -> TrialReco
     return TrialRecord(
         strategy=tags[TAG_STRATEGY],
         trial_id=int(tags[TAG_TRIAL_ID]),
-        state="COMPLETE" if run.info.status == "FINISHED" else "FAILED",
+        state=(tags.get("sweepforge.state") or "COMPLETE") if run.info.status == "FINISHED"
+        else "FAILED",
         value=_finite(metrics.get(metric)),
         test_value=_finite(metrics.get(test_metric)) if test_metric else None,
         epochs=int(metrics.get("epochs_run", 0)),

@@ -14,12 +14,19 @@ every tell once the trial's MLflow run is closed (:meth:`CampaignSearcher.commit
 the MLflow callback), at the latest before the next ask: the journal holds every tell in the
 order the strategies saw it, so a resume replays them exactly. On resume, the trials in flight
 at the kill are handed out again first (:meth:`CampaignSearcher.resubmit`), same config, same id.
+
+Early stopping: with ``stops_early`` (the campaign has an ASHA, Hyperband or median scheduler),
+a trial that ends without error before the epochs it was planned for was stopped by the
+scheduler; it is told to its strategy as PRUNED, with its last value and the epoch it reached
+(``TrialResult.step``). A strategy's ``epoch_budget`` counts every epoch its trials trained (each
+result Tune receives is one epoch); a new trial starts only while the budget still holds a whole
+trial beyond what the running ones may train (see ``Budget`` in :mod:`.config`).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
@@ -33,6 +40,19 @@ RESUME_FROM = "__sweepforge_resume_from__"
 """Key the searcher adds to a resubmitted trial's config: the checkpoint directory of its
 previous attempt. The worker takes it out before training; the MLflow callback never logs it."""
 
+POPULATION_KEY = "__sweepforge_trial__"
+"""Key of a trial's config under PBT: the id the searcher knows the trial by (see
+:mod:`._population`)."""
+
+UNSET = "__sweepforge_unset__"
+"""Value of a parameter a PBT trial's config does not have (inactive in its branch)."""
+
+
+def searched_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's config as the strategy proposed it: without the keys sweepforge adds."""
+    return {k: v for k, v in config.items()
+            if k not in (RESUME_FROM, POPULATION_KEY) and not (isinstance(v, str) and v == UNSET)}
+
 
 class CampaignSearcher(Searcher):
     """One Ray Tune searcher driving several named strategies in turn.
@@ -45,13 +65,26 @@ class CampaignSearcher(Searcher):
     def __init__(
         self, strategies: Mapping[str, Strategy], *, metric: str, mode: str,
         journal: Journal | None = None, session: int = 1,
+        planned_epochs: Callable[[dict[str, Any]], int | None] | None = None,
+        stops_early: bool = False, epoch_budget: int | None = None, max_epochs: int = 1,
     ):
         super().__init__(metric=metric, mode=mode)
+        self.planned_epochs = planned_epochs or (lambda config: None)
+        self.stops_early = stops_early
+        self.epoch_budget = epoch_budget
+        self.max_epochs = max_epochs  # a whole trial, as the epoch budget counts it
+        self.epochs_spent: Counter[str] = Counter()  # strategy -> epochs its trials trained
+        self.pruned: set[str] = set()  # Ray trial ids told as PRUNED (the MLflow callback reads it)
+        self._planned: dict[str, int] = {}  # running Ray trial id -> epochs it may train
+        self._trained: Counter[str] = Counter()  # running Ray trial id -> epochs trained so far
+        self._last_epoch: dict[str, int] = {}
+        self._last_iteration: dict[str, Any] = {}
         self.strategies = dict(strategies)
         self.trials: dict[str, tuple[str, int]] = {}  # Ray trial id -> (strategy, its trial id)
         self.journal = journal
         self.session = session
         self._exhausted: set[str] = set()
+        self.focus: str | None = None  # ask only this strategy (PBT: one population each)
         self._last_values: dict[str, Any] = {}
         self._resubmit: deque[tuple[str, int, dict[str, Any], str | None]] = deque()
         self._told: dict[str, tuple[str, int, TrialResult]] = {}  # told, not yet journaled
@@ -68,11 +101,30 @@ class CampaignSearcher(Searcher):
             max(0, s.budget - s.n_asked) for s in self.strategies.values()
         )
 
+    @property
+    def n_asked(self) -> int:
+        """Trials handed out so far: asked from the strategies, plus resubmitted."""
+        return len(self.trials)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing left to hand out: every strategy done (budget or epochs) and no resubmits."""
+        return not self._resubmit and all(
+            name in self._exhausted or s.n_asked >= s.budget for name, s in self.strategies.items()
+        )
+
     def resubmit(self, strategy: str, trial_id: int, config: dict[str, Any],
                  checkpoint: str | None = None) -> None:
         """Hands trial ``trial_id`` of ``strategy`` (asked before a kill, never told) out again
         before any new ask, resuming from ``checkpoint`` (a directory) when given."""
         self._resubmit.append((strategy, trial_id, dict(config), checkpoint))
+
+    def rename_trial(self, old: str, new: str) -> None:
+        """Trial ``old`` is known to Ray Tune as ``new`` (PBT: the searcher asked before Tune
+        named the trials, see :mod:`._population`)."""
+        self.trials[new] = self.trials.pop(old)
+        if old in self._planned:
+            self._planned[new] = self._planned.pop(old)
 
     def commit_tell(self, trial_id: str) -> None:
         """Journals the tell of Ray trial ``trial_id`` (called once its MLflow run is closed)."""
@@ -92,29 +144,67 @@ class CampaignSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         for told in list(self._told):  # the strategy has seen them: journal before asking
             self.commit_tell(told)
-        if self._resubmit:
-            name, own_id, config, checkpoint = self._resubmit.popleft()
+        resubmit = [r for r in self._resubmit if self.focus in (None, r[0])]
+        if resubmit:
+            self._resubmit.remove(resubmit[0])
+            name, own_id, config, checkpoint = resubmit[0]
             self.trials[trial_id] = (name, own_id)
+            self._reserve(trial_id, config)
             if self.journal is not None:
                 self.journal.resubmit(name, own_id, trial_id, self.session)
             return {**config, RESUME_FROM: checkpoint} if checkpoint else config
         while True:
-            waiting = [n for n in self.strategies if n not in self._exhausted]
+            waiting = [n for n in self.strategies
+                       if n not in self._exhausted and self.focus in (None, n)]
             if not waiting:
                 return Searcher.FINISHED
-            name = min(waiting, key=lambda n: self.strategies[n].n_asked)
+            room = [n for n in waiting if self._has_room(n)]
+            if not room:
+                return None  # epoch budgets wait for running trials; Tune asks again later
+            name = min(room, key=lambda n: self.strategies[n].n_asked)
             spec = self.strategies[name].ask()
             if spec is None:
                 self._exhausted.add(name)
                 continue
             self.trials[trial_id] = (name, spec.trial_id)
+            self._reserve(trial_id, spec.config)
             if self.journal is not None:
                 self.journal.ask(name, spec.trial_id, spec.config, trial_id, self.session)
             return spec.config
 
+    def _reserve(self, trial_id: str, config: dict[str, Any]) -> None:
+        self._planned[trial_id] = self.planned_epochs(config) or 1
+
+    def _has_room(self, name: str) -> bool:
+        """Whether strategy ``name`` may start a trial under its epoch budget; a strategy out of
+        room with nothing running is done."""
+        if self.epoch_budget is None:
+            return True
+        running = [t for t, (n, _) in self.trials.items() if n == name and t in self._planned]
+        may_still_train = sum(max(0, self._planned[t] - self._trained[t]) for t in running)
+        left = self.epoch_budget - self.epochs_spent[name] - sum(self._trained[t] for t in running)
+        if left - may_still_train >= self.max_epochs:
+            return True
+        if not running:
+            self._exhausted.add(name)
+        return False
+
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if self.metric in result:
             self._last_values[trial_id] = result[self.metric]
+        self._count_epoch(trial_id, result)
+
+    def _count_epoch(self, trial_id: str, result: dict[str, Any]) -> None:
+        """One more epoch trained (Tune hands a trial's last result to ``on_trial_complete``
+        only, and the others to ``on_trial_result``)."""
+        iteration = result.get("training_iteration")
+        if iteration is not None and iteration == self._last_iteration.get(trial_id):
+            return
+        self._last_iteration[trial_id] = iteration
+        self._trained[trial_id] += 1
+        epoch = result.get("epoch")
+        if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
+            self._last_epoch[trial_id] = int(epoch)
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -123,7 +213,17 @@ class CampaignSearcher(Searcher):
             return
         name, own_id = self.trials[trial_id]
         value = (result or {}).get(self.metric, self._last_values.pop(trial_id, None))
+        if result:
+            self._count_epoch(trial_id, result)
+        self._last_iteration.pop(trial_id, None)
+        reached = self._last_epoch.pop(trial_id, None)
+        planned = self._planned.pop(trial_id, None)
+        self.epochs_spent[name] += self._trained.pop(trial_id, 0)
         state = TrialState.FAILED if error else TrialState.COMPLETE
-        told = TrialResult(value=value, state=state)
+        if (state is TrialState.COMPLETE and self.stops_early and reached is not None
+                and planned is not None and reached < planned):
+            state = TrialState.PRUNED  # the scheduler stopped it before its last epoch
+            self.pruned.add(trial_id)
+        told = TrialResult(value=value, state=state, step=reached)
         self.strategies[name].tell(own_id, told)
         self._told[trial_id] = (name, own_id, told)

@@ -43,7 +43,8 @@ class TrialSpec:
 
 @dataclass(frozen=True)
 class TrialResult:
-    """The outcome of a trial: its metric value (``None`` when it has none) and its state.
+    """The outcome of a trial: its metric value (``None`` when it has none), its state and the
+    epoch it reached (``step``, when known).
 
     A COMPLETE result whose value is missing, NaN or infinite counts as FAILED: see
     :attr:`effective_state`. NaN therefore never becomes a best value.
@@ -51,6 +52,7 @@ class TrialResult:
 
     value: float | None
     state: TrialState = TrialState.COMPLETE
+    step: int | None = None  # the epoch the trial reached (a PRUNED trial's value is from it)
 
     @property
     def effective_state(self) -> TrialState:

@@ -2,10 +2,16 @@
 keeps a :class:`TrialRecord` of it for the comparison table.
 
 Each trial gets exactly one MLflow run, keyed by (campaign id, strategy, trial id).
+
+A trial a scheduler stopped early ends FINISHED with the tag ``sweepforge.state=PRUNED``. A trial
+PBT cloned another trial into gets ``sweepforge.pbt.*`` tags: how many clones, and its lineage
+(JSON: at which epoch, from which trial, which values changed). ``epochs_run`` counts the epochs
+the trial trained (its compute); the metric steps are the epochs the trainable reports.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -16,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from ._searcher import RESUME_FROM
+from ._searcher import searched_config
 from ._tracking import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
@@ -27,6 +33,7 @@ from ._tracking import (
     config_json,
     metrics_at,
 )
+from ._worker import CLONE_KEY
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -47,10 +54,10 @@ class TrialRecord:
 
     strategy: str
     trial_id: int
-    state: str  # COMPLETE | FAILED
+    state: str  # COMPLETE | PRUNED | FAILED
     value: float | None
     test_value: float | None
-    epochs: int
+    epochs: int  # epochs trained (a trial restarted or cloned may train some twice)
     duration_s: float
     started_at: float  # unix time
     config: dict[str, Any]
@@ -76,6 +83,9 @@ class _Open:
     attempt: int = 1  # 2 and more: Ray Tune retried the trial, or a resume restarted it
     attempt_started: bool = True  # no result yet from the current attempt
     nodes: list[str] = field(default_factory=list)  # Ray nodes the trial ran on, in order
+    trained: int = 0  # epochs trained, every attempt and clone counted
+    recovering: bool = False  # Ray Tune is restarting it after an error (not a PBT unpause)
+    lineage: list[dict[str, Any]] = field(default_factory=list)  # PBT clones, in order
 
 
 class TrialLogger(Callback):
@@ -118,16 +128,18 @@ class TrialLogger(Callback):
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         strategy, trial_id = self.searcher.trials[trial.trial_id]
         retried = self._open.get(trial.trial_id)
-        if retried is not None:  # Ray Tune restarts a failed trial (max_failures): same run
-            self._next_attempt(retried, retried.attempt + 1)
+        if retried is not None:  # restarted: after an error (max_failures), or unpaused (PBT)
+            if retried.recovering:
+                retried.recovering = False
+                self._next_attempt(retried, retried.attempt + 1)
             return
-        searched = {k: v for k, v in trial.config.items() if k != RESUME_FROM}
+        searched = searched_config(trial.config)
         adopted = self.adopt.pop((strategy, trial_id), None)
         if adopted is not None:  # in flight when a master was killed: continue its run
             run_id, last_epoch, started_at, attempts = adopted
             self.tracker.reopen_run(run_id)
             run = _Open(run_id, strategy, trial_id, searched, time.monotonic(),
-                        started_at=started_at, epochs=last_epoch)
+                        started_at=started_at, epochs=last_epoch, trained=last_epoch)
             self._open[trial.trial_id] = run
             self._next_attempt(run, attempts + 1)
             self.on_event(strategy, None)
@@ -155,7 +167,10 @@ class TrialLogger(Callback):
             return
         if run.epochs == 0 and "device" in result:
             self.tracker.log(run.run_id, tags={"sweepforge.device": result["device"]})
+        run.trained += 1
         epoch = int(result.get("epoch", run.epochs + 1))
+        if isinstance(result.get(CLONE_KEY), str):
+            self._note_clone(run, json.loads(result[CLONE_KEY]))
         self._note_attempt(run, epoch, result.get("node"))
         if epoch <= run.epochs:  # re-run after a restore from an older checkpoint: logged already
             return
@@ -177,6 +192,7 @@ class TrialLogger(Callback):
         error is kept as ``error-attempt-N.txt``."""
         run = self._open.get(trial.trial_id)
         if run is not None:
+            run.recovering = True
             error = _error_text(trial) or "the trial raised an error"
             self.tracker.log_text(run.run_id, error, f"error-attempt-{run.attempt}.txt")
 
@@ -212,6 +228,24 @@ class TrialLogger(Callback):
         if tags:
             self.tracker.log(run.run_id, tags=tags)
 
+    def _note_clone(self, run: _Open, clone: dict[str, Any]) -> None:
+        """PBT cloned trial ``clone["from"]`` (a Ray trial id) into this one: tag the lineage.
+        Metrics go on from the clone's epoch (steps below the trial's own are logged again)."""
+        strategy, trial_id = self.searcher.trials.get(str(clone.get("from")), (None, None))
+        epoch = clone.get("epoch")
+        run.lineage.append({
+            "epoch": epoch, "from_strategy": strategy, "from_trial": trial_id,
+            "changed": clone.get("changed", {}),
+        })
+        self._flush(run)
+        if isinstance(epoch, int):
+            run.epochs = epoch
+        self.tracker.log(run.run_id, tags={
+            "sweepforge.pbt.clones": len(run.lineage),
+            "sweepforge.pbt.cloned_from": f"{strategy}-{trial_id:04d}" if trial_id is not None else "?",
+            "sweepforge.pbt.lineage": _last_chars(json.dumps(run.lineage, default=str), 5000),
+        })
+
     def _flush(self, run: _Open) -> None:
         if run.buffer:
             self.tracker.log(run.run_id, metrics=run.buffer)
@@ -229,11 +263,17 @@ class TrialLogger(Callback):
             error = f"metric {metric!r} is {last.get(metric, 'missing')!r}, not a finite number"
         duration = time.monotonic() - run.started
         self._flush(run)
+        pruned = not error and trial.trial_id in self.searcher.pruned
+        self.searcher.pruned.discard(trial.trial_id)
+        state = "FAILED" if error else "PRUNED" if pruned else "COMPLETE"
+        tags: dict[str, Any] = {"sweepforge.state": state}
+        if error:
+            tags["sweepforge.error"] = error[:5000]
         self.tracker.log(
             run.run_id,
-            metrics=metrics_at({"duration_s": duration, "epochs_run": run.epochs},
+            metrics=metrics_at({"duration_s": duration, "epochs_run": run.trained},
                                ["duration_s", "epochs_run"], step=run.epochs),
-            tags={"sweepforge.error": error[:5000]} if error else None,
+            tags=tags,
         )
         if error:
             self.tracker.log_text(run.run_id, error, "error.txt")
@@ -242,10 +282,10 @@ class TrialLogger(Callback):
         record = TrialRecord(
             strategy=run.strategy,
             trial_id=run.trial_id,
-            state="FAILED" if error else "COMPLETE",
+            state=state,
             value=value,
             test_value=_finite_or_none(last.get(self._test_metric)) if self._test_metric else None,
-            epochs=run.epochs,
+            epochs=run.trained,
             duration_s=duration,
             started_at=run.started_at,
             config=run.config,
@@ -261,6 +301,11 @@ def _test_metric_for(metric: str, reported: frozenset[str]) -> str | None:
     if metric.startswith("val_") and f"test_{metric[4:]}" in reported:
         return f"test_{metric[4:]}"
     return None
+
+
+def _last_chars(text: str, limit: int) -> str:
+    """``text``, or its last ``limit`` characters (an MLflow tag holds at most 5000)."""
+    return text if len(text) <= limit else "..." + text[-(limit - 3):]
 
 
 def _finite_or_none(value: Any) -> float | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import os
 import sys
 import tempfile
@@ -49,14 +50,13 @@ def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
     return load_dataset(source, seed=seed)
 
 
-_WRITABLE: dict[tuple, Dataset] = {}
+_WRITABLE: dict[str, Dataset] = {}
 
 
-def _writable(data: Dataset) -> Dataset:
-    """``data`` with arrays this process may write to, one copy per worker. Arrays that come out
-    of Ray's object store are read-only views of shared memory."""
-    key = (data.name, data.n_train, len(data.y_val), len(data.y_test),
-           float(data.X_train[:1].sum()) if data.n_train else 0.0)
+def _writable(data: Dataset, key: str) -> Dataset:
+    """``data`` with arrays this process may write to, one copy per worker and ``key`` (the
+    campaign's split, named by the master). Arrays that come out of Ray's object store are
+    read-only views of shared memory."""
     if key not in _WRITABLE:
         copies = {
             f.name: value.copy() if hasattr(value, "flags") and not value.flags.writeable else value
@@ -97,23 +97,28 @@ def _import_trainable_module(module: str, root: str | None) -> None:
 def run_trial(
     config: dict[str, Any], *, trainable_name: str, trainable_module: str, data: Dataset,
     seed: int, fixed: dict[str, Any], cpus: float, gpus: float, trainable_root: str | None = None,
+    data_key: str = "",
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
     ``trainable_module`` is imported first (from ``trainable_root`` when the worker cannot find
     it otherwise), so a trainable registered in the user's own module (not only sweepforge's) is
-    known in the worker too. ``data`` is the campaign's dataset, split by the master.
+    known in the worker too. ``data`` is the campaign's dataset, split by the master, and
+    ``data_key`` names that split (campaign id, dataset, seed): a worker copies it once.
     """
     import ray
     from ray import tune
 
-    from ._searcher import RESUME_FROM
+    from ._searcher import RESUME_FROM, UNSET, searched_config
 
     threads = max(1, int(cpus))
     if "torch" not in sys.modules:  # torch reads it when imported: a trainable importing it late
         os.environ["OMP_NUM_THREADS"] = str(threads)  # still gets the trial's CPUs
-    config = dict(config)
-    checkpointer = TuneCheckpointer(config.pop(RESUME_FROM, None))
+    resume_from = config.get(RESUME_FROM)
+    if resume_from == UNSET:  # a PBT trial that resumes nothing (see _population)
+        resume_from = None
+    config = searched_config(config)
+    checkpointer = TuneCheckpointer(resume_from, config=config)
     if trainable_module != "__main__":
         _import_trainable_module(trainable_module, trainable_root)
     spec = get_trainable(trainable_name)
@@ -138,24 +143,38 @@ def run_trial(
         reported.append(True)
 
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
-    final = spec.train(spec.make_config({**fixed, **config}), _writable(data), report,
+    writable = _writable(data, data_key or f"{data.name}/{seed}")
+    final = spec.train(spec.make_config({**fixed, **config}), writable, report,
                        device=device, seed=seed, **keeps)
     if not reported and isinstance(final, dict) and final:
         # restored from a checkpoint of its last epoch: nothing left to train, so say how it ended
         tune.report({**final, "device": device, "node": node})
 
 
+CLONE_KEY = "sweepforge_clone"
+"""Result key of the first report of a trial that PBT cloned from another: JSON with the Ray
+trial id it was cloned from (``from``), that trial's epoch (``epoch``) and the values that
+changed (``changed``: name -> [before, after]). The MLflow callback records it as lineage."""
+
+_ORIGIN_FILE = "sweepforge-origin.json"
+
+
 class TuneCheckpointer:
     """A :class:`~sweepforge.trainables.Checkpointer` over Ray Tune: each epoch's state goes to
     Tune with that epoch's report; :meth:`load` reads ``tune.get_checkpoint()`` (Tune restarted
-    the trial) or else ``resume_from`` (a checkpoint directory of an earlier attempt).
+    the trial, or PBT cloned another trial into it) or else ``resume_from`` (a checkpoint
+    directory of an earlier attempt).
 
+    Each checkpoint also holds which trial wrote it, at which epoch, with which config: loading
+    another trial's checkpoint means PBT cloned it, and the next report says so (:data:`CLONE_KEY`).
     A checkpoint that cannot be read (cut off mid-copy by a crash) means starting afresh.
     """
 
-    def __init__(self, resume_from: str | None = None):
+    def __init__(self, resume_from: str | None = None, config: dict[str, Any] | None = None):
         self.resume_from = resume_from
+        self.config = dict(config or {})
         self._state: State | None = None
+        self._clone: dict[str, Any] | None = None
 
     def load(self) -> State | None:
         from ray import tune
@@ -163,12 +182,15 @@ class TuneCheckpointer:
         from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, load_state_file
 
         checkpoint = tune.get_checkpoint()
+        from_tune = checkpoint is not None  # (resume_from is this trial's own, by an old id)
         if checkpoint is None and self.resume_from:
             checkpoint = tune.Checkpoint(self.resume_from)
         if checkpoint is None:
             return None
         try:
             with checkpoint.as_directory() as folder:
+                if from_tune:
+                    self._note_clone(Path(folder) / _ORIGIN_FILE)
                 return load_state_file(Path(folder) / CHECKPOINT_FILE)
         except (OSError, ValueError, RuntimeError, EOFError) as err:
             print(f"sweepforge: checkpoint {checkpoint.path} unreadable ({err}); starting afresh")
@@ -183,10 +205,29 @@ class TuneCheckpointer:
 
         from sweepforge.trainables.checkpoint import CHECKPOINT_FILE
 
+        if self._clone is not None:
+            metrics = {**metrics, CLONE_KEY: json.dumps(self._clone, default=str)}
+            self._clone = None
         if self._state is None:
             tune.report(metrics)
             return
         with tempfile.TemporaryDirectory(prefix="sweepforge-checkpoint-") as folder:
             torch.save(self._state, Path(folder) / CHECKPOINT_FILE)
+            origin = {"trial": tune.get_context().get_trial_id(), "epoch": metrics.get("epoch"),
+                      "config": self.config}
+            (Path(folder) / _ORIGIN_FILE).write_text(json.dumps(origin, default=str))
             self._state = None
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))  # copied now
+
+    def _note_clone(self, origin_file: Path) -> None:
+        """Remembers a clone when the checkpoint was written by another trial (PBT's exploit)."""
+        from ray import tune
+
+        if not origin_file.is_file():
+            return
+        origin = json.loads(origin_file.read_text())
+        if origin.get("trial") in (None, tune.get_context().get_trial_id()):
+            return
+        before = origin.get("config") or {}
+        changed = {k: [before.get(k), v] for k, v in self.config.items() if before.get(k) != v}
+        self._clone = {"from": origin["trial"], "epoch": origin.get("epoch"), "changed": changed}

@@ -24,6 +24,7 @@ import yaml
 
 from ._interrupt import InterruptFlag, StopOnInterrupt
 from ._plan import CampaignPlan, plan_campaign
+from ._population import PopulationBridge, population, population_dirname
 from ._progress import CampaignProgress
 from ._resume import (
     CampaignRuns,
@@ -39,8 +40,8 @@ from ._resume import (
     tune_trial_dirname,
     unfinished_campaigns,
 )
+from ._schedulers import make_scheduler
 from ._searcher import CampaignSearcher
-from ._strategy import Strategy
 from ._timeout import TrialDeadline
 from ._tracking import TAG_CAMPAIGN_ID, TAG_KIND, TAG_STRATEGY, Tracker, config_json, metrics_at
 from ._trial_logger import TrialLogger, TrialRecord
@@ -72,7 +73,7 @@ class CampaignResult:
 
     def best_config(self, strategy: str | None = None) -> dict[str, Any]:
         """The best config found (by one strategy, or by any)."""
-        done = self.trials[self.trials["state"] == "COMPLETE"]
+        done = self.trials[self.trials["state"].isin(["COMPLETE", "PRUNED"])]
         if strategy is not None:
             done = done[done["strategy"] == strategy]
         if done.empty:
@@ -170,10 +171,14 @@ class Campaign:
                                          runs.strategies.get(name))
                 for name in strategies
             }
-            display = CampaignProgress(list(strategies), budget=config.budget.trials,
+            display = CampaignProgress(list(strategies), budget=config.budget.trial_cap,
                                        metric=config.metric, mode=config.mode, enabled=progress)
-            searcher = CampaignSearcher(strategies, metric=config.metric, mode=config.mode,
-                                        journal=state.journal, session=state.session)
+            searcher = CampaignSearcher(
+                strategies, metric=config.metric, mode=config.mode, journal=state.journal,
+                session=state.session, planned_epochs=plan.planned_epochs,
+                stops_early=config.scheduler is not None and config.scheduler.type != "pbt",
+                epoch_budget=config.budget.epochs, max_epochs=config.budget.max_epochs,
+            )
             logger = TrialLogger(tracker=tracker, plan=plan, campaign_id=campaign_id,
                                  strategy_runs=strategy_runs, searcher=searcher,
                                  on_event=display.on_event)
@@ -181,6 +186,7 @@ class Campaign:
                 state, runs, tracker, searcher, logger, config.metric, logger._test_metric
             ))
             for record in logger.records:  # finished before this session
+                searcher.epochs_spent[record.strategy] += record.epochs
                 display.on_event(record.strategy, None)
                 display.on_event(record.strategy, record)
             status = "FAILED"
@@ -197,8 +203,8 @@ class Campaign:
                 summary = pd.DataFrame(
                     [_summarise(name, logger.records, config) for name in strategies]
                 )
-                for name, strategy in strategies.items():
-                    self._end_strategy_run(tracker, strategy_runs[name], strategy,
+                for name in strategies:
+                    self._end_strategy_run(tracker, strategy_runs[name], logger.records,
                                            summary[summary.strategy == name].iloc[0], status)
                 tracker.log_text(campaign_run, summary.to_csv(index=False), "comparison.csv")
                 tracker.end_run(campaign_run, status)
@@ -215,8 +221,11 @@ class Campaign:
         )
 
     def _fit(self, searcher: CampaignSearcher, logger: TrialLogger, state: CampaignState) -> None:
-        """One Ray Tune run for all strategies; actors are reused from trial to trial. Tune's
-        storage (checkpoints) lives in the campaign's folder, one experiment per session."""
+        """Ray Tune runs the trials; actors are reused from trial to trial. Tune's storage
+        (checkpoints) lives in the campaign's folder, one experiment per session.
+
+        One Tune run serves all strategies; under PBT each strategy gets its own run, so that
+        a population only ever clones its own strategy's trials (see :mod:`._population`)."""
         from ray import tune
 
         config, resources = self.config, self.config.resources
@@ -227,35 +236,75 @@ class Campaign:
                 trainable_root=module_root(self.plan.trainable.train_fn.__module__),
                 data=self.plan.data, seed=config.seed, fixed=self.plan.fixed,
                 cpus=resources.cpu, gpus=resources.gpu,
+                data_key=f"{state.campaign_id}/{config.dataset}/{config.seed}",
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )
         interrupt = InterruptFlag()
-        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt), DropCheckpoints(),
+        with interrupt.armed():
+            if config.scheduler is not None and config.scheduler.type == "pbt":
+                for name in list(searcher.strategies):
+                    searcher.focus = name
+                    points, param_space = population(searcher)
+                    if points and not interrupt.is_set:
+                        self._tune_run(trainable, state, logger, interrupt, searcher,
+                                       points=points, param_space=param_space)
+                searcher.focus = None
+            else:
+                # Tune keeps every trial of a run in memory; a new run every few thousand
+                # trials keeps the master's memory level (the strategies live outside Tune)
+                while not searcher.finished and not interrupt.is_set:
+                    asked = searcher.n_asked
+                    self._tune_run(trainable, state, logger, interrupt, searcher,
+                                   trials=min(searcher.remaining, _trials_per_tune_run()))
+                    if searcher.n_asked == asked:  # nothing more to ask (an epoch budget spent)
+                        break
+            if interrupt.is_set:  # Ctrl-C after the last step of the Tune loop
+                raise KeyboardInterrupt
+
+    def _tune_run(
+        self, trainable: Any, state: CampaignState, logger: TrialLogger, interrupt: InterruptFlag,
+        searcher: CampaignSearcher, *, trials: int = 0,
+        points: list[dict[str, Any]] | None = None, param_space: dict[str, Any] | None = None,
+    ) -> None:
+        """One ``Tuner.fit()``: the searcher asks up to ``trials`` trials as workers free up,
+        or (``points``) the population it asked beforehand runs."""
+        from ray import tune
+
+        config = self.config
+        callbacks: list[Any] = [logger, StopOnInterrupt(interrupt),
+                                DropCheckpoints(at_end=points is not None),
                                 ForgetFinishedTrialStats()]  # flat master memory
         if config.trial_timeout_s:  # the master kills a trial's actor past its deadline
             deadline = TrialDeadline(config.trial_timeout_s)
             logger.stop_reasons = deadline.expired
             callbacks.insert(0, deadline)
-        with interrupt.armed():
-            tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    search_alg=searcher,
-                    num_samples=searcher.remaining,
-                    max_concurrent_trials=_concurrency(config),
-                    reuse_actors=True,
-                    trial_dirname_creator=tune_trial_dirname,
-                ),
-                run_config=tune.RunConfig(
-                    name=state.tune_name, storage_path=str(state.tune_root), verbose=0,
-                    # a failed trial (an error, a lost node) restarts from its last checkpoint
-                    failure_config=tune.FailureConfig(max_failures=config.max_failures),
-                    callbacks=callbacks,
-                ),
-            ).fit()
-            if interrupt.is_set:  # Ctrl-C after the last step of the Tune loop
-                raise KeyboardInterrupt
+        search: dict[str, Any] = {"search_alg": searcher, "num_samples": trials,
+                                  "trial_dirname_creator": tune_trial_dirname}
+        if points is not None:  # PBT: Ray Tune's own generator hands out the population
+            from ray.tune.search.basic_variant import BasicVariantGenerator
+
+            search = {"search_alg": BasicVariantGenerator(points_to_evaluate=points),
+                      "num_samples": len(points), "trial_dirname_creator": population_dirname}
+            callbacks.insert(0, PopulationBridge(searcher))  # before the MLflow callback
+        tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                **search,
+                scheduler=make_scheduler(config.scheduler, space=self.plan.space,
+                                         metric=config.metric, mode=config.mode,
+                                         max_epochs=config.budget.max_epochs),
+                max_concurrent_trials=_concurrency(config),
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=state.tune_name, storage_path=str(state.tune_root), verbose=0,
+                # a failed trial (an error, a lost node) restarts from its last checkpoint
+                failure_config=tune.FailureConfig(max_failures=config.max_failures),
+                callbacks=callbacks,
+            ),
+        ).fit()
 
     def _campaign_run(self, tracker: Tracker, campaign_id: str, existing: str | None,
                       session: int) -> str:
@@ -286,19 +335,32 @@ class Campaign:
         )
 
     def _end_strategy_run(
-        self, tracker: Tracker, run_id: str, strategy: Strategy, row: pd.Series, status: str
+        self, tracker: Tracker, run_id: str, records: list[TrialRecord], row: pd.Series,
+        status: str,
     ) -> None:
         kind, options = self.plan.strategies[row["strategy"]]
+        best = next((r.config for r in records if r.strategy == row["strategy"]
+                     and r.trial_id == row["best_trial"]), {})
         tracker.log(
             run_id,
             params={"kind": kind, **{f"option.{k}": v for k, v in options.items()}},
             metrics=metrics_at(row.to_dict(), ["best_value", "test_value", "trials", "finished",
-                                               "failed", "wall_time_s", "compute_s"], step=0),
-            tags={"sweepforge.best_config": config_json(strategy.best_config or {})},
+                                               "pruned", "failed", "epochs", "wall_time_s",
+                                               "compute_s"], step=0),
+            tags={"sweepforge.best_config": config_json(best)},
         )
-        tracker.log_text(run_id, yaml.safe_dump(strategy.best_config or {}, sort_keys=True),
-                         "best_config.yaml")
+        tracker.log_text(run_id, yaml.safe_dump(best, sort_keys=True), "best_config.yaml")
         tracker.end_run(run_id, status)
+
+
+def _trials_per_tune_run() -> int:
+    """Trials per Ray Tune run: ``$SWEEPFORGE_TUNE_RUN_TRIALS``, default 2,000. Tune keeps
+    about 27 KB per trial in the master until its run ends (BENCHMARKS.md, "Scale"); a new run
+    costs a few seconds (new workers)."""
+    try:
+        return max(1, int(os.environ.get("SWEEPFORGE_TUNE_RUN_TRIALS", "2000")))
+    except ValueError:
+        return 2000
 
 
 def _mlflow_wait_s() -> float:
@@ -359,16 +421,20 @@ def _campaign_params(config: CampaignConfig) -> dict[str, Any]:
     return {
         "trainable": config.trainable, "dataset": config.dataset, "metric": config.metric,
         "mode": config.mode, "seed": config.seed, "budget.trials": config.budget.trials,
-        "budget.max_epochs": config.budget.max_epochs, "resources.cpu": config.resources.cpu,
+        "budget.max_epochs": config.budget.max_epochs, "budget.epochs": config.budget.epochs,
+        "scheduler": config.scheduler.type if config.scheduler else None,
+        "resources.cpu": config.resources.cpu,
         "resources.gpu": config.resources.gpu, "strategies": ",".join(config.strategies),
     }
 
 
 def _summarise(name: str, records: list[TrialRecord], config: CampaignConfig) -> dict[str, Any]:
-    """One row of the comparison table. ``wall_time_s`` spans the strategy's first trial start
-    to its last trial end; ``compute_s`` adds up its trials' durations."""
+    """One row of the comparison table. The best value is the best of the strategy's COMPLETE
+    and PRUNED trials (a pruned trial's value is from the epoch it reached). ``epochs`` adds up
+    the epochs its trials trained; ``wall_time_s`` spans its first trial start to its last trial
+    end; ``compute_s`` adds up its trials' durations."""
     own = [r for r in records if r.strategy == name]
-    done = [r for r in own if r.state == "COMPLETE" and r.value is not None]
+    done = [r for r in own if r.state in ("COMPLETE", "PRUNED") and r.value is not None]
     pick = max if config.mode == "max" else min
     best = pick(done, key=lambda r: r.value) if done else None  # type: ignore[arg-type, return-value]
     wall = max(r.ended_at for r in own) - min(r.started_at for r in own) if own else 0.0
@@ -376,7 +442,9 @@ def _summarise(name: str, records: list[TrialRecord], config: CampaignConfig) ->
         "strategy": name,
         "trials": len(own),
         "finished": sum(r.state == "COMPLETE" for r in own),
+        "pruned": sum(r.state == "PRUNED" for r in own),
         "failed": sum(r.state == "FAILED" for r in own),
+        "epochs": sum(r.epochs for r in own),
         "best_value": best.value if best else None,
         "test_value": best.test_value if best else None,
         "wall_time_s": round(wall, 2),

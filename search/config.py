@@ -9,11 +9,13 @@ A campaign file, every key (see README for the full reference)::
     metric: val_accuracy        # a metric the trainable reports every epoch
     mode: max                   # max | min
     seed: 0                     # data split, trial seeds and every strategy's RNG
-    budget: {trials: 20, max_epochs: 15}
+    budget: {trials: 20, max_epochs: 15}   # and/or epochs: 300 (total epochs per strategy)
     resources: {cpu: 1, gpu: 0}
     max_concurrent_trials: null # default: as many as the resources allow
     max_failures: 0             # restarts of a failed trial (from its last checkpoint)
     trial_timeout_s: null       # seconds a trial may run; past it the trial is stopped, FAILED
+    scheduler: null             # early stopping or PBT: asha | hyperband | median | pbt, or
+                                # {type: asha, grace_period: 1, reduction_factor: 3} (see below)
     fixed: {}                   # trainable knobs held constant (not searched)
     space: {...}                # see sweepforge.spaces
     strategies: {grid: {}, random: {}, optuna: {sampler: tpe}, evolutionary: {}}
@@ -39,6 +41,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 
@@ -51,10 +54,33 @@ class _Strict(BaseModel):
 
 
 class Budget(_Strict):
-    """How much every strategy gets: ``trials`` trials of at most ``max_epochs`` epochs each."""
+    """How much every strategy gets: ``trials`` trials of at most ``max_epochs`` epochs each,
+    and/or ``epochs`` epochs in total (what a strategy with early stopping spends fairly).
 
-    trials: int = Field(ge=1, description="trials per strategy")
+    With ``epochs``, a strategy starts a trial only while its epochs spent plus what its running
+    trials may still train leave room for a whole trial of ``max_epochs``: it never exceeds the
+    total. Give ``trials`` too to cap the number of trials as well.
+    """
+
+    trials: int | None = Field(default=None, ge=1, description="trials per strategy")
     max_epochs: int = Field(default=10, ge=1, description="epochs per trial")
+    epochs: int | None = Field(default=None, ge=1, description="epochs in total per strategy")
+
+    @model_validator(mode="after")
+    def _some_budget(self) -> Budget:
+        if self.trials is None and self.epochs is None:
+            raise ValueError("give `trials` (per strategy), `epochs` (in total per strategy) or both")
+        if self.epochs is not None and self.epochs < self.max_epochs:
+            raise ValueError(
+                f"epochs={self.epochs} is less than one whole trial (max_epochs={self.max_epochs}); "
+                "it must be at least max_epochs"
+            )
+        return self
+
+    @property
+    def trial_cap(self) -> int:
+        """Trials a strategy may ask at most: ``trials``, else one per epoch of ``epochs``."""
+        return self.trials if self.trials is not None else int(self.epochs or 0)
 
 
 class Resources(_Strict):
@@ -106,6 +132,77 @@ class TableSource(_Strict):
         return self.path
 
 
+SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
+    "asha": {"grace_period": 1, "reduction_factor": 3.0, "brackets": 1},
+    "hyperband": {"reduction_factor": 3.0, "brackets": 3},
+    "median": {"grace_period": 1, "min_samples_required": 3},
+    "pbt": {"perturbation_interval": 2, "mutations": None, "quantile": 0.25,
+            "resample_probability": 0.25, "perturbation_factors": (1.2, 0.8), "burn_in_period": 0},
+}
+"""Each scheduler type and its options with their defaults (``None``: required)."""
+
+
+class SchedulerConfig(_Strict):
+    """``scheduler:`` of a campaign: one of Ray Tune's trial schedulers, applied to every strategy.
+
+    * ``asha``: asynchronous successive halving (``grace_period`` epochs before any stop,
+      ``reduction_factor``, ``brackets``);
+    * ``hyperband``: asynchronous Hyperband, i.e. ASHA over several brackets, each with a larger
+      grace period (``reduction_factor``, ``brackets``). Tune's synchronous
+      ``HyperBandScheduler`` halves a bracket only once it is full (27 trials at the first rung
+      for 27 epochs and a factor of 3), so with trials proposed one at a time it stopped nothing
+      in a 36-trial campaign;
+    * ``median``: the median stopping rule (``grace_period``, ``min_samples_required``);
+    * ``pbt``: population-based training (``perturbation_interval`` epochs, ``mutations``: the
+      searched parameters it may change, ``quantile``, ``resample_probability``,
+      ``perturbation_factors``, ``burn_in_period``).
+
+    A bare name (``scheduler: asha``) takes the defaults of :data:`SCHEDULER_OPTIONS`.
+
+    Example:
+        >>> SchedulerConfig.model_validate("asha").grace_period
+        1
+    """
+
+    type: Literal["asha", "hyperband", "median", "pbt"]
+    grace_period: int | None = Field(default=None, ge=1)
+    reduction_factor: float | None = Field(default=None, gt=1)
+    brackets: int | None = Field(default=None, ge=1)
+    min_samples_required: int | None = Field(default=None, ge=1)
+    perturbation_interval: int | None = Field(default=None, ge=1)
+    burn_in_period: int | None = Field(default=None, ge=0)
+    mutations: tuple[str, ...] | None = Field(default=None, min_length=1)
+    quantile: float | None = Field(default=None, gt=0, le=0.5)
+    resample_probability: float | None = Field(default=None, ge=0, le=1)
+    perturbation_factors: tuple[float, float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _options_of_its_type(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = {"type": raw}
+        if not isinstance(raw, dict):
+            return raw
+        kind = raw.get("type")
+        if kind not in SCHEDULER_OPTIONS:
+            raise ValueError(
+                f"unknown scheduler type {kind!r}; choose one of {', '.join(SCHEDULER_OPTIONS)}"
+            )
+        allowed = SCHEDULER_OPTIONS[kind]
+        unknown = sorted(set(raw) - set(allowed) - {"type"})
+        if unknown:
+            raise ValueError(
+                f"scheduler {kind!r} has no option {', '.join(map(repr, unknown))}; "
+                f"its options are: {', '.join(allowed)}"
+            )
+        if kind == "pbt" and not raw.get("mutations"):
+            raise ValueError(
+                "scheduler 'pbt' needs `mutations`: the searched parameters it may change, "
+                "e.g. mutations: [lr, dropout]"
+            )
+        return {**allowed, **raw}
+
+
 def _dataset_kind(value: Any) -> str:
     return "table" if isinstance(value, (dict, TableSource)) else "name"
 
@@ -144,6 +241,7 @@ class CampaignConfig(_Strict):
     trial_timeout_s: float | None = Field(
         default=None, gt=0, description="seconds a trial may run before it is stopped as FAILED"
     )
+    scheduler: SchedulerConfig | None = None
     fixed: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, Any]
     strategies: dict[str, dict[str, Any]]
@@ -228,7 +326,8 @@ def _explain(err: ValidationError) -> str:
                 f"target: ..., categorical: [...], task: ...}} (got {issue.get('input')!r})"
             )
         else:
-            lines.append(f"  - {where}: {issue['msg']} (got {issue.get('input')!r})")
+            message = str(issue["msg"]).removeprefix("Value error, ")
+            lines.append(f"  - {where}: {message} (got {issue.get('input')!r})")
     return "\n".join(lines)
 
 

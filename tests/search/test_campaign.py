@@ -79,7 +79,8 @@ def test_comparison_table_is_an_artifact_of_the_campaign_run(finished, store, tm
     client = MlflowClient(store)
     local = client.download_artifacts(finished.campaign_run_id, "comparison.csv", str(tmp_path))
     text = open(local).read()
-    assert text.splitlines()[0].startswith("strategy,trials,finished,failed,best_value,test_value")
+    assert text.splitlines()[0].startswith(
+        "strategy,trials,finished,pruned,failed,epochs,best_value,test_value")
     assert len(text.splitlines()) == 5
 
 
