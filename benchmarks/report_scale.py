@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo root
+
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
@@ -226,19 +228,9 @@ def time_build(uri: str, path: Path) -> tuple[float, float, float]:
 
 def time_open(paths: list[Path]) -> list[float]:
     """Seconds from navigation to every plot drawn, one navigation per file, one browser."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from benchmarks._browser import headless_chromium
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = headless_chromium()
     drawn = (
         "return [...document.querySelectorAll('.sf-plot')].length >= 6 && "
         "[...document.querySelectorAll('.sf-plot')].every(p => p.querySelector('svg.main-svg'))"

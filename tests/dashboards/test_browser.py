@@ -8,17 +8,14 @@ test's temp dir. ``.ci/run`` installs ``chromium`` and ``chromium-driver``.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from benchmarks._browser import CHROMEDRIVER, CHROMIUM, headless_chromium
 from sweepforge.dashboards import write_report
 from tests.dashboards.conftest import FAILING, NAME
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.slow,
@@ -51,20 +48,7 @@ return [...document.querySelectorAll('#summary-table tbody tr')].map(row => {
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium(console_log=True)
     driver.set_page_load_timeout(120)
     try:
         yield driver

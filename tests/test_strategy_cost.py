@@ -1,0 +1,21 @@
+"""benchmarks/strategy_cost.py: the history it gives Optuna strategies is a real study history,
+and every strategy can be timed after N trials."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import strategy_cost
+
+
+def test_the_optuna_history_is_n_finished_trials_of_the_space():
+    trials = strategy_cost.history(30, seed=0)
+    assert len(trials) == 30
+    assert all(t.state.name == "COMPLETE" and 0 < t.value <= 1 for t in trials)
+    assert set(trials[0].params) == set(strategy_cost.LCBench.space().names)
+
+
+@pytest.mark.parametrize("name", ["random", "evolutionary", "optuna_tpe"])
+def test_each_strategy_is_timed_after_n_trials(name):
+    cost = strategy_cost.measure(name, 40, probes=3)
+    assert 0 < cost["ask_s"] < 5 and 0 < cost["tell_s"] < 5
