@@ -5,7 +5,8 @@ cheap objective (the LCBench surrogate at epoch 52), so only the strategy's own 
 To reach N trials quickly, Optuna strategies get N random trials added to their study
 (``study.add_trials``: the same history a campaign would have after N trials, minus the time to
 build it); grid, random and the evolutionary strategy are simply driven N times. Then
-``--probes`` more asks and tells are timed one by one; the table gives their median.
+``--probes`` more asks and tells are timed one by one (at least 3, at most a minute's worth); the
+table gives their median.
 
 Where a strategy becomes the bottleneck: the master asks once per trial, so a strategy limits a
 campaign once its ask takes about (trial duration / parallel trials). The script prints, per
@@ -66,7 +67,10 @@ def measure(name: str, n: int, probes: int, seed: int = 0) -> dict[str, float]:
             strategy.tell(spec.trial_id, TrialResult(_objective(bench, spec.config)))
     fill_s = time.perf_counter() - fill_started
     asks, tells = [], []
+    probing = time.perf_counter()
     for _ in range(probes):
+        if len(asks) >= 3 and time.perf_counter() - probing > 60:
+            break  # a slow strategy: the median of what was timed in a minute
         started = time.perf_counter()
         spec = strategy.ask()
         asks.append(time.perf_counter() - started)
