@@ -224,7 +224,8 @@ class Campaign:
         """Ray Tune runs the trials; actors are reused from trial to trial. Tune's storage
         (checkpoints) lives in the campaign's folder, one experiment per session.
 
-        One Tune run serves all strategies; under PBT each strategy gets its own run, so that
+        All strategies share each Tune run, and a new run starts every
+        ``$SWEEPFORGE_TUNE_RUN_TRIALS`` trials. Under PBT each strategy gets its own run, so that
         a population only ever clones its own strategy's trials (see :mod:`._population`)."""
         from ray import tune
 
