@@ -62,21 +62,31 @@ class _Trial:
         self.trial_id = trial_id
 
 
-def make_tune_scheduler(kind: str, seed: int):
-    """Ray Tune's scheduler for ``kind``, as ``scheduler: {type: kind}`` builds it."""
+GRACE_PERIOD = 1
+"""Epochs before ASHA or Hyperband may stop a trial (``--grace-period``; the campaign default)."""
+
+
+def make_tune_scheduler(kind: str, seed: int, grace_period: int = GRACE_PERIOD):
+    """Ray Tune's scheduler for ``kind``, as ``scheduler: {type: kind, grace_period: ...}``
+    builds it."""
     if kind == "none":
         return None
     from sweepforge.search._schedulers import make_scheduler
     from sweepforge.search.config import SchedulerConfig
 
     np.random.seed(seed)  # Tune draws each trial's Hyperband bracket from numpy's global RNG
-    return make_scheduler(SchedulerConfig.model_validate(kind), space=None,
-                          metric="val_accuracy", mode="max", max_epochs=MAX_EPOCH)
+    options = {"type": kind, "grace_period": grace_period} if kind == "asha" else \
+        {"type": kind}
+    scheduler = SchedulerConfig.model_validate(options)
+    if kind == "hyperband":  # grace_period is an asha option in campaign files; same scheduler
+        scheduler = scheduler.model_copy(update={"grace_period": grace_period})
+    return make_scheduler(scheduler, space=None, metric="val_accuracy", mode="max",
+                          max_epochs=MAX_EPOCH)
 
 
 def run_pair(strategy_name: str, scheduler_kind: str, task: str, seed: int, *,
              target: float = math.inf, cap: int = CAP, max_trials: int | None = None,
-             workers: int = 2) -> dict:
+             workers: int = 2, grace_period: int = GRACE_PERIOD) -> dict:
     """One strategy + scheduler pair on one task: returns the epochs trained when the best
     validation accuracy seen first reached ``target`` (``None`` if not within ``cap`` epochs),
     the best seen, the epochs and the trials run."""
@@ -89,7 +99,7 @@ def run_pair(strategy_name: str, scheduler_kind: str, task: str, seed: int, *,
     budget = max_trials or cap  # every trial trains at least one epoch
     strategy = make_strategy(kind, LCBench.space(), budget=budget, seed=seed, mode="max",
                              options=options)
-    scheduler = make_tune_scheduler(scheduler_kind, seed)
+    scheduler = make_tune_scheduler(scheduler_kind, seed, grace_period)
     running: dict[int, dict] = {}  # worker -> trial
     spent, best, reached, trials, done = 0, -math.inf, None, 0, False
     while not done:
@@ -136,7 +146,7 @@ def run_pair(strategy_name: str, scheduler_kind: str, task: str, seed: int, *,
 
 def _one(args: tuple) -> list[dict]:
     """The baseline for (task, seed), then every pair against its target."""
-    task, seed, strategies, schedulers, workers = args
+    task, seed, strategies, schedulers, workers, grace_period = args
     base = run_pair("random", "none", task, seed, max_trials=BASELINE_TRIALS, cap=CAP,
                     workers=workers)
     target = base["best"]
@@ -149,7 +159,8 @@ def _one(args: tuple) -> list[dict]:
             if (strategy, scheduler) == ("random", "none"):
                 continue
             started = time.perf_counter()
-            row = run_pair(strategy, scheduler, task, seed, target=target, workers=workers)
+            row = run_pair(strategy, scheduler, task, seed, target=target, workers=workers,
+                           grace_period=grace_period)
             rows.append({**row, "target": target, "baseline": False,
                          "seconds": round(time.perf_counter() - started, 2)})
     return rows
@@ -219,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--schedulers", default=",".join(SCHEDULERS))
     parser.add_argument("--workers", type=int, default=2, help="simulated parallel trials")
+    parser.add_argument("--grace-period", type=int, default=GRACE_PERIOD)
     parser.add_argument("--jobs", type=int, default=1, help="processes")
     parser.add_argument("--json", type=Path, default=None, help="write every run here")
     parser.add_argument("--mnist", action="store_true", help="the real MNIST campaign instead")
@@ -240,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     strategies = args.strategies.split(",")
     schedulers = args.schedulers.split(",")
-    jobs = [(task, seed, strategies, schedulers, args.workers)
+    jobs = [(task, seed, strategies, schedulers, args.workers, args.grace_period)
             for task in TASKS[: args.tasks] for seed in range(args.seeds)]
     started = time.perf_counter()
     if args.jobs > 1:
@@ -249,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = [r for job in jobs for r in _one(job)]
     table = summarise(rows)
-    print(f"# {args.tasks} tasks x {args.seeds} seeds, {args.workers} workers; "
+    print(f"# {args.tasks} tasks x {args.seeds} seeds, {args.workers} workers, grace period "
+          f"{args.grace_period}; "
           f"{platform.processor() or platform.machine()}, {time.perf_counter() - started:.0f} s")
     print(markdown(table))
     if args.json:
