@@ -200,22 +200,29 @@ def markdown(table: list[dict]) -> str:
 
 
 def mnist_campaigns(example: Path, store: str) -> list[dict]:
-    """The example campaign with its scheduler and without: one row per (scheduler, strategy)."""
+    """The example campaign with its scheduler, without, and with its scheduler and a budget of
+    as many epochs as the campaign without (``budget: {epochs: trials x max_epochs}``): one row
+    per (variant, strategy)."""
     import yaml
 
     from sweepforge.search import Campaign
     from sweepforge.search.config import parse_campaign_config
 
     raw = yaml.safe_load(example.read_text())
+    budget = raw["budget"]
+    same_epochs = {"epochs": budget["trials"] * budget["max_epochs"],
+                   "max_epochs": budget["max_epochs"]}
+    variants = [("asha", raw["scheduler"], budget), ("none", None, budget),
+                ("asha, same epochs", raw["scheduler"], same_epochs)]
     rows = []
-    for scheduler in (raw.get("scheduler"), None):
-        variant = {**raw, "name": f"{raw['name']}-{'asha' if scheduler else 'none'}",
-                   "scheduler": scheduler}
+    for label, scheduler, variant_budget in variants:
+        variant = {**raw, "name": f"{raw['name']}-{label.replace(', ', '-').replace(' ', '-')}",
+                   "scheduler": scheduler, "budget": variant_budget}
         started = time.perf_counter()
         result = Campaign(parse_campaign_config(variant), tracking_uri=store).run()
         seconds = time.perf_counter() - started
         for row in result.summary.to_dict("records"):
-            rows.append({"scheduler": scheduler["type"] if scheduler else "none",
+            rows.append({"scheduler": label,
                          "strategy": row["strategy"], "trials": row["trials"],
                          "pruned": row["pruned"], "epochs": row["epochs"],
                          "best_val": row["best_value"], "test_of_best": row["test_value"],
