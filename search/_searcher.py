@@ -25,12 +25,14 @@ trial beyond what the running ones may train (see ``Budget`` in :mod:`.config`).
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
+from ._ask_cost import AskCost
 from ._strategy import Strategy, TrialResult, TrialState
 
 if TYPE_CHECKING:
@@ -67,12 +69,14 @@ class CampaignSearcher(Searcher):
         journal: Journal | None = None, session: int = 1,
         planned_epochs: Callable[[dict[str, Any]], int | None] | None = None,
         stops_early: bool = False, epoch_budget: int | None = None, max_epochs: int = 1,
+        ask_cost: AskCost | None = None,
     ):
         super().__init__(metric=metric, mode=mode)
         self.planned_epochs = planned_epochs or (lambda config: None)
         self.stops_early = stops_early
         self.epoch_budget = epoch_budget
         self.max_epochs = max_epochs  # a whole trial, as the epoch budget counts it
+        self.ask_cost = ask_cost  # warns when a strategy's asks hold workers idle
         self.epochs_spent: Counter[str] = Counter()  # strategy -> epochs its trials trained
         self.pruned: set[str] = set()  # Ray trial ids told as PRUNED (the MLflow callback reads it)
         self._planned: dict[str, int] = {}  # running Ray trial id -> epochs it may train
@@ -162,7 +166,11 @@ class CampaignSearcher(Searcher):
             if not room:
                 return None  # epoch budgets wait for running trials; Tune asks again later
             name = min(room, key=lambda n: self.strategies[n].n_asked)
+            started = time.perf_counter()
             spec = self.strategies[name].ask()
+            if self.ask_cost is not None:
+                self.ask_cost.asked(name, time.perf_counter() - started,
+                                    self.strategies[name].n_asked)
             if spec is None:
                 self._exhausted.add(name)
                 continue
@@ -215,6 +223,8 @@ class CampaignSearcher(Searcher):
         value = (result or {}).get(self.metric, self._last_values.pop(trial_id, None))
         if result:
             self._count_epoch(trial_id, result)
+            if self.ask_cost is not None and isinstance(result.get("time_total_s"), (int, float)):
+                self.ask_cost.trained(result["time_total_s"])
         self._last_iteration.pop(trial_id, None)
         reached = self._last_epoch.pop(trial_id, None)
         planned = self._planned.pop(trial_id, None)

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ._ask_cost import AskCost
 from ._interrupt import InterruptFlag, StopOnInterrupt
 from ._plan import CampaignPlan, plan_campaign
 from ._population import PopulationBridge, population, population_dirname
@@ -178,6 +179,7 @@ class Campaign:
                 session=state.session, planned_epochs=plan.planned_epochs,
                 stops_early=config.scheduler is not None and config.scheduler.type != "pbt",
                 epoch_budget=config.budget.epochs, max_epochs=config.budget.max_epochs,
+                ask_cost=AskCost(workers=_concurrency(config)),
             )
             logger = TrialLogger(tracker=tracker, plan=plan, campaign_id=campaign_id,
                                  strategy_runs=strategy_runs, searcher=searcher,

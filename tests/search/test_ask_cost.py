@@ -1,0 +1,46 @@
+"""A strategy whose asks keep workers idle is named in a warning, once."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import pytest
+from sweepforge.search._ask_cost import AskCost, StrategyBottleneckWarning
+from sweepforge.search._random import RandomStrategy
+from sweepforge.search._searcher import CampaignSearcher
+from sweepforge.spaces import Space
+
+SPACE = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+
+
+class SlowRandom(RandomStrategy):
+    """Random search that takes 20 ms per ask (a stand-in for TPE after thousands of trials)."""
+
+    def _propose(self, trial_id):
+        time.sleep(0.02)
+        return super()._propose(trial_id)
+
+
+def drive(strategy, trial_s: float, workers: int) -> list[warnings.WarningMessage]:
+    searcher = CampaignSearcher({"slow": strategy}, metric="v", mode="max",
+                                ask_cost=AskCost(workers=workers))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in range(30):
+            searcher.suggest(f"t{n}")
+            searcher.on_trial_complete(f"t{n}", {"v": 0.5, "time_total_s": trial_s,
+                                                 "training_iteration": 1})
+    return [w for w in caught if issubclass(w.category, StrategyBottleneckWarning)]
+
+
+def test_a_slow_strategy_against_short_trials_is_named_once():
+    caught = drive(SlowRandom(SPACE, budget=30, seed=0), trial_s=0.05, workers=4)
+    assert len(caught) == 1
+    assert "strategy 'slow' takes 0.02 s per ask" in str(caught[0].message)
+    assert "with 4 trials at once, workers wait" in str(caught[0].message)
+
+
+@pytest.mark.parametrize(("trial_s", "workers"), [(10.0, 4), (0.2, 1)])
+def test_no_warning_while_workers_stay_busy(trial_s, workers):
+    assert drive(SlowRandom(SPACE, budget=30, seed=0), trial_s, workers) == []
