@@ -56,6 +56,11 @@ _MAX_PARAMS_PER_BATCH = 100
 _MAX_PARAM_LENGTH = 6000
 
 
+MAX_QUEUED = 2000
+"""Writes a background writer holds before ``start_run``/``log`` wait for it (about 300
+trials' worth)."""
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -109,7 +114,9 @@ class Tracker:
         self._spool: Spool | None = None
         self._run_ids: dict[str, str] = {}  # local id -> MLflow id, of runs created by a replay
         self._tried_at = 0.0
-        self._queue: queue.SimpleQueue | None = queue.SimpleQueue() if background else None
+        # bounded: when MLflow writes slower than trials end, the campaign waits for it rather
+        # than queueing without end (10,000 quick trials on SQLite: 13 KB per trial otherwise)
+        self._queue: queue.Queue | None = queue.Queue(maxsize=MAX_QUEUED) if background else None
         self._writer: threading.Thread | None = None
         self._writer_error: BaseException | None = None
 
