@@ -83,7 +83,7 @@ def test_a_table_plans_like_a_registered_dataset(table_yaml):
         ({"path": "data/rooms.csv", "target": "rent", "columns": []},
          "unknown key 'dataset.columns'; allowed keys here: path, target, categorical, task"),
         ({"path": "data/rooms.csv", "target": "rent", "categorical": "district"},
-         "dataset.categorical: Value error, must be a list of column names, e.g. [district]"),
+         "dataset.categorical: must be a list of column names, e.g. [district]"),
         ({"path": "data/rooms.csv", "target": "rent", "task": "regresion"},
          "dataset.task: Input should be 'classification' or 'regression'"),
         (7, "dataset: must be a registered dataset's name or a mapping {path: ..., target: ..."),
