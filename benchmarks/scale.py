@@ -59,13 +59,46 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-class Sampler(threading.Thread):
-    """Samples (elapsed s, trials done, master RSS MiB, Ray processes' RSS MiB) every second."""
+def census() -> dict[str, tuple[int, int]]:
+    """Live Python objects tracked by the garbage collector: type name -> (count, bytes).
 
-    def __init__(self, done: list[int]):
+    Bytes are ``sys.getsizeof`` of each object alone (a dict's table, not what it points to),
+    so summing over types does not count anything twice.
+    """
+    import gc
+
+    counts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for obj in gc.get_objects():
+        kind = type(obj)
+        entry = counts[f"{kind.__module__}.{kind.__qualname__}"]
+        entry[0] += 1
+        entry[1] += sys.getsizeof(obj)
+    return {name: (n, size) for name, (n, size) in counts.items()}
+
+
+def census_growth(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], trials: int, top: int = 12
+) -> list[tuple[str, float, float]]:
+    """The types whose bytes grew most between two censuses: (type, objects and bytes per trial)."""
+    names = set(before) | set(after)
+    growth = [(name, after.get(name, (0, 0))[0] - before.get(name, (0, 0))[0],
+               after.get(name, (0, 0))[1] - before.get(name, (0, 0))[1]) for name in names]
+    growth.sort(key=lambda row: row[2], reverse=True)
+    return [(name, round(n / trials, 2), round(size / trials, 1)) for name, n, size in growth[:top]]
+
+
+class Sampler(threading.Thread):
+    """Samples (elapsed s, trials done, master RSS MiB, Ray processes' RSS MiB) every second.
+
+    With ``census_at`` (two trial counts), it also takes a census of the master's Python objects
+    when the campaign passes each, to tell what grows with the trials.
+    """
+
+    def __init__(self, done: list[int], census_at: tuple[int, int] | None = None):
         super().__init__(daemon=True)
         self.done, self.samples, self.stop = done, [], threading.Event()
         self.started = time.monotonic()
+        self.census_at, self.censuses = list(census_at or ()), []
 
     def run(self) -> None:
         me = os.getpid()
@@ -73,6 +106,9 @@ class Sampler(threading.Thread):
             ray_rss = sum(rss_mb(p) for p in descendants(me))
             self.samples.append((round(time.monotonic() - self.started, 1), self.done[0],
                                  round(rss_mb(me), 1), round(ray_rss, 1)))
+            if self.census_at and self.done[0] >= self.census_at[0]:
+                self.census_at.pop(0)
+                self.censuses.append((self.done[0], census()))
             self.stop.wait(1.0)
 
 
@@ -87,6 +123,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--out", type=Path, help="write the samples and totals as JSON here")
     parser.add_argument("--workdir", type=Path, help="where the SQLite store goes (default: a temp dir)")
+    parser.add_argument("--census", action="store_true",
+                        help="count the master's Python objects by type at 30%% and 90%% of the "
+                        "trials and print the types that grew most per trial")
     args = parser.parse_args()
 
     # Ray workers import the trainable's module by name: let them find tests/ from the root.
@@ -115,7 +154,7 @@ def main() -> None:
         "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
         "strategies": {"random": {}},
     })
-    sampler = Sampler(done)
+    sampler = Sampler(done, (args.trials * 3 // 10, args.trials * 9 // 10) if args.census else None)
     sampler.start()
     started = time.monotonic()
     result = Campaign(campaign, tracking_uri=f"sqlite:///{db}").run()
@@ -151,7 +190,14 @@ def main() -> None:
         "peak_ray_mib": max(s[3] for s in samples),
         "mlflow_rows": rows, "checks": checks,
     }
-    print(json.dumps(totals, indent=2))
+    if len(sampler.censuses) == 2:
+        (first, before), (last, after) = sampler.censuses
+        growth = census_growth(before, after, last - first)
+        totals["census"] = {"between_trials": [first, last], "per_trial": growth}
+        print(f"Python objects that grew most, per trial, between trials {first} and {last}:")
+        for name, n, size in growth:
+            print(f"  {name:60} {n:8.2f} objects {size:9.1f} B")
+    print(json.dumps({k: v for k, v in totals.items() if k != "census"}, indent=2))
     if args.out:
         args.out.write_text(json.dumps({**totals, "samples": samples}))
     ok = (checks["trial_runs"] == checks["distinct_trial_ids"] == args.trials
