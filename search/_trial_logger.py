@@ -15,7 +15,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,19 +165,24 @@ class TrialLogger(Callback):
         run = self._open.get(trial.trial_id)
         if run is None:
             return
+        # one MLflow call per result at most (each call is a transaction: fewer calls, less
+        # time on the master per trial; see "Orchestration overhead" in BENCHMARKS.md)
+        tags: dict[str, Any] = {}
         if run.epochs == 0 and "device" in result:
-            self.tracker.log(run.run_id, tags={"sweepforge.device": result["device"]})
+            tags["sweepforge.device"] = result["device"]
         run.trained += 1
         epoch = int(result.get("epoch", run.epochs + 1))
         if isinstance(result.get(CLONE_KEY), str):
             self._note_clone(run, json.loads(result[CLONE_KEY]))
-        self._note_attempt(run, epoch, result.get("node"))
-        if epoch <= run.epochs:  # re-run after a restore from an older checkpoint: logged already
-            return
-        run.epochs = epoch
-        run.buffer.extend(metrics_at(result, self._metric_names, step=run.epochs))
-        if time.monotonic() - run.flushed_at > _FLUSH_EVERY_S:
-            self._flush(run)
+        tags.update(self._attempt_tags(run, epoch, result.get("node")))
+        if epoch > run.epochs:  # (else a re-run after a restore from an older checkpoint: logged)
+            run.epochs = epoch
+            run.buffer.extend(metrics_at(result, self._metric_names, step=run.epochs))
+            if time.monotonic() - run.flushed_at > _FLUSH_EVERY_S:
+                self._flush(run, tags)
+                return
+        if tags:
+            self.tracker.log(run.run_id, tags=tags)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._close(trial, error="")
@@ -215,8 +220,9 @@ class TrialLogger(Callback):
         run.attempt, run.attempt_started = attempt, True
         self.tracker.log(run.run_id, tags={"sweepforge.attempts": attempt})
 
-    def _note_attempt(self, run: _Open, epoch: int, node: Any) -> None:
-        """Tags where the trial runs: the Ray nodes in order and, for a later attempt, the
+    @staticmethod
+    def _attempt_tags(run: _Open, epoch: int, node: Any) -> dict[str, Any]:
+        """Tags of where the trial runs: the Ray nodes in order and, for a later attempt, the
         first epoch it reported (resumed from a checkpoint when that is above 1)."""
         tags: dict[str, Any] = {}
         if isinstance(node, str) and node and (not run.nodes or run.nodes[-1] != node):
@@ -225,8 +231,7 @@ class TrialLogger(Callback):
         if run.attempt_started and run.attempt > 1:
             tags["sweepforge.resumed_at_epoch"] = epoch
         run.attempt_started = False
-        if tags:
-            self.tracker.log(run.run_id, tags=tags)
+        return tags
 
     def _note_clone(self, run: _Open, clone: dict[str, Any]) -> None:
         """PBT cloned trial ``clone["from"]`` (a Ray trial id) into this one: tag the lineage.
@@ -246,9 +251,11 @@ class TrialLogger(Callback):
             "sweepforge.pbt.lineage": _last_chars(json.dumps(run.lineage, default=str), 5000),
         })
 
-    def _flush(self, run: _Open) -> None:
-        if run.buffer:
-            self.tracker.log(run.run_id, metrics=run.buffer)
+    def _flush(self, run: _Open, tags: dict[str, Any] | None = None,
+               metrics: Sequence[Metric] = ()) -> None:
+        """Writes the buffered epoch metrics, with ``tags`` and ``metrics`` in the same call."""
+        if run.buffer or tags or metrics:
+            self.tracker.log(run.run_id, metrics=[*run.buffer, *metrics], tags=tags)
             run.buffer = []
         run.flushed_at = time.monotonic()
 
@@ -262,19 +269,14 @@ class TrialLogger(Callback):
         if not error and value is None:
             error = f"metric {metric!r} is {last.get(metric, 'missing')!r}, not a finite number"
         duration = time.monotonic() - run.started
-        self._flush(run)
         pruned = not error and trial.trial_id in self.searcher.pruned
         self.searcher.pruned.discard(trial.trial_id)
         state = "FAILED" if error else "PRUNED" if pruned else "COMPLETE"
         tags: dict[str, Any] = {"sweepforge.state": state}
         if error:
             tags["sweepforge.error"] = error[:5000]
-        self.tracker.log(
-            run.run_id,
-            metrics=metrics_at({"duration_s": duration, "epochs_run": run.trained},
-                               ["duration_s", "epochs_run"], step=run.epochs),
-            tags=tags,
-        )
+        self._flush(run, tags, metrics_at({"duration_s": duration, "epochs_run": run.trained},
+                                          ["duration_s", "epochs_run"], step=run.epochs))
         if error:
             self.tracker.log_text(run.run_id, error, "error.txt")
         self.tracker.end_run(run.run_id, "FAILED" if error else "FINISHED")

@@ -133,19 +133,25 @@ def run_trial(
         torch.cuda.reset_peak_memory_stats()
 
     node = ray.get_runtime_context().get_node_id()
+    trial_config = spec.make_config({**fixed, **config})
+    last_epoch = getattr(trial_config, "epochs", None)
     reported = []
 
     def report(metrics: dict[str, float]) -> None:
         extra: dict[str, Any] = {"device": device, "node": node}
         if device == "cuda":  # evidence, from inside the trial, that it trained on the GPU
             extra["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        if last_epoch is not None and metrics.get("epoch") == last_epoch:
+            # The last epoch: Ray Tune ends the trial on this result and hands its worker the
+            # next trial. Otherwise it waits for the function to return, one more round trip
+            # between master and worker per trial (BENCHMARKS.md, "Orchestration overhead").
+            extra["done"] = True
         checkpointer.report({**metrics, **extra})
         reported.append(True)
 
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
     writable = _writable(data, data_key or f"{data.name}/{seed}")
-    final = spec.train(spec.make_config({**fixed, **config}), writable, report,
-                       device=device, seed=seed, **keeps)
+    final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
     if not reported and isinstance(final, dict) and final:
         # restored from a checkpoint of its last epoch: nothing left to train, so say how it ended
         tune.report({**final, "device": device, "node": node})
@@ -200,17 +206,18 @@ class TuneCheckpointer:
         self._state = state  # goes to Tune with the report that follows
 
     def report(self, metrics: dict[str, Any]) -> None:
-        import torch
         from ray import tune
-
-        from sweepforge.trainables.checkpoint import CHECKPOINT_FILE
 
         if self._clone is not None:
             metrics = {**metrics, CLONE_KEY: json.dumps(self._clone, default=str)}
             self._clone = None
-        if self._state is None:
+        if self._state is None:  # (no torch import: 2-3 s for a trainable that does not use it)
             tune.report(metrics)
             return
+        import torch
+
+        from sweepforge.trainables.checkpoint import CHECKPOINT_FILE
+
         with tempfile.TemporaryDirectory(prefix="sweepforge-checkpoint-") as folder:
             torch.save(self._state, Path(folder) / CHECKPOINT_FILE)
             origin = {"trial": tune.get_context().get_trial_id(), "epoch": metrics.get("epoch"),
