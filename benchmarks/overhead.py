@@ -11,9 +11,14 @@ another, each repetition runs:
 * ``ray_tune_reuse``: the same with ``reuse_actors=True``;
 * ``optuna``: a plain Optuna study, ``n_jobs=2`` (threads in this process).
 
-Ray is started once for the whole script. sweepforge sets a few Ray Tune environment variables
-(no result files, no Tune SIGINT handler); they are put back after each sweepforge run so the
-plain Ray Tune runs keep Ray's defaults.
+Each run gets a fresh local Ray, started the way that tool's user would start it (plain
+``ray.init`` for plain Ray Tune; sweepforge's own options for sweepforge, as ``sweepforge run``
+does: Ray's idle workers import Ray Tune as they start) and left 5 s to finish starting before
+the clock starts (on 2 CPUs, Ray's booting processes would slow the first trials). One Ray shared
+by every run made the order matter: the first campaign in a Ray session takes Ray's idle worker
+processes for its trials, and later ones find none. sweepforge also sets a few Ray Tune
+environment variables (no result files, no Tune SIGINT handler); they are put back after each
+sweepforge run so the plain Ray Tune runs keep Ray's defaults.
 
     python benchmarks/overhead.py                         # 100 trials of 1 s, 3 repetitions
     python benchmarks/overhead.py --trials 20 --seconds 10 --repeats 2
@@ -41,6 +46,7 @@ from benchmarks import sleep_trainable  # noqa: F401  registers the "sleep" trai
 CPUS = 2
 FRESH_STORE = False  # --fresh-store: time the creation of MLflow's tables too
 TOOLS = ("sweepforge", "ray_tune", "ray_tune_reuse", "optuna")
+SETTLE_S = 5.0  # after a fresh Ray starts, before the clock: its agents and idle workers boot
 
 
 def sweepforge_campaign(trials: int, seconds: float, folder: str) -> float:
@@ -131,13 +137,19 @@ def measure(trials: int, seconds: float, repeats: int, tools: tuple[str, ...]) -
     """Wall times per tool; the order of the tools rotates between repetitions."""
     import ray
 
-    ray.init(num_cpus=CPUS, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False)
+    from sweepforge.search._ray_workers import local_ray_options
+
     walls: dict[str, list[float]] = {tool: [] for tool in tools}
     try:
         for repeat in range(repeats):
             order = tools[repeat % len(tools):] + tools[:repeat % len(tools)]
             for tool in order:
+                ray.shutdown()
+                if tool != "optuna":  # a fresh Ray, as this tool's user would start it
+                    ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.WARNING,
+                             **(local_ray_options() if tool == "sweepforge" else {}))
+                    time.sleep(SETTLE_S)  # Ray's own processes finish starting, off the clock
                 with tempfile.TemporaryDirectory(prefix=f"overhead-{tool}-") as folder:
                     wall = RUNNERS[tool](trials, seconds, folder)
                 walls[tool].append(wall)

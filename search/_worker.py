@@ -109,8 +109,10 @@ def run_trial(
     import ray
     from ray import tune
 
+    from ._ray_workers import set_tune_actor_env
     from ._searcher import RESUME_FROM, UNSET, searched_config
 
+    set_tune_actor_env()  # what Ray Tune's runtime environment would have set (see _ray_workers)
     threads = max(1, int(cpus))
     if "torch" not in sys.modules:  # torch reads it when imported: a trainable importing it late
         os.environ["OMP_NUM_THREADS"] = str(threads)  # still gets the trial's CPUs

@@ -27,6 +27,7 @@ from ._interrupt import InterruptFlag, StopOnInterrupt
 from ._plan import CampaignPlan, plan_campaign
 from ._population import PopulationBridge, population, population_dirname
 from ._progress import CampaignProgress
+from ._ray_workers import local_ray_options, trial_actors_on_idle_workers
 from ._resume import (
     CampaignRuns,
     CampaignState,
@@ -290,7 +291,7 @@ class Campaign:
             search = {"search_alg": BasicVariantGenerator(points_to_evaluate=points),
                       "num_samples": len(points), "trial_dirname_creator": population_dirname}
             callbacks.insert(0, PopulationBridge(searcher))  # before the MLflow callback
-        tune.Tuner(
+        tuner = tune.Tuner(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
@@ -307,7 +308,9 @@ class Campaign:
                 failure_config=tune.FailureConfig(max_failures=config.max_failures),
                 callbacks=callbacks,
             ),
-        ).fit()
+        )
+        with trial_actors_on_idle_workers():  # trial actors may take Ray's idle workers
+            tuner.fit()
 
     def _campaign_run(self, tracker: Tracker, campaign_id: str, existing: str | None,
                       session: int) -> str:
@@ -404,8 +407,10 @@ def _ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     started = False
     if not ray.is_initialized():
+        # a new local Ray: its idle workers import what a trial actor needs as they start
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False, configure_logging=True)
+                 log_to_driver=False, configure_logging=True,
+                 **(local_ray_options() if address is None else {}))
         started = True
     try:
         if config.resources.gpu > 0 and ray.cluster_resources().get("GPU", 0) < config.resources.gpu:
