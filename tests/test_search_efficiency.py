@@ -24,3 +24,22 @@ def test_regret_and_ranks():
     regrets = {"a": np.zeros((2, 1, 3)), "b": np.ones((2, 1, 3)), "c": np.zeros((2, 1, 3))}
     assert bench.mean_ranks(regrets, at=3) == {"a": 1.5, "b": 3.0, "c": 1.5}
     assert bench.evals_to_reach({"a": np.array([[[0.5, 0.2, 0.1]]])}, 0.2) == {"a": 2}
+
+
+def test_the_interior_grid_never_takes_a_range_end_and_is_undone_after():
+    from benchmarks import grid_interior
+    from sweepforge.spaces import Space
+
+    space = Space.from_dict({
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+        "dropout": {"type": "float", "low": 0.0, "high": 1.0},
+        "units": {"type": "int", "low": 64, "high": 1024, "log": True},
+    })
+    ends = [space.grid_point(i, 3) for i in range(space.grid_size(3))]
+    with grid_interior.interior_grid():
+        inside = [space.grid_point(i, 3) for i in range(space.grid_size(3))]
+    assert {p["dropout"] for p in ends} == {0.0, 0.5, 1.0}
+    assert np.allclose(sorted({p["dropout"] for p in inside}), [1 / 6, 0.5, 5 / 6])
+    assert np.allclose(sorted({p["lr"] for p in inside}), [10**-3.5, 10**-2.5, 10**-1.5])
+    assert {p["units"] for p in inside} == {102, 256, 645}  # nearest ints to the midpoints
+    assert [space.grid_point(i, 3) for i in range(space.grid_size(3))] == ends  # undone
