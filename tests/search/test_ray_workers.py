@@ -21,16 +21,21 @@ from sweepforge.search.config import parse_campaign_config
 def test_tune_defaults_are_left_out_inside_and_put_back_after_with_campaigns_overlapping():
     defaults = _tune_actor_env()
     assert defaults == {"PL_DISABLE_FORK": "1"}  # Ray Tune's own (ray-project/ray#28197)
+    saved = dict(defaults)
     first, second = trial_actors_on_idle_workers(), trial_actors_on_idle_workers()
-    first.__enter__()
-    assert defaults == {}
-    inside = threading.Thread(target=second.__enter__)  # another campaign, another thread
-    inside.start()
-    inside.join()
-    first.__exit__(None, None, None)
-    assert defaults == {}  # the second campaign is still inside
-    second.__exit__(None, None, None)
-    assert defaults == {"PL_DISABLE_FORK": "1"}
+    try:
+        first.__enter__()
+        assert defaults == {}
+        inside = threading.Thread(target=second.__enter__)  # another campaign, another thread
+        inside.start()
+        inside.join()
+        first.__exit__(None, None, None)
+        assert defaults == {}  # the second campaign is still inside
+        second.__exit__(None, None, None)
+        assert defaults == {"PL_DISABLE_FORK": "1"}
+    finally:  # a failed assertion must not leave Ray Tune's dict empty for later tests
+        defaults.clear()
+        defaults.update(saved)
 
     with pytest.raises(RuntimeError), trial_actors_on_idle_workers():
         raise RuntimeError("a Tune run that fails")
