@@ -4,14 +4,16 @@ The same MLP (784-256-256-10, Adam, lr 1e-3, built and initialized by ``build_ml
 bundled MNIST subset (3,000 training rows) two ways, in one process, taking turns:
 
 * **sweepforge**: ``train_model`` -> ``fit``, the path every trial of the ``mlp`` trainable runs;
-* **plain**: the loop most PyTorch code has: ``DataLoader(TensorDataset(x, y), shuffle=True)``,
-  ``torch.optim.Adam`` with its defaults, ``loss.item()`` per step.
+* **plain**: the loop most PyTorch code has: ``nn.Linear`` layers holding the same initial
+  weights, ``DataLoader(TensorDataset(x, y), shuffle=True)``, ``torch.optim.Adam`` with its
+  defaults, ``loss.item()`` per step.
 
 Both do the same work per epoch: one pass over the training split, then the validation loss and
 accuracy (plus the test split after the last epoch). Throughput is training rows per second of
 that whole run, the median of ``--runs`` runs. For scale, a float32 GEMM is timed between the
 runs (so under the same conditions), and the table gives the loop's matmul FLOP rate as a share
-of the GEMM's.
+of the GEMM's. On a CPU the GEMM is timed both in torch's own matmul (MKL on x86) and in oneDNN,
+and the faster is the machine's rate: MKL leaves AVX-512 unused on non-Intel processors.
 
 Usage:
     python benchmarks/trainable_throughput.py            # full run (about a minute on a CPU)
@@ -37,6 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from sweepforge.trainables import load_dataset
 from sweepforge.trainables._loop import TensorSplits, classification, train_model
+from sweepforge.trainables.components import linear_backend
 from sweepforge.trainables.mlp import MLPConfig, build_mlp
 
 WIDTH, DEPTH, LR = 256, 2, 1e-3
@@ -82,7 +85,7 @@ def plain_run(
     n_inputs, n_classes = splits.x_train.shape[1], int(splits.y_train.max()) + 1
     start = clock()
     torch.manual_seed(seed)
-    model = build_mlp(config, n_inputs, n_classes).to(device)
+    model = plain_mlp(build_mlp(config, n_inputs, n_classes)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loader = DataLoader(
         TensorDataset(splits.x_train, splits.y_train), batch_size=config.batch_size, shuffle=True
@@ -109,6 +112,17 @@ def plain_run(
     return _elapsed(start, device, clock), metrics["val_accuracy"]
 
 
+def plain_mlp(model: nn.Module) -> nn.Sequential:
+    """The same network, weights included, with every ``Dense`` as a plain ``nn.Linear``."""
+    layers = [
+        nn.Linear(m.in_features, m.out_features) if isinstance(m, nn.Linear) else m
+        for m in model.layers
+    ]
+    plain = nn.Sequential(*layers)
+    plain.load_state_dict({k.removeprefix("layers."): v for k, v in model.state_dict().items()})
+    return plain
+
+
 def _plain_evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     model.eval()
     with torch.no_grad():
@@ -116,14 +130,20 @@ def _plain_evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple
         return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+def onednn_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` in oneDNN (the product ``Dense`` runs; ``b.t()`` is read through its strides)."""
+    return torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+
+
 def gemm_rate(
     shapes: list[tuple[int, int, int]],
     device: torch.device,
     seconds: float,
     clock: Clock = time.perf_counter,
+    product: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = torch.mm,
 ) -> float:
-    """GFLOP/s of float32 ``(m, k) @ (k, n)`` for each shape in turn, best of five timings of
-    about ``seconds / 5`` each."""
+    """GFLOP/s of float32 ``product((m, k), (k, n))`` for each shape in turn, best of five
+    timings of about ``seconds / 5`` each."""
     operands = [
         (torch.randn(m, k, device=device), torch.randn(k, n, device=device)) for m, k, n in shapes
     ]
@@ -133,7 +153,7 @@ def gemm_rate(
         start = clock()
         for _ in range(repeats):
             for a, b in operands:
-                torch.mm(a, b)
+                product(a, b)
         return _elapsed(start, device, clock)
 
     repeats = 1
@@ -284,8 +304,17 @@ def main(argv: list[str] | None = None) -> None:
     square = (8192 if device.type == "cuda" else 2048) // (2 if args.quick else 1)
     gemm_seconds = 0.1 if args.quick else 0.5
 
+    products = {"torch.mm": torch.mm}
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        products["oneDNN"] = onednn_mm
+    gemm_rates: dict[str, list[float]] = {name: [] for name in products}
+
     def gemm() -> float:
-        return gemm_rate([(square, square, square)], device, gemm_seconds, clock)
+        for name, product in products.items():
+            gemm_rates[name].append(
+                gemm_rate([(square, square, square)], device, gemm_seconds, clock, product)
+            )
+        return max(rates[-1] for rates in gemm_rates.values())
 
     load_before = os.getloadavg()[0]
     rows = [
@@ -294,7 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     ]
     load_after = os.getloadavg()[0]
     batch = max(args.batch_sizes)
-    step_rate = gemm_rate(step_gemm_shapes(shapes, batch), device, gemm_seconds, clock)
+    backend = linear_backend() if device.type == "cpu" else "torch"
+    step_product = onednn_mm if backend == "onednn" else torch.mm
+    step_rate = gemm_rate(
+        step_gemm_shapes(shapes, batch), device, gemm_seconds, clock, step_product
+    )
 
     print(f"machine: {machine(device)}")
     print(
@@ -302,9 +335,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(splits.y_train)} training rows, {args.epochs} epoch(s) per run, median of "
         f"{args.runs} runs, {args.clock} clock; load average {load_before:.2f} -> {load_after:.2f}"
     )
+    medians = ", ".join(
+        f"{name} {statistics.median(rates):.1f}" for name, rates in gemm_rates.items()
+    )
     print(
-        f"float32 GEMM: {square}^3 timed between runs (the table's GEMM column); one training "
-        f"step's matmuls at batch {batch}, timed alone: {step_rate:.1f} GFLOP/s"
+        f"float32 GEMM: {square}^3 timed between runs, the faster of {medians} GFLOP/s (median) "
+        f"is the table's GEMM column; sweepforge's Dense layers use the {backend} backend; one "
+        f"training step's matmuls at batch {batch}, timed alone in it: {step_rate:.1f} GFLOP/s"
     )
     print(
         f"matmul FLOPs per training row: {executed / 1e6:.2f} M executed "

@@ -2,7 +2,7 @@
 
 Every check that can fail on user input lives here, so a bad campaign stops before Ray starts
 or an MLflow run is written: the space, the trainable and its knobs, the dataset, the metric,
-batch sizes against the data, strategy names and options, and GPUs.
+batch sizes against the data, strategy names and options, GPUs, and the linear backend.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
 from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable
+from sweepforge.trainables.components import linear_backend
 
 from ._schedulers import check_scheduler
 from ._strategy import Strategy, StrategyError
@@ -84,6 +85,7 @@ def plan_campaign(
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None
     _check_gpu(config, cuda_available)
+    _check_linear_backend()
     return CampaignPlan(config, space, trainable, data, fixed, strategies)
 
 
@@ -195,6 +197,14 @@ def _extremes(param: Float | Int | Categorical) -> list[Any]:
     if isinstance(param, Categorical):
         return list(param.choices)
     return [param.low, param.high]
+
+
+def _check_linear_backend() -> None:
+    # A bad $SWEEPFORGE_LINEAR_BACKEND would otherwise fail every trial in its worker.
+    try:
+        linear_backend()
+    except ConfigError as err:
+        raise CampaignError(str(err)) from None
 
 
 def _check_gpu(config: CampaignConfig, cuda_available: bool | None) -> None:

@@ -39,3 +39,15 @@ def test_quick_run_prints_a_markdown_row_per_batch_size(bench, capsys):
     assert float(cells[3].rstrip("x")) > 0
     plain_accuracy, sweepforge_accuracy = map(float, cells[-1].split(" / "))
     assert plain_accuracy > 0.5 and sweepforge_accuracy > 0.5  # both really learned
+
+
+def test_the_plain_loop_trains_plain_linear_layers_with_the_same_weights(bench):
+    import torch
+
+    from sweepforge.trainables.mlp import MLPConfig, build_mlp
+
+    model = build_mlp(MLPConfig(width=32), 64, 10)
+    plain = bench.plain_mlp(model)
+    assert {type(m).__name__ for m in plain} == {"Linear", "ReLU"}
+    x = torch.randn(5, 64)
+    torch.testing.assert_close(plain(x), model(x))

@@ -44,6 +44,7 @@ from .checkpoint import Checkpointer
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
+    Dense,
     check_optimizer_args,
     initialize,
     make_activation,
@@ -259,9 +260,9 @@ def _stack(n_in: int, n_out: int, depth: int, width: int, activation: str) -> nn
     layers: list[nn.Module] = []
     size = n_in
     for _ in range(depth):
-        layers += [nn.Linear(size, width), make_activation(activation)]
+        layers += [Dense(size, width), make_activation(activation)]
         size = width
-    layers.append(nn.Linear(size, n_out))
+    layers.append(Dense(size, n_out))
     return nn.Sequential(*layers)
 
 

@@ -30,6 +30,7 @@ from .checkpoint import Checkpointer
 from .components import (
     ACTIVATIONS,
     INITIALIZERS,
+    Dense,
     check_optimizer_args,
     initialize,
     make_activation,
@@ -127,11 +128,11 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         size = n_inputs
         for _ in range(depth):
-            layers += [nn.Linear(size, width), make_activation(activation)]
+            layers += [Dense(size, width), make_activation(activation)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             size = width
-        layers.append(nn.Linear(size, n_outputs))
+        layers.append(Dense(size, n_outputs))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -85,3 +85,13 @@ def test_a_cnn_too_deep_for_digits_is_caught_while_planning():
     space = {"depth": {"type": "int", "low": 1, "high": 4}}
     with pytest.raises(CampaignError, match=r"space\.depth: depth=4 is too large for 8x8 images"):
         plan(trainable="cnn", space=space, strategies={"random": {}})
+
+
+def test_a_bad_linear_backend_stops_the_campaign_before_any_trial(monkeypatch):
+    from sweepforge.trainables.components import dense
+
+    monkeypatch.setattr(dense, "_requested", None)
+    monkeypatch.setattr(dense, "_resolved", None)
+    monkeypatch.setenv("SWEEPFORGE_LINEAR_BACKEND", "mkl")
+    with pytest.raises(CampaignError, match=r"SWEEPFORGE_LINEAR_BACKEND='mkl'.*auto, onednn, torch"):
+        plan()

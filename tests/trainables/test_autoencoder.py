@@ -245,7 +245,7 @@ def test_amp_trains_every_variant_to_finite_metrics(digits):
 def test_model_layout_mirrors_the_encoder():
     model = Autoencoder(64, code_size=8, depth=2, width=32, activation="tanh")
     encoder = [type(m).__name__ for m in model.encoder]
-    assert encoder == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+    assert encoder == ["Dense", "Tanh", "Dense", "Tanh", "Dense"]
     assert [m.out_features for m in model.encoder if isinstance(m, torch.nn.Linear)] == [32, 32, 8]
     assert [m.out_features for m in model.decoder if isinstance(m, torch.nn.Linear)] == [32, 32, 64]
     shallow = Autoencoder(64, code_size=4, depth=0)

@@ -95,7 +95,7 @@ def test_divergence_is_reported_as_nan_not_raised(iris):
 def test_model_layout():
     model = MLP(64, 10, depth=3, width=32, activation="tanh", dropout=0.5)
     kinds = [type(m).__name__ for m in model.layers]
-    assert kinds == ["Linear", "Tanh", "Dropout"] * 3 + ["Linear"]
+    assert kinds == ["Dense", "Tanh", "Dropout"] * 3 + ["Dense"]
     assert [m.out_features for m in model.layers if isinstance(m, nn.Linear)] == [32, 32, 32, 10]
     assert "Dropout" not in [type(m).__name__ for m in MLP(4, 2, depth=1, dropout=0.0).layers]
 
