@@ -119,7 +119,8 @@ class _OneDNNLinear(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
         grad = grad.contiguous()  # e.g. the stride-0 gradient of out.sum()
-        # oneDNN reads the transposed operands through their strides: no copies.
+        # Transposes are passed as views: oneDNN reads a transposed weight operand through its
+        # strides and copies a transposed input itself.
         product = _OneDNNLinear.apply if torch.is_grad_enabled() else _onednn_linear
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
@@ -139,6 +140,7 @@ def _qualifies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None)
     return (
         x.dim() == 2
         and x.device.type == "cpu"
+        and weight.device.type == "cpu"
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)
