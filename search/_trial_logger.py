@@ -168,8 +168,10 @@ class TrialLogger(Callback):
         # one MLflow call per result at most (each call is a transaction: fewer calls, less
         # time on the master per trial; see "Orchestration overhead" in BENCHMARKS.md)
         tags: dict[str, Any] = {}
-        if run.epochs == 0 and "device" in result:
-            tags["sweepforge.device"] = result["device"]
+        if run.epochs == 0:
+            for key in ("device", "linear_backend"):
+                if key in result:
+                    tags[f"sweepforge.{key}"] = result[key]
         run.trained += 1
         epoch = int(result.get("epoch", run.epochs + 1))
         if isinstance(result.get(CLONE_KEY), str):

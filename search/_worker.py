@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
     from .config import TableSource
 
+_DENSE = "sweepforge.trainables.components.dense"
+"""A CPU trial reports which linear backend ran (oneDNN or torch's) once its trainable has
+imported this module; a trainable without torch leaves the worker free of torch."""
+
 
 def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
     """A campaign's dataset split with ``seed``: registered ``source`` by name, or the table it
@@ -138,9 +142,12 @@ def run_trial(
     trial_config = spec.make_config({**fixed, **config})
     last_epoch = getattr(trial_config, "epochs", None)
     reported = []
+    where: dict[str, Any] = {"device": device, "node": node}
 
     def report(metrics: dict[str, float]) -> None:
-        extra: dict[str, Any] = {"device": device, "node": node}
+        if device == "cpu" and "linear_backend" not in where and _DENSE in sys.modules:
+            where["linear_backend"] = sys.modules[_DENSE].linear_backend()
+        extra = dict(where)
         if device == "cuda":  # evidence, from inside the trial, that it trained on the GPU
             extra["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
         if last_epoch is not None and metrics.get("epoch") == last_epoch:
@@ -156,7 +163,7 @@ def run_trial(
     final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
     if not reported and isinstance(final, dict) and final:
         # restored from a checkpoint of its last epoch: nothing left to train, so say how it ended
-        tune.report({**final, "device": device, "node": node})
+        tune.report({**final, **where})
 
 
 CLONE_KEY = "sweepforge_clone"

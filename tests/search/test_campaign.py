@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
 from sweepforge.search.config import parse_campaign_config
+from sweepforge.trainables.components import linear_backend
 from tests.conftest import small_campaign
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,8 @@ def test_mlflow_holds_campaign_strategy_trial_runs_nested(finished, store):
             assert KNOBS <= set(trial.data.params)
             assert trial.data.tags["sweepforge.strategy"] == strategy.info.run_name
             assert trial.data.tags["sweepforge.device"] == "cpu"
+            # the workers see this machine as the test process does
+            assert trial.data.tags["sweepforge.linear_backend"] == linear_backend()
             history = client.get_metric_history(trial.info.run_id, "val_accuracy")
             assert sorted(m.step for m in history) == [1, 2]
             assert "test_accuracy" in trial.data.metrics
