@@ -146,11 +146,23 @@ def _qualifies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None)
         and (bias is None or bias.dtype == torch.float32)
         and x.shape[0] * weight.shape[0] * weight.shape[1] >= MIN_MULTIPLY_ADDS
         and x.is_contiguous()
-        and not torch.is_autocast_enabled("cpu")
+        and not _cpu_autocast_enabled()
         and not torch.jit.is_tracing()
-        and not torch.compiler.is_compiling()
+        and not _compiling()
         and not _functorch_active()
     )
+
+
+def _cpu_autocast_enabled() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled()
+
+
+def _compiling() -> bool:
+    is_compiling = getattr(torch.compiler, "is_compiling", None)  # torch >= 2.3
+    return bool(is_compiling()) if is_compiling is not None else False
 
 
 def _functorch_active() -> bool:
