@@ -72,7 +72,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     """``F.linear(x, weight, bias)``, in oneDNN when :func:`linear_backend` is ``"onednn"`` and
     the call qualifies: 2-D contiguous float32 CPU input, at least :data:`MIN_MULTIPLY_ADDS`,
     no autocast, not being traced or compiled."""
-    if not _qualifies(x, weight, bias) or linear_backend() != "onednn":
+    if (_resolved or linear_backend()) != "onednn" or not _qualifies(x, weight, bias):
         return F.linear(x, weight, bias)
     if torch.is_grad_enabled() and (
         x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
