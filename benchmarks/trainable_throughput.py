@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from sweepforge.trainables import load_dataset
 from sweepforge.trainables._loop import TensorSplits, classification, train_model
-from sweepforge.trainables.components import linear_backend
+from sweepforge.trainables.components import dense, linear_backend
 from sweepforge.trainables.mlp import MLPConfig, build_mlp
 
 WIDTH, DEPTH, LR = 256, 2, 1e-3
@@ -131,8 +131,9 @@ def _plain_evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple
 
 
 def onednn_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a @ b`` in oneDNN (the product ``Dense`` runs; ``b.t()`` is read through its strides)."""
-    return torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+    """``a @ b`` in oneDNN, by the very call ``Dense`` makes (``b.t()`` read through its
+    strides)."""
+    return dense._onednn_linear(a, b.t(), None)
 
 
 def gemm_rate(
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     gemm_seconds = 0.1 if args.quick else 0.5
 
     products = {"torch.mm": torch.mm}
-    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+    if device.type == "cpu" and dense._onednn_problem() is None:
         products["oneDNN"] = onednn_mm
     gemm_rates: dict[str, list[float]] = {name: [] for name in products}
 

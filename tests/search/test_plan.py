@@ -90,7 +90,6 @@ def test_a_cnn_too_deep_for_digits_is_caught_while_planning():
 def test_a_bad_linear_backend_stops_the_campaign_before_any_trial(monkeypatch):
     from sweepforge.trainables.components import dense
 
-    monkeypatch.setattr(dense, "_requested", None)
     monkeypatch.setattr(dense, "_resolved", None)
     monkeypatch.setenv("SWEEPFORGE_LINEAR_BACKEND", "mkl")
     with pytest.raises(CampaignError, match=r"SWEEPFORGE_LINEAR_BACKEND='mkl'.*auto, onednn, torch"):

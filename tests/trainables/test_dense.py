@@ -39,7 +39,6 @@ def digits():
 @pytest.fixture(autouse=True)
 def _restore_backend(monkeypatch):
     """Each test chooses its backend; the process's choice comes back afterwards."""
-    monkeypatch.setattr(dense_module, "_requested", dense_module._requested)
     monkeypatch.setattr(dense_module, "_resolved", dense_module._resolved)
 
 
@@ -161,7 +160,6 @@ def test_unknown_backend_names_what_is_allowed(monkeypatch):
         r"auto, onednn, torch",
     ):
         set_linear_backend("mkl")
-    monkeypatch.setattr(dense_module, "_requested", None)
     monkeypatch.setattr(dense_module, "_resolved", None)
     monkeypatch.setenv("SWEEPFORGE_LINEAR_BACKEND", "fast")
     with pytest.raises(ConfigError, match="SWEEPFORGE_LINEAR_BACKEND='fast'"):

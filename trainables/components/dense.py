@@ -54,7 +54,6 @@ ENV_VAR = "SWEEPFORGE_LINEAR_BACKEND"
 # 64 x 256 -> 256 layer trains 1.25x faster, a 64 x 64 -> 128 layer 0.6x as fast).
 MIN_MULTIPLY_ADDS = 1 << 22
 
-_requested: str | None = None  # set_linear_backend's choice; None: read ENV_VAR
 _resolved: str | None = None  # the backend in use once decided ("onednn" or "torch")
 
 
@@ -86,21 +85,19 @@ def linear_backend() -> str:
     ``"torch"`` (decided once, on first use; see the module docstring)."""
     global _resolved
     if _resolved is None:
-        _resolved = _resolve(_requested if _requested is not None else _from_env())
+        _resolved = _resolve(_from_env())
     return _resolved
 
 
 def set_linear_backend(name: str) -> None:
     """Choose ``"auto"``, ``"onednn"`` or ``"torch"`` for this process (overrides
-    ``SWEEPFORGE_LINEAR_BACKEND``); the choice is checked now.
+    ``SWEEPFORGE_LINEAR_BACKEND``); the choice is checked now, and a refused one changes nothing.
 
     Raises:
         ConfigError: an unknown name, or ``"onednn"`` where oneDNN is missing or wrong.
     """
-    global _requested, _resolved
-    _requested = _check_name(name, "backend")
-    _resolved = None
-    linear_backend()
+    global _resolved
+    _resolved = _resolve(_check_name(name, "backend"))
 
 
 class _OneDNNLinear(torch.autograd.Function):
