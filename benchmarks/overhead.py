@@ -137,7 +137,7 @@ def measure(trials: int, seconds: float, repeats: int, tools: tuple[str, ...]) -
     """Wall times per tool; the order of the tools rotates between repetitions."""
     import ray
 
-    from sweepforge.search._ray_workers import local_ray_options
+    from sweepforge.search.tune.ray_setup import local_ray_options
 
     walls: dict[str, list[float]] = {tool: [] for tool in tools}
     try:

@@ -21,8 +21,8 @@ from pathlib import Path
 import optuna
 
 from sweepforge.search import TrialResult
-from sweepforge.search._journal import Journal, read_journal, replay
-from sweepforge.search._plan import plan_campaign
+from sweepforge.search.state.journal import Journal, read_journal, replay
+from sweepforge.search.plan import plan_campaign
 from sweepforge.search.config import parse_campaign_config
 
 SPACE = {

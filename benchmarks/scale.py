@@ -132,7 +132,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     import tests.search.faulty_trainables  # noqa: F401  (registers `faulty`)
-    from sweepforge.search import Campaign, _progress
+    from sweepforge.search import Campaign
+    from sweepforge.search.tracking import progress as _progress
     from sweepforge.search.config import parse_campaign_config
 
     done = [0]

@@ -9,20 +9,21 @@ Example:
 from typing import TYPE_CHECKING, Any
 
 # Every name is imported when first used (PEP 562): a Ray worker imports this package to reach
-# ``_worker`` and should not pay for Optuna, DEAP, pydantic or MLflow, which only the master uses.
+# ``tune.worker`` and should not pay for Optuna, DEAP, pydantic or MLflow, which only the master uses.
 _MODULE_OF = {
-    "Strategy": "_strategy", "StrategyError": "_strategy", "TrialResult": "_strategy",
-    "TrialSpec": "_strategy", "TrialState": "_strategy",
+    "Strategy": "strategies.base", "StrategyError": "strategies.base",
+    "TrialResult": "strategies.base", "TrialSpec": "strategies.base",
+    "TrialState": "strategies.base",
     "CampaignConfig": "config", "CampaignError": "config", "load_campaign_config": "config",
-    "STRATEGIES": "strategies", "make_strategy": "strategies",
+    "STRATEGIES": "strategies.registry", "make_strategy": "strategies.registry",
     "Campaign": "campaign", "CampaignResult": "campaign",
 }
 
 if TYPE_CHECKING:
-    from ._strategy import Strategy, StrategyError, TrialResult, TrialSpec, TrialState
     from .campaign import Campaign, CampaignResult
     from .config import CampaignConfig, CampaignError, load_campaign_config
-    from .strategies import STRATEGIES, make_strategy
+    from .strategies.base import Strategy, StrategyError, TrialResult, TrialSpec, TrialState
+    from .strategies.registry import STRATEGIES, make_strategy
 
 
 def __getattr__(name: str) -> Any:

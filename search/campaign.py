@@ -22,16 +22,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ._ask_cost import AskCost
-from ._interrupt import InterruptFlag, StopOnInterrupt
-from ._plan import CampaignPlan, plan_campaign
-from ._population import PopulationBridge, population, population_dirname
-from ._progress import CampaignProgress
-from ._ray_workers import local_ray_options, trial_actors_on_idle_workers
-from ._resume import (
+from .config import CampaignConfig, CampaignError, load_campaign_config
+from .plan import CampaignPlan, plan_campaign
+from .state.resume import (
     CampaignRuns,
     CampaignState,
-    DropCheckpoints,
     campaign_folder,
     check_resumable,
     find_runs,
@@ -39,24 +34,29 @@ from ._resume import (
     resolve_state_dir,
     settle_with_mlflow,
     stored_config,
-    tune_trial_dirname,
     unfinished_campaigns,
 )
-from ._schedulers import make_scheduler
-from ._searcher import CampaignSearcher
-from ._timeout import TrialDeadline
-from ._tracking import TAG_CAMPAIGN_ID, TAG_KIND, TAG_STRATEGY, Tracker, config_json, metrics_at
-from ._trial_logger import TrialLogger, TrialRecord
-from ._tune_memory import ForgetFinishedTrialStats
-from ._worker import module_root, run_trial
-from .config import CampaignConfig, CampaignError, load_campaign_config
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-
-
-def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
-    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else a SQLite file in the working dir."""
-    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+from .tracking.progress import CampaignProgress
+from .tracking.tracker import (
+    TAG_CAMPAIGN_ID,
+    TAG_KIND,
+    TAG_STRATEGY,
+    Tracker,
+    config_json,
+    metrics_at,
+    resolve_tracking_uri,
+)
+from .tracking.trial_logger import TrialLogger, TrialRecord
+from .tune.ask_cost import AskCost
+from .tune.checkpoints import DropCheckpoints, tune_trial_dirname
+from .tune.interrupt import InterruptFlag, StopOnInterrupt
+from .tune.memory import ForgetFinishedTrialStats
+from .tune.population import PopulationBridge, population, population_dirname
+from .tune.ray_setup import local_ray_options, trial_actors_on_idle_workers
+from .tune.schedulers import make_scheduler
+from .tune.searcher import CampaignSearcher
+from .tune.timeout import TrialDeadline
+from .tune.worker import module_root, run_trial
 
 
 @dataclass
@@ -125,7 +125,7 @@ class Campaign:
 
         Raises:
             CampaignError: no such unfinished campaign, or its journal cannot be resumed from
-                (:class:`~._journal.JournalError`, naming the file and line).
+                (:class:`~.state.journal.JournalError`, naming the file and line).
         """
         root = resolve_state_dir(state_dir)
         if campaign_id is None:
@@ -229,7 +229,7 @@ class Campaign:
 
         All strategies share each Tune run, and a new run starts every
         ``$SWEEPFORGE_TUNE_RUN_TRIALS`` trials. Under PBT each strategy gets its own run, so that
-        a population only ever clones its own strategy's trials (see :mod:`._population`)."""
+        a population only ever clones its own strategy's trials (see :mod:`.tune.population`)."""
         from ray import tune
 
         config, resources = self.config, self.config.resources

@@ -99,8 +99,8 @@ def _maybe_resume(campaign, choice: bool | None, tracking_uri: str | None,  # ty
     user says so (``--resume``, or yes at the prompt); else ``campaign`` itself."""
     import time
 
-    from ._resume import stored_config, unfinished_campaigns
     from .campaign import Campaign
+    from .state.resume import stored_config, unfinished_campaigns
 
     name = campaign.config.name
     found = unfinished_campaigns(campaign.state_dir, name) if choice is not False else []
@@ -151,7 +151,7 @@ def best(
     strategy: Optional[str] = typer.Option(None, help="Only this strategy's trials."),
 ) -> None:
     """Print the best config of the latest run of campaign NAME as YAML."""
-    from ._lookup import best_trial
+    from .tracking.lookup import best_trial
 
     try:
         found = best_trial(name, tracking_uri=tracking_uri, strategy=strategy)
@@ -176,7 +176,7 @@ def report(
     """Write the comparison report of campaign NAME: one HTML file that opens offline."""
     from sweepforge.dashboards import DashboardError, write_report
 
-    from .campaign import resolve_tracking_uri
+    from .tracking.tracker import resolve_tracking_uri
 
     _quiet_libraries()
     try:
@@ -197,7 +197,7 @@ def dashboard(
     """Serve a live comparison dashboard on http://127.0.0.1:PORT that follows running campaigns."""
     from sweepforge.dashboards import DashboardError, serve
 
-    from .campaign import resolve_tracking_uri
+    from .tracking.tracker import resolve_tracking_uri
 
     _quiet_libraries()
     uri = resolve_tracking_uri(tracking_uri)
@@ -220,7 +220,7 @@ def ui(
     port: int = typer.Option(5000, help="Port to serve on."),
 ) -> None:
     """Serve the MLflow UI for the campaign store on http://127.0.0.1:PORT."""
-    from .campaign import resolve_tracking_uri
+    from .tracking.tracker import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     console.print(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C to stop)")

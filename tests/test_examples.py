@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sweepforge.search._plan import plan_campaign
+from sweepforge.search.plan import plan_campaign
 from sweepforge.search.config import load_campaign_config
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))

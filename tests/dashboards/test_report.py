@@ -13,7 +13,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sweepforge.dashboards import DashboardError, build_report, report_campaign_run, write_report
-from sweepforge.search._lookup import best_trial
+from sweepforge.search.tracking.lookup import best_trial
 from tests.dashboards.conftest import FAILING, NAME
 
 pytestmark = pytest.mark.slow

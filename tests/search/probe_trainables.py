@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from sweepforge.search._ray_workers import PRELOAD_MODULES
+from sweepforge.search.tune.ray_setup import PRELOAD_MODULES
 from sweepforge.trainables import register_trainable
 
 

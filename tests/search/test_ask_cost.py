@@ -6,9 +6,9 @@ import time
 import warnings
 
 import pytest
-from sweepforge.search._ask_cost import AskCost, StrategyBottleneckWarning
-from sweepforge.search._random import RandomStrategy
-from sweepforge.search._searcher import CampaignSearcher
+from sweepforge.search.tune.ask_cost import AskCost, StrategyBottleneckWarning
+from sweepforge.search.strategies.random_search import RandomStrategy
+from sweepforge.search.tune.searcher import CampaignSearcher
 from sweepforge.spaces import Space
 
 SPACE = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})

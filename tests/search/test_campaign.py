@@ -153,7 +153,7 @@ def test_two_trials_share_one_gpu_in_mixed_precision(store):
 def test_an_interrupted_campaign_leaves_no_run_open(ray_local, store, monkeypatch):
     """Ctrl-C while trials run (injected when the second trial starts): the trials cut off,
     their strategies and the campaign are closed as KILLED; the finished trial stays FINISHED."""
-    from sweepforge.search import _progress
+    from sweepforge.search.tracking import progress as _progress
 
     started = []
     original = _progress.CampaignProgress.on_event

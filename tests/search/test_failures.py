@@ -17,8 +17,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
-from sweepforge.search._lookup import best_trial
-from sweepforge.search._strategy import Strategy, TrialState
+from sweepforge.search.tracking.lookup import best_trial
+from sweepforge.search.strategies.base import Strategy, TrialState
 from sweepforge.search.config import CampaignError, parse_campaign_config
 from tests.conftest import small_campaign
 from tests.search.faulty_trainables import FAULTS

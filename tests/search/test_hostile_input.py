@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sweepforge.search._spool import spool_path
+from sweepforge.search.state.spool import spool_path
 from sweepforge.search.cli import app
 from sweepforge.search.config import CampaignError, parse_campaign_config
 from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, DirectoryCheckpointer, load_state_file
@@ -123,7 +123,7 @@ def test_servers_listen_on_localhost_only_by_default(command, tmp_path):
     port = _free_port()
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     if command == "dashboard":  # the dashboard wants a campaign to show
-        from sweepforge.search._tracking import TAG_CAMPAIGN_ID, TAG_KIND, Tracker
+        from sweepforge.search.tracking.tracker import TAG_CAMPAIGN_ID, TAG_KIND, Tracker
 
         tracker = Tracker(store, "shown", spool=tmp_path / "spool.jsonl")
         tracker.end_run(tracker.start_run("shown-1", {TAG_KIND: "campaign", TAG_CAMPAIGN_ID: "a" * 12}))

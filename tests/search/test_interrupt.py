@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sweepforge.search._interrupt import InterruptFlag, StopOnInterrupt
+from sweepforge.search.tune.interrupt import InterruptFlag, StopOnInterrupt
 
 
 def _interrupt_self() -> None:

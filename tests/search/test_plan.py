@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweepforge.search._plan import plan_campaign
+from sweepforge.search.plan import plan_campaign
 from sweepforge.search.config import CampaignError, parse_campaign_config
 from tests.conftest import small_campaign
 

@@ -1,7 +1,7 @@
 """Trial actors start in Ray's idle workers: Ray Tune's default runtime environment for its
 actors is left out during a campaign's Tune runs (an actor with a runtime environment of its own
 needs a new worker process), the trial sets those variables itself, and a Ray that sweepforge
-starts has its idle workers import Ray Tune as they start (see ``search/_ray_workers.py``)."""
+starts has its idle workers import Ray Tune as they start (see ``search/tune/ray_setup.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
-from sweepforge.search._ray_workers import (
+from sweepforge.search.tune.ray_setup import (
     _tune_actor_env,
     trial_actors_on_idle_workers,
 )

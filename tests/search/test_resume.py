@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweepforge.search import TrialResult
-from sweepforge.search._journal import (
+from sweepforge.search.state.journal import (
     JOURNAL_FILE,
     Journal,
     JournalError,
@@ -30,7 +30,7 @@ from sweepforge.search._journal import (
     read_journal,
     replay,
 )
-from sweepforge.search._plan import plan_campaign
+from sweepforge.search.plan import plan_campaign
 from sweepforge.search.cli import app
 from sweepforge.search.config import parse_campaign_config
 from tests.conftest import small_campaign

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweepforge.search._journal import Tell, read_journal
+from sweepforge.search.state.journal import Tell, read_journal
 from sweepforge.search.campaign import Campaign
 from sweepforge.search.config import CampaignError, parse_campaign_config
 from tests.conftest import small_campaign

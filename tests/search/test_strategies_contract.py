@@ -10,8 +10,8 @@ import math
 from typing import Any
 
 import pytest
-from sweepforge.search._strategy import Strategy, StrategyError, TrialResult, TrialState
-from sweepforge.search.strategies import make_strategy
+from sweepforge.search.strategies.base import Strategy, StrategyError, TrialResult, TrialState
+from sweepforge.search.strategies.registry import make_strategy
 from sweepforge.spaces import Space
 
 SPACE = Space.from_dict(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sweepforge.search._evolutionary import EvolutionaryStrategy
-from sweepforge.search._grid import GridStrategy
-from sweepforge.search._optuna import OptunaStrategy
-from sweepforge.search._random import RandomStrategy
-from sweepforge.search._strategy import StrategyError
-from sweepforge.search.strategies import STRATEGIES, make_strategy, strategy_options
+from sweepforge.search.strategies.evolutionary import EvolutionaryStrategy
+from sweepforge.search.strategies.grid import GridStrategy
+from sweepforge.search.strategies.optuna_study import OptunaStrategy
+from sweepforge.search.strategies.random_search import RandomStrategy
+from sweepforge.search.strategies.base import StrategyError
+from sweepforge.search.strategies.registry import STRATEGIES, make_strategy, strategy_options
 from sweepforge.spaces import Float, Space
 
 SPACE = Space([Float("x", 0.0, 1.0)])

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweepforge.search import Campaign
-from sweepforge.search._plan import plan_campaign
+from sweepforge.search.plan import plan_campaign
 from sweepforge.search.cli import app
 from sweepforge.search.config import (
     CampaignError,

@@ -25,8 +25,8 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
-from sweepforge.search._spool import Spool
-from sweepforge.search._tracking import TAG_KIND, Tracker, replay_spool
+from sweepforge.search.state.spool import Spool
+from sweepforge.search.tracking.tracker import TAG_KIND, Tracker, replay_spool
 from sweepforge.search.config import parse_campaign_config
 from tests.conftest import small_campaign
 
@@ -96,7 +96,7 @@ def spool_dir(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_campaign_survives_a_tracking_server_outage(ray_local, server, spool_dir, monkeypatch, caplog):
     import tests.search.faulty_trainables  # noqa: F401  (registers `faulty`)
-    from sweepforge.search import _progress
+    from sweepforge.search.tracking import progress as _progress
 
     outage = {}
     original = _progress.CampaignProgress.on_event

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sweepforge.search import Campaign
-from sweepforge.search._worker import module_root
+from sweepforge.search.tune.worker import module_root
 from sweepforge.search.config import parse_campaign_config
 
 MODULE = textwrap.dedent('''
@@ -39,12 +39,12 @@ MODULE = textwrap.dedent('''
 
 def test_module_root_is_the_folder_the_module_is_imported_from():
     import benchmarks.sleep_trainable  # noqa: F401
-    import sweepforge.search._worker  # noqa: F401
+    import sweepforge.search.tune.worker  # noqa: F401
 
     repo = str(Path(__file__).resolve().parents[2])
     assert module_root("tests.search.test_user_trainable_module") == repo
     assert module_root("benchmarks.sleep_trainable") == repo
-    assert module_root("sweepforge.search._worker") is None  # installed: workers find it anyway
+    assert module_root("sweepforge.search.tune.worker") is None  # installed: workers find it anyway
     assert module_root("__main__") is None
 
 

@@ -8,12 +8,12 @@ every ``perturbation_interval`` epochs a trial in the bottom quantile takes the 
 one in the top quantile and perturbs the mutated parameters.
 
 The configs go to Ray Tune as ``points_to_evaluate`` of its ``BasicVariantGenerator``, each
-tagged with the id the :class:`~._searcher.CampaignSearcher` knows it by
-(:data:`~._searcher.POPULATION_KEY`), and Ray Tune's trial ids are mapped onto those ids when a
+tagged with the id the :class:`~.searcher.CampaignSearcher` knows it by
+(:data:`~.searcher.POPULATION_KEY`), and Ray Tune's trial ids are mapped onto those ids when a
 trial first starts (:class:`PopulationBridge`). The searcher is still the one that asks,
 journals and tells the strategies: a trial's final value is told against the config its
 strategy proposed (PBT's changes to it are recorded as lineage in MLflow, see
-:mod:`._trial_logger`). A campaign killed mid-way resumes like any other.
+:mod:`..tracking.trial_logger`). A campaign killed mid-way resumes like any other.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from ._searcher import POPULATION_KEY, UNSET, CampaignSearcher
+from .searcher import POPULATION_KEY, UNSET, CampaignSearcher
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -80,6 +80,6 @@ class PopulationBridge(Callback):
 
 def population_dirname(trial: Trial) -> str:
     """A PBT trial's folder, named by its searcher key (what the journal records)."""
-    from ._resume import trial_dirname
+    from .checkpoints import trial_dirname
 
     return trial_dirname(str(trial.config.get(POPULATION_KEY, trial.trial_id)))

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from ._searcher import searched_config
-from ._tracking import (
+from ..tune.searcher import searched_config
+from ..tune.worker import CLONE_KEY
+from .tracker import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
     TAG_KIND,
@@ -33,18 +34,17 @@ from ._tracking import (
     config_json,
     metrics_at,
 )
-from ._worker import CLONE_KEY
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
     from ray.tune.experiment import Trial
 
-    from ._plan import CampaignPlan
-    from ._searcher import CampaignSearcher
+    from ..plan import CampaignPlan
+    from ..tune.searcher import CampaignSearcher
 
 _FLUSH_EVERY_S = 5.0
 WORKER_METRICS = ("gpu_memory_mb",)
-"""Metrics :func:`~._worker.run_trial` adds to the trainable's own: ``gpu_memory_mb`` is the
+"""Metrics :func:`~..tune.worker.run_trial` adds to the trainable's own: ``gpu_memory_mb`` is the
 peak CUDA memory the trial allocated, measured inside it (absent on the CPU)."""
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-PRELOAD_MODULES = ("ray.tune", "sweepforge.search._worker")
+PRELOAD_MODULES = ("ray.tune", "sweepforge.search.tune.worker")
 """Modules Ray's idle workers import as they start, when sweepforge starts Ray: what a trial
 actor needs before it can run (Ray Tune alone takes 0.6 s to import)."""
 

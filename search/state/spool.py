@@ -6,7 +6,7 @@ experiment id); then ``op`` lines, one per MLflow call, numbered by ``seq``; a `
 appended after each op is replayed (with the real run id for a ``create_run``). Nothing is
 rewritten in place, so a master killed mid-replay leaves a file that a later replay continues:
 ops with a ``done`` line are skipped, and the op that was in flight is safe to repeat (see
-:mod:`._tracking` for why each kind of op is). A torn last line is ignored.
+:mod:`..tracking.tracker` for why each kind of op is). A torn last line is ignored.
 
 Example:
     >>> spool = Spool.create(Path("/tmp/demo.jsonl"), "http://127.0.0.1:5000", "1")  # doctest: +SKIP

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from sweepforge.spaces import Space
 
-from ._strategy import Mode, Strategy
+from .base import Mode, Strategy
 
 
 class RandomStrategy(Strategy):

@@ -32,7 +32,7 @@ from sweepforge.trainables import Dataset, get_trainable, load_dataset
 if TYPE_CHECKING:
     from sweepforge.trainables.checkpoint import State
 
-    from .config import TableSource
+    from ..config import TableSource
 
 _DENSE = "sweepforge.trainables.components.dense"
 """A CPU trial reports which linear backend ran (oneDNN or torch's) once its trainable has
@@ -42,7 +42,7 @@ imported this module; a trainable without torch leaves the worker free of torch.
 def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
     """A campaign's dataset split with ``seed``: registered ``source`` by name, or the table it
     describes (read afresh: the planner sees the file as it is now)."""
-    from .config import TableSource
+    from ..config import TableSource
 
     if isinstance(source, TableSource):
         from sweepforge.trainables.tables import load_table
@@ -113,8 +113,8 @@ def run_trial(
     import ray
     from ray import tune
 
-    from ._ray_workers import set_tune_actor_env
-    from ._searcher import RESUME_FROM, UNSET, searched_config
+    from .ray_setup import set_tune_actor_env
+    from .searcher import RESUME_FROM, UNSET, searched_config
 
     set_tune_actor_env()  # what Ray Tune's runtime environment would have set (see _ray_workers)
     threads = max(1, int(cpus))

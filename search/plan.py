@@ -15,11 +15,11 @@ from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
 from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable
 from sweepforge.trainables.components import linear_backend
 
-from ._schedulers import check_scheduler
-from ._strategy import Strategy, StrategyError
-from ._worker import load_campaign_dataset
 from .config import CampaignConfig, CampaignError, TableSource
-from .strategies import make_strategy
+from .strategies.base import Strategy, StrategyError
+from .strategies.registry import make_strategy
+from .tune.schedulers import check_scheduler
+from .tune.worker import load_campaign_dataset
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState as OptunaState
+
 from sweepforge.spaces import Space
 
-from ._strategy import Mode, Strategy, StrategyError, TrialResult, TrialState
+from .base import Mode, Strategy, StrategyError, TrialResult, TrialState
 
 #: Sampler names accepted by the ``sampler`` option.
 SAMPLERS = ("tpe", "gp", "cmaes", "random")

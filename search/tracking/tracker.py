@@ -37,7 +37,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import BAD_REQUEST
 from mlflow.tracking import MlflowClient
 
-from ._spool import Spool, spool_path
+from ..state.spool import Spool, spool_path
 
 _log = logging.getLogger("sweepforge.tracking")
 
@@ -56,6 +56,14 @@ _MAX_PARAMS_PER_BATCH = 100
 _MAX_PARAM_LENGTH = 6000
 
 
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else a SQLite file in the working dir."""
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
 MAX_QUEUED = 2000
 """Writes a background writer holds before ``start_run``/``log`` wait for it (about 300
 trials' worth)."""
@@ -71,7 +79,7 @@ class Tracker:
 
     Every write is one MLflow call. When a call fails because the store cannot be reached (a
     tracking server down or restarting, a SQLite file locked past its busy timeout), that
-    write and every later one go to a local spool file (:mod:`._spool`), in order, and the
+    write and every later one go to a local spool file (:mod:`..state.spool`), in order, and the
     tracker tries to replay the spool every ``retry_every_s`` seconds as writes come in, and
     for up to ``wait_s`` seconds at :meth:`close`. What is still spooled after that stays on
     disk for :func:`replay_spool`. Runs opened while the store is away get a local id
@@ -122,7 +130,7 @@ class Tracker:
 
     def name_spool(self, campaign_id: str, folder: str | os.PathLike[str] | None = None) -> None:
         """Names the spool file after the campaign (``<folder>/<campaign_id>.jsonl``, default
-        folder :func:`~._spool.default_spool_dir`), so a resume can find it."""
+        folder :func:`~..state.spool.default_spool_dir`), so a resume can find it."""
         if self._spool is None:
             self.spool_path = spool_path(campaign_id, folder)
 

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from deap import base, tools
+
 from sweepforge.spaces import Space
 
-from ._strategy import Mode, Strategy, StrategyError, TrialResult, TrialState
+from .base import Mode, Strategy, StrategyError, TrialResult, TrialState
 
 
 class _MaxFitness(base.Fitness):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from sweepforge.spaces import Space
 
-from ._strategy import Mode, Strategy, StrategyError
+from .base import Mode, Strategy, StrategyError
 
 #: Largest levels count the automatic rule tries; finer grids must be asked for with ``levels``.
 MAX_AUTO_LEVELS = 10

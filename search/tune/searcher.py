@@ -9,7 +9,7 @@ at the same pace and see the same resources.
 Ray Tune names trials with strings; each strategy numbers its own. The searcher keeps the
 mapping, which the MLflow callback reads to tag each run.
 
-With a :class:`~._journal.Journal`, every ask is journaled before Ray Tune sees the config, and
+With a :class:`~..state.journal.Journal`, every ask is journaled before Ray Tune sees the config, and
 every tell once the trial's MLflow run is closed (:meth:`CampaignSearcher.commit_tell`, called by
 the MLflow callback), at the latest before the next ask: the journal holds every tell in the
 order the strategies saw it, so a resume replays them exactly. On resume, the trials in flight
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
-from ._ask_cost import AskCost
-from ._strategy import Strategy, TrialResult, TrialState
+from ..strategies.base import Strategy, TrialResult, TrialState
+from .ask_cost import AskCost
 
 if TYPE_CHECKING:
-    from ._journal import Journal
+    from ..state.journal import Journal
 
 RESUME_FROM = "__sweepforge_resume_from__"
 """Key the searcher adds to a resubmitted trial's config: the checkpoint directory of its
@@ -44,7 +44,7 @@ previous attempt. The worker takes it out before training; the MLflow callback n
 
 POPULATION_KEY = "__sweepforge_trial__"
 """Key of a trial's config under PBT: the id the searcher knows the trial by (see
-:mod:`._population`)."""
+:mod:`.population`)."""
 
 UNSET = "__sweepforge_unset__"
 """Value of a parameter a PBT trial's config does not have (inactive in its branch)."""
@@ -125,7 +125,7 @@ class CampaignSearcher(Searcher):
 
     def rename_trial(self, old: str, new: str) -> None:
         """Trial ``old`` is known to Ray Tune as ``new`` (PBT: the searcher asked before Tune
-        named the trials, see :mod:`._population`)."""
+        named the trials, see :mod:`.population`)."""
         self.trials[new] = self.trials.pop(old)
         if old in self._planned:
             self._planned[new] = self._planned.pop(old)

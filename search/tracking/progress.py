@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ._trial_logger import TrialRecord
+from .trial_logger import TrialRecord
 
 
 @dataclass

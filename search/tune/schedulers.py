@@ -6,7 +6,7 @@ its ``MedianStoppingRule`` and ``pbt`` its ``PopulationBasedTraining``. They all
 the trainable's own ``epoch`` metric, so a trial resumed from a checkpoint keeps its place.
 
 Every strategy of the campaign runs under the same scheduler. A trial that a scheduler stops
-before its last epoch is told to its strategy as PRUNED (see :mod:`._searcher`).
+before its last epoch is told to its strategy as PRUNED (see :mod:`.searcher`).
 
 Example:
     >>> from sweepforge.search.config import SchedulerConfig
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweepforge.spaces import Categorical, Float, Int, Space
 
-from .config import CampaignError, SchedulerConfig
+from ..config import CampaignError, SchedulerConfig
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler

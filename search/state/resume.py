@@ -2,7 +2,7 @@
 
 Each campaign gets a folder ``<state dir>/campaigns/<name>/<campaign id>/`` (state dir:
 ``--state-dir``, else ``$SWEEPFORGE_STATE_DIR``, else ``.sweepforge`` in the working directory)
-holding its :mod:`journal <._journal>` and Ray Tune's storage (``tune/session-<n>/``, one per
+holding its :mod:`journal <.journal>` and Ray Tune's storage (``tune/session-<n>/``, one per
 master session, with each trial's checkpoints in ``trial-<Ray trial id>/``). When the campaign
 finishes, the journal ends with an ``end`` line and Tune's storage is deleted.
 
@@ -34,9 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ray.tune import Callback
-
-from ._journal import (
+from ..config import CampaignConfig, CampaignError, parse_campaign_config
+from ..strategies.base import Strategy, TrialResult, TrialState
+from ..tracking.tracker import (
+    TAG_CAMPAIGN_ID,
+    TAG_CONFIG,
+    TAG_KIND,
+    TAG_STRATEGY,
+    TAG_TRIAL_ID,
+    Tracker,
+)
+from ..tracking.trial_logger import TrialRecord
+from ..tune.checkpoints import trial_dirname
+from .journal import (
     End,
     InFlight,
     Journal,
@@ -47,17 +57,13 @@ from ._journal import (
     read_journal,
     replay,
 )
-from ._strategy import Strategy, TrialResult, TrialState
-from ._tracking import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID, Tracker
-from ._trial_logger import TrialRecord
-from .config import CampaignConfig, CampaignError, parse_campaign_config
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
 
-    from ._plan import CampaignPlan
-    from ._searcher import CampaignSearcher
-    from ._trial_logger import TrialLogger
+    from ..plan import CampaignPlan
+    from ..tracking.trial_logger import TrialLogger
+    from ..tune.searcher import CampaignSearcher
 
 STATE_DIR_ENV = "SWEEPFORGE_STATE_DIR"
 DEFAULT_STATE_DIR = ".sweepforge"
@@ -217,47 +223,6 @@ class CampaignState:
         return None
 
 
-class DropCheckpoints(Callback):
-    """Deletes a trial's checkpoints once it has ended: only trials in flight are resumed.
-    (Ray Tune's own ``CheckpointConfig(num_to_keep=...)`` would force a snapshot of its
-    experiment state every few epochs, which sweepforge never reads.)
-
-    With ``at_end`` (PBT), they are deleted when the Tune run ends instead: a trial that has
-    ended may still be the donor of a clone waiting to start.
-    """
-
-    def __init__(self, at_end: bool = False):
-        self.at_end = at_end
-        self._ended: list[Any] = []
-
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._ended.append(trial) if self.at_end else self._drop(trial)
-
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._ended.append(trial) if self.at_end else self._drop(trial)
-
-    def on_experiment_end(self, trials: list, **info: Any) -> None:
-        for trial in self._ended:
-            self._drop(trial)
-        self._ended.clear()
-
-    @staticmethod
-    def _drop(trial: Any) -> None:
-        folder = Path(trial.path)
-        for checkpoint in folder.glob("checkpoint_*"):
-            shutil.rmtree(checkpoint, ignore_errors=True)
-
-
-def trial_dirname(tune_id: str) -> str:
-    """The folder of one Ray Tune trial in a session's storage."""
-    return f"trial-{tune_id}"
-
-
-def tune_trial_dirname(trial: Any) -> str:
-    """``TuneConfig(trial_dirname_creator=...)``: a name a resume can find from the journal."""
-    return trial_dirname(trial.trial_id)
-
-
 @dataclass
 class CampaignRuns:
     """The MLflow runs of one campaign id already in the store."""
@@ -296,7 +261,7 @@ def replay_left_spool(tracker: Tracker) -> None:
     Raises:
         CampaignError: MLflow is still away; the spool stays for the next try.
     """
-    from ._tracking import replay_spool
+    from ..tracking.tracker import replay_spool
 
     path = Path(tracker.spool_path)
     if path.is_file() and replay_spool(path, tracker.tracking_uri):

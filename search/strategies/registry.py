@@ -17,11 +17,11 @@ from typing import Any
 
 from sweepforge.spaces import Space
 
-from ._evolutionary import EvolutionaryStrategy
-from ._grid import GridStrategy
-from ._optuna import OptunaStrategy
-from ._random import RandomStrategy
-from ._strategy import Mode, Strategy, StrategyError
+from .base import Mode, Strategy, StrategyError
+from .evolutionary import EvolutionaryStrategy
+from .grid import GridStrategy
+from .optuna_study import OptunaStrategy
+from .random_search import RandomStrategy
 
 #: Every strategy by the name campaign files use.
 STRATEGIES: dict[str, type[Strategy]] = {

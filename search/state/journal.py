@@ -28,7 +28,7 @@ master cannot resume a campaign that is still running.
 Example:
     >>> import tempfile
     >>> from sweepforge.spaces import Space
-    >>> from sweepforge.search.strategies import make_strategy
+    >>> from sweepforge.search.strategies.registry import make_strategy
     >>> space = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
     >>> folder = tempfile.mkdtemp()
     >>> journal = Journal.create(folder, campaign_id="c1", name="demo", config={}, strategies=["random"])
@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._strategy import Strategy, StrategyError, TrialResult, TrialState
-from .config import CampaignError
+from ..config import CampaignError
+from ..strategies.base import Strategy, StrategyError, TrialResult, TrialState
 
 JOURNAL_FILE = "journal.jsonl"
 FORMAT = 1
@@ -150,7 +150,7 @@ class Journal:
         self.defer: Callable[[Callable[[], None]], None] | None = None
         """Set by the campaign to its MLflow writer's ``in_order``: lines are then written after
         the MLflow writes queued before them, so a tell is journaled only once MLflow has the
-        trial (see :meth:`~._tracking.Tracker.in_order`)."""
+        trial (see :meth:`~..tracking.tracker.Tracker.in_order`)."""
 
     @classmethod
     def create(

@@ -9,8 +9,8 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
-from ._tracking import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID
-from .config import CampaignError
+from ..config import CampaignError
+from .tracker import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class BestTrial:
 
 def best_trial(name: str, *, tracking_uri: str | None = None, strategy: str | None = None) -> BestTrial:
     """The best finished trial of the latest run of campaign ``name``."""
-    from .campaign import resolve_tracking_uri
+    from .tracker import resolve_tracking_uri
 
     client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
     experiment = client.get_experiment_by_name(name)
