@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,7 @@ from .tune.checkpoints import DropCheckpoints, tune_trial_dirname
 from .tune.interrupt import InterruptFlag, StopOnInterrupt
 from .tune.memory import ForgetFinishedTrialStats
 from .tune.population import PopulationBridge, population, population_dirname
-from .tune.ray_setup import local_ray_options, trial_actors_on_idle_workers
+from .tune.ray_setup import concurrency, ray_session, trial_actors_on_idle_workers
 from .tune.schedulers import make_scheduler
 from .tune.searcher import CampaignSearcher
 from .tune.timeout import TrialDeadline
@@ -153,7 +152,7 @@ class Campaign:
         """Runs every strategy (for a campaign from :meth:`resume`, what is left of them);
         returns the trials and the comparison table."""
         config, plan = self.config, self.plan
-        with _ray_session(self.address, config):
+        with ray_session(self.address, config):
             # MLflow writes happen on a writer thread: Tune's loop does not wait on the store
             tracker = Tracker(self.tracking_uri, config.name, background=True)
             if self._resume_folder is None:
@@ -180,7 +179,7 @@ class Campaign:
                 session=state.session, planned_epochs=plan.planned_epochs,
                 stops_early=config.scheduler is not None and config.scheduler.type != "pbt",
                 epoch_budget=config.budget.epochs, max_epochs=config.budget.max_epochs,
-                ask_cost=AskCost(workers=_concurrency(config)),
+                ask_cost=AskCost(workers=concurrency(config)),
             )
             logger = TrialLogger(tracker=tracker, plan=plan, campaign_id=campaign_id,
                                  strategy_runs=strategy_runs, searcher=searcher,
@@ -299,7 +298,7 @@ class Campaign:
                 scheduler=make_scheduler(config.scheduler, space=self.plan.space,
                                          metric=config.metric, mode=config.mode,
                                          max_epochs=config.budget.max_epochs),
-                max_concurrent_trials=_concurrency(config),
+                max_concurrent_trials=concurrency(config),
                 reuse_actors=True,
             ),
             run_config=tune.RunConfig(
@@ -376,53 +375,6 @@ def _mlflow_wait_s() -> float:
         return max(0.0, float(os.environ.get("SWEEPFORGE_MLFLOW_WAIT_S", "60")))
     except ValueError:
         return 60.0
-
-
-def _concurrency(config: CampaignConfig) -> int:
-    import ray
-
-    if config.max_concurrent_trials:
-        return config.max_concurrent_trials
-    available = ray.cluster_resources()
-    fits = int(available.get("CPU", 1) // config.resources.cpu)
-    if config.resources.gpu > 0:
-        fits = min(fits, int(available.get("GPU", 0) // config.resources.gpu))
-    return max(1, fits)
-
-
-@contextmanager
-def _ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
-    """Uses a running Ray, joins ``address``, or starts a local Ray for the campaign's length."""
-    import logging
-
-    import ray
-
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # Ctrl-C must reach sweepforge as KeyboardInterrupt: Ray Tune's own handler would end the
-    # run quietly and the campaign would look finished with trials missing.
-    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
-    # Tune's result files are off (TUNE_DISABLE_AUTO_CALLBACK_LOGGERS); its end-of-run analysis
-    # would warn that it cannot read them. sweepforge reads results from its own callback.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    started = False
-    if not ray.is_initialized():
-        # a new local Ray: its idle workers import what a trial actor needs as they start
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False, configure_logging=True,
-                 **(local_ray_options() if address is None else {}))
-        started = True
-    try:
-        if config.resources.gpu > 0 and ray.cluster_resources().get("GPU", 0) < config.resources.gpu:
-            raise CampaignError(
-                f"resources.gpu: each trial asks for {config.resources.gpu} GPU(s) but the Ray "
-                f"cluster has {ray.cluster_resources().get('GPU', 0)}. Use `resources: {{gpu: 0}}` "
-                "to run on the CPU."
-            )
-        yield
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _campaign_params(config: CampaignConfig) -> dict[str, Any]:

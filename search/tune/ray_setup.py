@@ -24,7 +24,12 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..config import CampaignError
+
+if TYPE_CHECKING:
+    from ..config import CampaignConfig
 
 PRELOAD_MODULES = ("ray.tune", "sweepforge.search.tune.worker")
 """Modules Ray's idle workers import as they start, when sweepforge starts Ray: what a trial
@@ -84,3 +89,51 @@ def set_tune_actor_env() -> None:
     variable already set is kept)."""
     for name, value in (_tune_actor_env() or {}).items():
         os.environ.setdefault(name, value)
+
+
+def concurrency(config: CampaignConfig) -> int:
+    """Trials at once: `max_concurrent_trials`, else as many as the cluster's CPUs (and GPUs) hold."""
+    import ray
+
+    if config.max_concurrent_trials:
+        return config.max_concurrent_trials
+    available = ray.cluster_resources()
+    fits = int(available.get("CPU", 1) // config.resources.cpu)
+    if config.resources.gpu > 0:
+        fits = min(fits, int(available.get("GPU", 0) // config.resources.gpu))
+    return max(1, fits)
+
+
+@contextmanager
+def ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
+    """Uses a running Ray, joins ``address``, or starts a local Ray for the campaign's length."""
+    import logging
+
+    import ray
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ctrl-C must reach sweepforge as KeyboardInterrupt: Ray Tune's own handler would end the
+    # run quietly and the campaign would look finished with trials missing.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    # Tune's result files are off (TUNE_DISABLE_AUTO_CALLBACK_LOGGERS); its end-of-run analysis
+    # would warn that it cannot read them. sweepforge reads results from its own callback.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    started = False
+    if not ray.is_initialized():
+        # a new local Ray: its idle workers import what a trial actor needs as they start
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+                 log_to_driver=False, configure_logging=True,
+                 **(local_ray_options() if address is None else {}))
+        started = True
+    try:
+        if config.resources.gpu > 0 and ray.cluster_resources().get("GPU", 0) < config.resources.gpu:
+            raise CampaignError(
+                f"resources.gpu: each trial asks for {config.resources.gpu} GPU(s) but the Ray "
+                f"cluster has {ray.cluster_resources().get('GPU', 0)}. Use `resources: {{gpu: 0}}` "
+                "to run on the CPU."
+            )
+        yield
+    finally:
+        if started:
+            ray.shutdown()
