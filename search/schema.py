@@ -61,8 +61,8 @@ TAG_PBT_LINEAGE = "sweepforge.pbt.lineage"
 JSON (at which epoch, from which trial, which values changed)."""
 
 RUNTIME_TAG_PREFIX = "sweepforge."
-"""Runtime facts a trial's worker reports (``device``, and what the trainables package adds,
-such as ``linear_backend``) become the tags ``sweepforge.<name>`` of the trial run."""
+"""Runtime facts a trial's worker reports (``device``, and what the trainables package adds:
+``sweepforge.trainables.runtime_tags``) become the tags ``sweepforge.<name>`` of the trial run."""
 RUNTIME_TAGS_KEY = "sweepforge_runtime"
 """Key of the dict of runtime facts in the first result a worker reports for a trial."""
 

@@ -16,7 +16,9 @@ first asked for, by :func:`get_trainable` or by importing one of its names from 
 
 from typing import TYPE_CHECKING, Any
 
+from ._environment import check_environment, runtime_tags
 from ._errors import ConfigError
+from ._fields import field_descriptions
 from .datasets import Dataset, list_datasets, load_dataset, register_dataset
 from .registry import Report, TrainableSpec, get_trainable, list_trainables, register_trainable
 
@@ -105,6 +107,8 @@ __all__ = [
     "UNetConfig",
     "Word2VecConfig",
     "WordVectors",
+    "check_environment",
+    "field_descriptions",
     "fit_word2vec",
     "get_trainable",
     "list_datasets",
@@ -113,6 +117,7 @@ __all__ = [
     "load_table",
     "register_dataset",
     "register_trainable",
+    "runtime_tags",
     "train_autoencoder",
     "train_cnn",
     "train_entity_embedding",

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import numbers
+import re
+import sys
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -28,6 +31,56 @@ def field_types(config_cls: type) -> dict[str, Any]:
         raise TypeError(f"config_cls must be a dataclass type, got {config_cls!r}")
     hints = typing.get_type_hints(config_cls)
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls) if f.init}
+
+
+_FIELD_COMMENT = re.compile(r"^\s+(\w+)\s*:[^=#]*=.*?#\s*(.+)$")
+_ONE_OF = re.compile(r"\bone of ([A-Z][A-Z0-9_]*)\b")
+
+
+def field_descriptions(config_cls: type) -> dict[str, str]:
+    """``{field name: what it means}``: the comment beside each field in the config's source
+    (every bundled family writes one), where ``one of NAME`` lists the values of ``NAME`` as an
+    error message does. Fields without a comment are left out.
+
+    ``NAME`` is looked up in the config's module, then among the named components
+    (``OPTIMIZERS``, ``INITIALIZERS``, ``ACTIVATIONS``); a name that is not a collection of
+    strings stays as written.
+
+    Example:
+        >>> from sweepforge.trainables.mlp import MLPConfig
+        >>> field_descriptions(MLPConfig)["activation"]  # doctest: +ELLIPSIS
+        'hidden-layer activation, one of: sigmoid, tanh, relu, leaky_relu, prelu, elu, ...'
+    """
+    try:
+        source = inspect.getsource(config_cls)
+    except (OSError, TypeError):  # defined in a REPL or generated
+        return {}
+    module = sys.modules.get(config_cls.__module__)
+    namespace = vars(module) if module is not None else {}
+
+    def spell_out(match: re.Match[str]) -> str:
+        values = _vocabulary(match.group(1), namespace)
+        return f"one of: {', '.join(values)}" if values else match.group(0)
+
+    comments = {
+        m.group(1): _ONE_OF.sub(spell_out, m.group(2).strip())
+        for m in map(_FIELD_COMMENT.match, source.splitlines())
+        if m
+    }
+    return {name: comments[name] for name in field_types(config_cls) if name in comments}
+
+
+def _vocabulary(name: str, namespace: Mapping[str, Any]) -> tuple[str, ...] | None:
+    values = namespace.get(name)
+    if values is None:
+        from . import components  # the named components: optimizers, initializers, activations
+
+        values = getattr(components, name, None)
+    if isinstance(values, Mapping):
+        values = tuple(values)
+    if isinstance(values, (tuple, list)) and values and all(isinstance(v, str) for v in values):
+        return tuple(values)
+    return None
 
 
 def coerce_value(name: str, value: Any, annotation: Any) -> Any:

@@ -45,6 +45,7 @@ from .components import (
     ACTIVATIONS,
     INITIALIZERS,
     Dense,
+    RowBatchNorm,
     check_optimizer_args,
     initialize,
     make_activation,
@@ -94,12 +95,13 @@ class AutoencoderConfig:
     depth: int = 1  # hidden layers on each side of the code, 0..8 (0 = one layer each way)
     width: int = 256  # units per hidden layer, >= 1
     code_size: int = 16  # units of the sigmoid code layer (the bottleneck), >= 1
-    noise: str = "none"  # input corruption while training: one of NOISE_KINDS
+    noise: str = "none"  # input corruption while training, one of NOISE_KINDS
     noise_level: float = 0.0  # σ of "gaussian" (>= 0) or drop probability q of "masking" (< 1)
     sparsity_weight: float = 0.0  # β of the KL sparsity penalty, >= 0 (0 = off)
     sparsity_target: float = 0.05  # ρ, the wanted mean activation of a code unit, 0 < ρ < 1
     epochs: int = 20  # passes over the training split, >= 1
     amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
+    batch_norm: bool = False  # batch norm between each hidden linear layer and its activation
 
     def __post_init__(self) -> None:
         coerce_instance(self)
@@ -217,8 +219,9 @@ class Corruption(nn.Module):
 class Autoencoder(nn.Module):
     """Corruption -> encoder -> sigmoid code -> decoder -> sigmoid reconstruction.
 
-    The encoder has ``depth`` hidden layers of ``width`` units (Linear -> activation) and a
-    Linear layer to ``code_size`` sigmoid units; the decoder mirrors it and ends in a sigmoid,
+    The encoder has ``depth`` hidden layers of ``width`` units (Linear -> activation, with a
+    :class:`~.components.RowBatchNorm` between them when ``batch_norm``) and a Linear layer to
+    ``code_size`` sigmoid units; the decoder mirrors it and ends in a sigmoid,
     since inputs are scaled to ``[0, 1]``. In training mode the code of the last batch stays in
     :attr:`last_code` (with its graph) for the sparsity penalty.
 
@@ -238,11 +241,12 @@ class Autoencoder(nn.Module):
         activation: str = "relu",
         noise: str = "none",
         noise_level: float = 0.0,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         self.corrupt = Corruption(noise, noise_level)
-        self.encoder = _stack(n_inputs, code_size, depth, width, activation)
-        self.decoder = _stack(code_size, n_inputs, depth, width, activation)
+        self.encoder = _stack(n_inputs, code_size, depth, width, activation, batch_norm)
+        self.decoder = _stack(code_size, n_inputs, depth, width, activation, batch_norm)
         self.last_code: torch.Tensor | None = None
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -256,11 +260,17 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(self.decoder(code))
 
 
-def _stack(n_in: int, n_out: int, depth: int, width: int, activation: str) -> nn.Sequential:
+def _stack(
+    n_in: int, n_out: int, depth: int, width: int, activation: str, batch_norm: bool
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     size = n_in
     for _ in range(depth):
-        layers += [Dense(size, width), make_activation(activation)]
+        # with batch norm the hidden Linear needs no bias: the norm's shift replaces it
+        layers.append(Dense(size, width, bias=not batch_norm))
+        if batch_norm:
+            layers.append(RowBatchNorm(width))
+        layers.append(make_activation(activation))
         size = width
     layers.append(Dense(size, n_out))
     return nn.Sequential(*layers)
@@ -288,6 +298,7 @@ def build_autoencoder(
         activation=config.activation,
         noise=config.noise,
         noise_level=config.noise_level,
+        batch_norm=config.batch_norm,
     )
     initialize(model, config.init)
     if mean_input is not None:

@@ -85,7 +85,7 @@ class EntityEmbeddingConfig:
     optimizer: str = "adamw"  # one of OPTIMIZERS
     momentum: float = 0.9  # beta of "momentum"/"nesterov", 0 <= m < 1; ignored by the others
     dropout: float = 0.0  # inverted-dropout drop rate after each hidden layer, 0 <= d < 1
-    init: str = "he_uniform"  # initializer of the Linear layers (embeddings: N(0, 0.01²))
+    init: str = "he_uniform"  # Linear weights, one of INITIALIZERS (embeddings: N(0, 0.01²))
     depth: int = 2  # number of hidden layers, 1..16
     width: int = 128  # units per hidden layer, >= 1
     activation: str = "relu"  # hidden-layer activation, one of ACTIVATIONS

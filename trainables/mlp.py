@@ -1,4 +1,5 @@
-"""The ``mlp`` trainable: a feed-forward classifier (Linear -> activation -> dropout, repeated).
+"""The ``mlp`` trainable: a feed-forward classifier (Linear -> [batch norm ->] activation ->
+dropout, repeated).
 
 Order: config -> model -> train function (registered as ``"mlp"``).
 
@@ -31,6 +32,7 @@ from .components import (
     ACTIVATIONS,
     INITIALIZERS,
     Dense,
+    RowBatchNorm,
     check_optimizer_args,
     initialize,
     make_activation,
@@ -70,6 +72,7 @@ class MLPConfig:
     epochs: int = 20  # passes over the training split, >= 1
     amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
     grad_clip: float = 0.0  # max L2 norm of all gradients before each step, >= 0; 0 = off
+    batch_norm: bool = False  # batch norm between each hidden linear layer and its activation
 
     def __post_init__(self) -> None:
         coerce_instance(self)
@@ -106,7 +109,9 @@ def check_mlp_knobs(config: Any) -> None:
 
 class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` units (Linear -> activation -> dropout), then a
-    Linear layer to ``n_outputs`` logits.
+    Linear layer to ``n_outputs`` logits. With ``batch_norm``, a :class:`RowBatchNorm` sits
+    between each hidden Linear layer (then without bias: the norm's shift replaces it) and its
+    activation; the output layer is left alone.
 
     Example:
         >>> import torch
@@ -123,12 +128,16 @@ class MLP(nn.Module):
         width: int = 128,
         activation: str = "relu",
         dropout: float = 0.0,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         size = n_inputs
         for _ in range(depth):
-            layers += [Dense(size, width), make_activation(activation)]
+            layers.append(Dense(size, width, bias=not batch_norm))
+            if batch_norm:
+                layers.append(RowBatchNorm(width))
+            layers.append(make_activation(activation))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             size = width
@@ -200,6 +209,7 @@ def build_mlp(config: Any, n_inputs: int, n_outputs: int) -> MLP:
         width=config.width,
         activation=config.activation,
         dropout=config.dropout,
+        batch_norm=getattr(config, "batch_norm", False),
     )
     initialize(model, config.init)
     return model

@@ -62,6 +62,7 @@ class MLPRegressorConfig:
     epochs: int = 20  # passes over the training split, >= 1
     amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on the CPU)
     grad_clip: float = 0.0  # max L2 norm of all gradients before each step, >= 0; 0 = off
+    batch_norm: bool = False  # batch norm between each hidden linear layer and its activation
 
     def __post_init__(self) -> None:
         coerce_instance(self)

@@ -74,7 +74,7 @@ class RNNConfig:
     momentum: float = 0.9  # beta of "momentum"/"nesterov", 0 <= m < 1; ignored by the others
     weight_decay: float = 0.0  # L2 penalty (decoupled for adamw), >= 0
     init: str = "xavier_uniform"  # input/recurrent/head weight initializer, one of INITIALIZERS
-    cell: str = "lstm"  # recurrent cell, one of CELLS: rnn, lstm, gru
+    cell: str = "lstm"  # recurrent cell, one of CELLS
     hidden_size: int = 32  # units of the hidden state (per direction), >= 1
     num_layers: int = 1  # stacked recurrent layers, 1..4
     dropout: float = 0.0  # drop rate between stacked layers, 0 <= d < 1; unused with 1 layer

@@ -27,16 +27,14 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweepforge.trainables import Dataset, get_trainable, load_dataset
+from sweepforge.trainables import Dataset, get_trainable, load_dataset, runtime_tags
+
+from ..schema import RUNTIME_TAGS_KEY
 
 if TYPE_CHECKING:
     from sweepforge.trainables.checkpoint import State
 
     from ..config import TableSource
-
-_DENSE = "sweepforge.trainables.components.dense"
-"""A CPU trial reports which linear backend ran (oneDNN or torch's) once its trainable has
-imported this module; a trainable without torch leaves the worker free of torch."""
 
 
 def load_campaign_dataset(source: str | TableSource, seed: int) -> Dataset:
@@ -142,12 +140,14 @@ def run_trial(
     trial_config = spec.make_config({**fixed, **config})
     last_epoch = getattr(trial_config, "epochs", None)
     reported = []
-    where: dict[str, Any] = {"device": device, "node": node}
+
+    def where() -> dict[str, Any]:
+        # Runtime facts (the device, and what the trainables add once training has started)
+        # become tags of the trial's run; the node joins the list of nodes it ran on.
+        return {RUNTIME_TAGS_KEY: {"device": device, **runtime_tags(device)}, "node": node}
 
     def report(metrics: dict[str, float]) -> None:
-        if device == "cpu" and "linear_backend" not in where and _DENSE in sys.modules:
-            where["linear_backend"] = sys.modules[_DENSE].linear_backend()
-        extra = dict(where)
+        extra = where()
         if device == "cuda":  # evidence, from inside the trial, that it trained on the GPU
             extra["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
         if last_epoch is not None and metrics.get("epoch") == last_epoch:
@@ -163,7 +163,7 @@ def run_trial(
     final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
     if not reported and isinstance(final, dict) and final:
         # restored from a checkpoint of its last epoch: nothing left to train, so say how it ended
-        tune.report({**final, **where})
+        tune.report({**final, **where()})
 
 
 CLONE_KEY = "sweepforge_clone"

@@ -308,3 +308,28 @@ def test_trains_on_cuda_with_noise_and_sparsity(digits):
     result = train_autoencoder(config, digits, device="cuda", seed=1)
     assert all(math.isfinite(v) for v in result.values())
     assert result["val_mse"] < 0.05  # the mean image alone scores 0.074
+
+
+def test_batch_norm_sits_between_each_hidden_layer_and_its_activation_on_both_sides():
+    model = Autoencoder(64, code_size=8, depth=2, width=32, activation="tanh", batch_norm=True)
+    for side in (model.encoder, model.decoder):
+        kinds = [type(m).__name__ for m in side]
+        assert kinds == ["Dense", "RowBatchNorm", "Tanh"] * 2 + ["Dense"]
+        assert [m.bias is None for m in side if isinstance(m, torch.nn.Linear)] == [True, True, False]
+    assert "RowBatchNorm" not in repr(Autoencoder(64, depth=2))  # off by default
+    assert len(Autoencoder(64, depth=0, batch_norm=True).encoder) == 1  # no hidden layer, no norm
+    built = build_autoencoder(AutoencoderConfig(batch_norm=True), 2, torch.tensor([0.5, 0.9]))
+    assert [round(p, 4) for p in torch.sigmoid(built.decoder[-1].bias).tolist()] == [0.5, 0.9]
+
+
+def test_batch_norm_trains_and_resumes_exactly(digits):
+    spec = get_trainable("autoencoder")
+    values = {"epochs": 2, "width": 32, "batch_norm": True, "noise": "masking",
+              "noise_level": 0.2, "sparsity_weight": 0.01}
+    straight = spec.train(values, digits, seed=4)
+    assert all(math.isfinite(v) for v in straight.values())
+    assert straight != spec.train({**values, "batch_norm": False}, digits, seed=4)
+    keeper = MemoryCheckpointer()
+    spec.train({**values, "epochs": 1}, digits, seed=4, checkpoint=keeper)
+    assert "encoder.1.running_var" in keeper.state["model"]
+    assert spec.train(values, digits, seed=4, checkpoint=keeper) == straight

@@ -81,3 +81,27 @@ def test_check_range_states_the_rule(kwargs, value, message):
 
 def test_check_range_accepts_values_inside():
     check_range("v", 0.5, low=0, high=1, low_open=True, high_open=True)
+
+
+NOISE = ("none", "gaussian", "masking")
+
+
+@dataclass
+class _Described:
+    optimizer: str = "adam"  # one of OPTIMIZERS; the default is Adam
+    noise: str = "none"  # corruption, one of NOISE
+    count: int = 1  # one of THE_NUMBERS, which is no list of names
+    bare: int = 0
+
+
+THE_NUMBERS = (1, 2)
+
+
+def test_field_descriptions_spell_out_the_allowed_values():
+    from sweepforge.trainables import OPTIMIZERS, field_descriptions
+
+    assert field_descriptions(_Described) == {
+        "optimizer": f"one of: {', '.join(OPTIMIZERS)}; the default is Adam",
+        "noise": "corruption, one of: none, gaussian, masking",
+        "count": "one of THE_NUMBERS, which is no list of names",
+    }

@@ -11,6 +11,7 @@ from sweepforge.trainables import (
     MLP,
     OPTIMIZERS,
     ConfigError,
+    MemoryCheckpointer,
     MLPConfig,
     get_trainable,
     load_dataset,
@@ -132,3 +133,42 @@ def test_grad_clip_keeps_a_huge_learning_rate_from_diverging(iris):
 def test_grad_clip_must_not_be_negative():
     with pytest.raises(ConfigError, match=r"grad_clip=-1.0 is out of range"):
         MLPConfig(grad_clip=-1.0)
+
+
+def _one_row_last_batch(n_train: int) -> int:
+    """A batch size that leaves a last training batch of one row."""
+    return next(b for b in range(8, n_train) if n_train % b == 1)
+
+
+def test_batch_norm_sits_between_each_hidden_linear_layer_and_its_activation():
+    model = MLP(64, 10, depth=2, width=32, activation="tanh", dropout=0.5, batch_norm=True)
+    kinds = [type(m).__name__ for m in model.layers]
+    assert kinds == ["Dense", "RowBatchNorm", "Tanh", "Dropout"] * 2 + ["Dense"]
+    hidden = [m for m in model.layers if isinstance(m, nn.Linear)]
+    assert [m.bias is None for m in hidden] == [True, True, False]  # the norm's shift is the bias
+    assert [m.num_features for m in model.layers if isinstance(m, nn.BatchNorm1d)] == [32, 32]
+    assert "RowBatchNorm" not in repr(MLP(4, 2))  # off by default
+    assert MLPConfig(batch_norm=True).batch_norm and not MLPConfig().batch_norm
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_batch_norm_trains_one_epoch_to_finite_metrics(optimizer, iris):
+    config = {"epochs": 1, "batch_norm": True, "optimizer": optimizer,
+              "batch_size": _one_row_last_batch(iris.n_train)}
+    result = get_trainable("mlp").train(config, iris, seed=0)
+    assert set(result) == METRICS and all(math.isfinite(v) for v in result.values())
+    assert result != get_trainable("mlp").train({**config, "batch_norm": False}, iris, seed=0)
+    amp = get_trainable("mlp").train({**config, "amp": True}, iris, seed=0)
+    assert all(math.isfinite(v) for v in amp.values())
+
+
+def test_batch_norm_resumes_exactly_from_a_checkpoint(digits):
+    """The running statistics travel with the checkpoint, like the weights."""
+    spec = get_trainable("mlp")
+    values = {"epochs": 3, "batch_norm": True, "dropout": 0.2, "width": 32, "batch_size": 32}
+    straight = spec.train(values, digits, seed=3)
+    keeper = MemoryCheckpointer()
+    spec.train({**values, "epochs": 1}, digits, seed=3, checkpoint=keeper)
+    running = keeper.load()["model"]["layers.1.running_mean"]
+    assert float(running.abs().sum()) > 0
+    assert spec.train(values, digits, seed=3, checkpoint=keeper) == straight

@@ -28,6 +28,7 @@ def test_defaults():
         "epochs": 20,
         "amp": False,
         "grad_clip": 0.0,
+        "batch_norm": False,
     }
 
 
@@ -40,7 +41,7 @@ def test_loose_values_are_coerced():
     config = MLPConfig(
         lr="1e-3", batch_size="32", momentum=0, depth=3.0, width=np.int64(16), epochs="5"
     )
-    expected = (0.001, 32, "adam", 0.0, 0.0, "he_uniform", 3, 16, "relu", 0.0, 5, False, 0.0)
+    expected = (0.001, 32, "adam", 0.0, 0.0, "he_uniform", 3, 16, "relu", 0.0, 5, False, 0.0, False)
     assert dataclasses.astuple(config) == expected
     assert type(config.lr) is float and type(config.momentum) is float
     assert type(config.width) is int and type(config.depth) is int
@@ -64,8 +65,10 @@ def test_numeric_strings_through_the_spec():
         (
             "optimizer",
             "adamx",
-            f"optimizer='adamx' is not allowed; choose one of: {OPTIMIZER_LIST} "
-            "(did you mean 'adam' or 'adamw'?)",
+            (
+                f"optimizer='adamx' is not allowed; choose one of: {OPTIMIZER_LIST} "
+                "(did you mean 'adam' or 'adamw'?)"
+            ),
         ),
         ("momentum", 1.0, "momentum=1.0 is out of range; it must satisfy 0 <= momentum < 1"),
         ("momentum", -0.1, "momentum=-0.1 is out of range; it must satisfy 0 <= momentum < 1"),
@@ -82,8 +85,10 @@ def test_numeric_strings_through_the_spec():
         (
             "activation",
             "Relu",
-            f"activation='Relu' is not allowed; choose one of: {ACTIVATION_LIST} "
-            "(did you mean 'relu'?)",
+            (
+                f"activation='Relu' is not allowed; choose one of: {ACTIVATION_LIST} "
+                "(did you mean 'relu'?)"
+            ),
         ),
         (
             "weight_decay",

@@ -9,6 +9,7 @@ import pytest
 
 from sweepforge.trainables import (
     ConfigError,
+    MemoryCheckpointer,
     MLPConfig,
     MLPRegressorConfig,
     get_trainable,
@@ -50,6 +51,7 @@ def test_defaults():
         "epochs": 20,
         "amp": False,
         "grad_clip": 0.0,
+        "batch_norm": False,
     }
 
 
@@ -100,3 +102,16 @@ def test_bad_values_raise_exactly_as_for_the_mlp(field, value):
     assert err.value.field == field
     with pytest.raises(ConfigError, match=re.escape(str(expected.value))):
         get_trainable("mlp_regressor").make_config({field: value})
+
+
+def test_batch_norm_trains_one_epoch_and_resumes_exactly(diabetes):
+    spec = get_trainable("mlp_regressor")
+    values = {"epochs": 2, "batch_norm": True, "dropout": 0.1}
+    one = spec.train({**values, "epochs": 1}, diabetes, seed=1)
+    assert set(one) == METRICS and all(math.isfinite(v) for v in one.values())
+    straight = spec.train(values, diabetes, seed=1)
+    assert straight != spec.train({**values, "batch_norm": False}, diabetes, seed=1)
+    keeper = MemoryCheckpointer()
+    spec.train({**values, "epochs": 1}, diabetes, seed=1, checkpoint=keeper)
+    assert "layers.1.running_mean" in keeper.state["model"]
+    assert spec.train(values, diabetes, seed=1, checkpoint=keeper) == straight

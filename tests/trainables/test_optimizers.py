@@ -63,8 +63,8 @@ def test_weight_decay_is_passed_through():
 @pytest.mark.parametrize(
     ("name", "kwargs", "match"),
     [
-        ("adamx", {}, r"optimizer='adamx' is not allowed; choose one of: sgd, momentum, nesterov, "
-                      r"adagrad, adadelta, rmsprop, adam, adamw"),
+        ("adamx", {}, (r"optimizer='adamx' is not allowed; choose one of: sgd, momentum, nesterov, "
+                       r"adagrad, adadelta, rmsprop, adam, adamw")),
         ("adam", {"lr": 0.0}, r"lr=0.0 is out of range; it must satisfy lr > 0"),
         ("adam", {"weight_decay": -1.0}, r"weight_decay=-1.0 is out of range; .* >= 0"),
         ("momentum", {"momentum": 1.0}, r"momentum=1.0 is out of range; .* 0 <= momentum < 1"),

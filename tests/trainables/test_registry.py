@@ -17,7 +17,7 @@ from sweepforge.trainables.registry import _REGISTRY
 
 FIELDS = (
     "lr, batch_size, optimizer, momentum, dropout, init, depth, width, activation, "
-    "weight_decay, epochs, amp, grad_clip"
+    "weight_decay, epochs, amp, grad_clip, batch_norm"
 )
 
 

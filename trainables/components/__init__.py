@@ -1,5 +1,6 @@
 """Named building blocks a search space can pick by name: initializers, optimizers, activations,
-and gradient clipping; and ``Dense``, the linear layer every fully connected family uses.
+and gradient clipping; ``Dense``, the linear layer every fully connected family uses, and
+``RowBatchNorm``, batch normalization of its rows.
 
 Example:
     >>> from sweepforge.trainables.components import ACTIVATIONS, make_activation
@@ -8,6 +9,7 @@ Example:
 """
 
 from .activations import ACTIVATIONS, make_activation
+from .batch_norm import RowBatchNorm
 from .clipping import clip_gradients_before_step
 from .dense import LINEAR_BACKENDS, Dense, linear_backend, set_linear_backend
 from .initializers import INITIALIZERS, initialize, weight_initializer
@@ -20,6 +22,7 @@ __all__ = [
     "MOMENTUM_OPTIMIZERS",
     "OPTIMIZERS",
     "Dense",
+    "RowBatchNorm",
     "build_optimizer",
     "check_optimizer_args",
     "clip_gradients_before_step",

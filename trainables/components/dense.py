@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import platform
 import warnings
 from functools import cache
@@ -42,12 +41,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._environment import LINEAR_BACKEND_VAR as ENV_VAR
+from .._environment import LINEAR_BACKENDS, check_linear_backend_name, linear_backend_setting
 from .._errors import ConfigError
+from ._torch_compat import (
+    ONEDNN_LINEAR_OP,
+    functorch_transforms_active,
+    has_onednn_linear,
+    onednn_linear,
+)
 
-__all__ = ["LINEAR_BACKENDS", "Dense", "linear", "linear_backend", "set_linear_backend"]
-
-LINEAR_BACKENDS = ("auto", "onednn", "torch")
-ENV_VAR = "SWEEPFORGE_LINEAR_BACKEND"
+__all__ = [
+    "LINEAR_BACKENDS",
+    "Dense",
+    "check_linear_backend",
+    "linear",
+    "linear_backend",
+    "set_linear_backend",
+]
 
 # Below about 4 million multiply-adds per call, oneDNN's fixed cost per call (~10 us, against
 # ~3 us for MKL) and the Python backward outweigh its faster kernels (measured on Zen 5: a
@@ -97,7 +108,18 @@ def set_linear_backend(name: str) -> None:
         ConfigError: an unknown name, or ``"onednn"`` where oneDNN is missing or wrong.
     """
     global _resolved
-    _resolved = _resolve(_check_name(name, "backend"))
+    _resolved = check_linear_backend(name)
+
+
+def check_linear_backend(name: str, *, what: str = "backend") -> str:
+    """The backend ``name`` (``"auto"``, ``"onednn"`` or ``"torch"``) comes to on this machine,
+    ``"onednn"`` or ``"torch"``, without choosing it for the process.
+
+    Raises:
+        ConfigError: an unknown name, or ``"onednn"`` where oneDNN is missing or wrong; the
+            message names ``what`` (e.g. the environment variable that gave ``name``).
+    """
+    return _resolve(check_linear_backend_name(name, what))
 
 
 class _OneDNNLinear(torch.autograd.Function):
@@ -130,7 +152,7 @@ class _OneDNNLinear(torch.autograd.Function):
 
 
 def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
-    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    return onednn_linear(x, weight, bias)  # a private torch op: see _torch_compat
 
 
 def _qualifies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
@@ -146,7 +168,8 @@ def _qualifies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None)
         and not _cpu_autocast_enabled()
         and not torch.jit.is_tracing()
         and not _compiling()
-        and not _functorch_active()
+        # vmap / torch.func cannot see through the custom function: F.linear there
+        and not functorch_transforms_active()
     )
 
 
@@ -162,23 +185,8 @@ def _compiling() -> bool:
     return bool(is_compiling()) if is_compiling is not None else False
 
 
-def _functorch_active() -> bool:
-    # vmap / torch.func.grad cannot see through the custom function; stay with F.linear there.
-    active = getattr(torch._C, "_are_functorch_transforms_active", None)
-    return bool(active()) if active is not None else False
-
-
 def _from_env() -> str:
-    return _check_name(os.environ.get(ENV_VAR, "auto").strip().lower() or "auto", ENV_VAR)
-
-
-def _check_name(name: str, what: str) -> str:
-    if name not in LINEAR_BACKENDS:
-        raise ConfigError(
-            f"{what}={name!r} is not a linear backend; use one of {', '.join(LINEAR_BACKENDS)}",
-            field=what,
-        )
-    return name
+    return check_linear_backend_name(linear_backend_setting(), ENV_VAR)
 
 
 def _resolve(requested: str) -> str:
@@ -197,9 +205,8 @@ def _resolve(requested: str) -> str:
 
 def _onednn_problem() -> str | None:
     """Why oneDNN's linear cannot be used here, or None when it gives F.linear's results."""
-    op = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
-    if op is None or not torch.backends.mkldnn.is_available():
-        return "this torch build has no oneDNN linear (torch.ops.mkldnn._linear_pointwise)"
+    if not has_onednn_linear():
+        return f"this torch build has no oneDNN linear ({ONEDNN_LINEAR_OP})"
     generator = torch.Generator().manual_seed(0)
     x, weight, bias, grad = (
         torch.randn(shape, generator=generator) for shape in ((12, 20), (7, 20), (7,), (12, 7))
