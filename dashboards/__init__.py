@@ -3,7 +3,8 @@
 Reads only the MLflow store, so a campaign run elsewhere can be reported from here:
 
 * :func:`write_report` writes one self-contained HTML file per campaign (no network needed
-  to open it); :func:`report_campaign_run` also logs it as an artifact of the campaign run;
+  to open it); the campaign logs that file on its MLflow run itself
+  (:func:`sweepforge.search.tracking.report.log_campaign_report`): dashboards never write;
 * :func:`serve` runs a live page on 127.0.0.1 that re-reads the store every few seconds.
 
 Example:
@@ -13,13 +14,12 @@ Example:
 
 from ._store import DashboardError
 from .live import serve
-from .report import build_report, log_report, report_campaign_run, write_report
+from .report import REPORT_ARTIFACT, build_report, write_report
 
 __all__ = [
     "DashboardError",
+    "REPORT_ARTIFACT",
     "build_report",
-    "log_report",
-    "report_campaign_run",
     "serve",
     "write_report",
 ]

@@ -18,6 +18,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sweepforge.search.schema import (
+    TAG_CAMPAIGN_ID,
+    TAG_CONFIG,
+    TAG_ERROR,
+    TAG_STATE,
+    TAG_STRATEGY,
+    TAG_TRIAL_ID,
+    finite_or_none,
+    is_finite_number,
+)
+
 TRIAL_COLUMNS = [
     "campaign_id",
     "seed",
@@ -83,7 +94,7 @@ def campaign_info(campaign: pd.Series, name: str) -> CampaignInfo:
     return CampaignInfo(
         name=name,
         run_id=str(campaign["run_id"]),
-        campaign_id=str(campaign.get("tags.sweepforge.campaign_id", "")),
+        campaign_id=str(campaign.get(f"tags.{TAG_CAMPAIGN_ID}", "")),
         status=str(campaign.get("status", "")),
         metric=params.get("metric", ""),
         mode="min" if mode == "min" else "max",
@@ -103,25 +114,25 @@ def trials_frame(trial_runs: pd.DataFrame, campaigns: pd.DataFrame, metric: str)
     if trial_runs.empty:
         return pd.DataFrame(columns=TRIAL_COLUMNS)
     seeds = dict(
-        zip(campaigns.get("tags.sweepforge.campaign_id", []), campaigns.get("params.seed", []))
+        zip(campaigns.get(f"tags.{TAG_CAMPAIGN_ID}", []), campaigns.get("params.seed", []))
     )
     runs = trial_runs
-    campaign_id = _column(runs, "tags.sweepforge.campaign_id", "")
+    campaign_id = _column(runs, f"tags.{TAG_CAMPAIGN_ID}", "")
     test_metric = f"metrics.test_{metric[4:]}" if metric.startswith("val_") else ""
     frame = pd.DataFrame(
         {
             "campaign_id": campaign_id,
             "seed": campaign_id.map(lambda c: str(seeds.get(c, ""))),
-            "strategy": _column(runs, "tags.sweepforge.strategy", "?").astype(str),
+            "strategy": _column(runs, f"tags.{TAG_STRATEGY}", "?").astype(str),
             "trial_id": pd.to_numeric(
-                _column(runs, "tags.sweepforge.trial_id", np.nan), errors="coerce"
+                _column(runs, f"tags.{TAG_TRIAL_ID}", np.nan), errors="coerce"
             ),
             "run_id": runs["run_id"],
             "state": [
                 _state(*fields)
                 for fields in zip(
                     runs["status"],
-                    _column(runs, "tags.sweepforge.state", None),
+                    _column(runs, f"tags.{TAG_STATE}", None),
                     _column(runs, "metrics.epochs_run", None),
                     _column(runs, "params.epochs", None),
                 )
@@ -131,8 +142,8 @@ def trials_frame(trial_runs: pd.DataFrame, campaigns: pd.DataFrame, metric: str)
             "started_s": runs["start_time"].map(_seconds),
             "ended_s": runs["end_time"].map(_seconds),
             "epochs": pd.to_numeric(_column(runs, "metrics.epochs_run", np.nan), errors="coerce"),
-            "error": _column(runs, "tags.sweepforge.error", "").fillna("").map(_last_line),
-            "config": _column(runs, "tags.sweepforge.config", None).map(_config),
+            "error": _column(runs, f"tags.{TAG_ERROR}", "").fillna("").map(_last_line),
+            "config": _column(runs, f"tags.{TAG_CONFIG}", None).map(_config),
         }
     )
     duration = pd.to_numeric(_column(runs, "metrics.duration_s", np.nan), errors="coerce")
@@ -197,7 +208,7 @@ def _state(status: Any, tagged: Any, ran: Any, epochs: Any) -> str:
     if isinstance(tagged, str) and tagged:
         return tagged.upper()
     planned = _number(epochs)
-    if _is_number(ran) and planned is not None and ran < planned:
+    if is_finite_number(ran) and planned is not None and ran < planned:
         return "PRUNED"
     return "COMPLETE"
 
@@ -220,8 +231,9 @@ def _column(frame: pd.DataFrame, name: str, default: Any) -> pd.Series:
 
 
 def _finite(values: pd.Series) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    return numbers.where(np.isfinite(numbers))
+    """Each value as a float when it is a finite number (the schema's rule: booleans are not),
+    else NaN."""
+    return values.map(lambda v: finite_or_none(_number(v) if isinstance(v, str) else v)).astype(float)
 
 
 def _seconds(stamp: Any) -> float:
@@ -237,10 +249,6 @@ def _number(text: Any) -> float | None:
         return float(text)
     except (TypeError, ValueError):
         return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _last_line(text: str) -> str:

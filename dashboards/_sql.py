@@ -7,6 +7,9 @@ reads the same rows with four plain queries on MLflow's tables (``runs``, ``tags
 ``latest_metrics``: the schema MLflow has kept since 1.x) in about a second. Anything unexpected
 (another scheme, a changed schema, a driver error) returns None and the caller uses the client.
 The frame is the one :func:`._store.search_frame` returns; a test checks they agree.
+
+This is sweepforge's one use of MLflow internals (its SQL tables, not a public API):
+``tests/dashboards/test_mlflow_compat.py`` fails, naming the MLflow version, when they move.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from typing import Any
 
 import pandas as pd
 
+from sweepforge.search.schema import TAG_CAMPAIGN_ID, TAG_KIND, RunKind
+
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 _log = logging.getLogger(__name__)
 
 _TRIALS = """
 SELECT r.run_uuid FROM runs r
-JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = 'sweepforge.kind' AND k.value = 'trial'
-JOIN tags c ON c.run_uuid = r.run_uuid AND c.key = 'sweepforge.campaign_id' AND c.value = :campaign
+JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = :kind_tag AND k.value = :trial_kind
+JOIN tags c ON c.run_uuid = r.run_uuid AND c.key = :campaign_tag AND c.value = :campaign
 WHERE r.experiment_id = :experiment AND r.lifecycle_stage = 'active'
 """
 
@@ -46,7 +51,8 @@ def _read(tracking_uri: str, experiment_id: int, campaign_id: str) -> pd.DataFra
     import sqlalchemy as sa
 
     engine = sa.create_engine(tracking_uri)
-    bind = {"experiment": experiment_id, "campaign": campaign_id}
+    bind = {"experiment": experiment_id, "campaign": campaign_id, "kind_tag": TAG_KIND,
+            "trial_kind": RunKind.TRIAL.value, "campaign_tag": TAG_CAMPAIGN_ID}
     try:
         with engine.connect() as connection:
 

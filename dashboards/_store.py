@@ -17,14 +17,16 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from sweepforge.search.schema import TAG_CAMPAIGN_ID, TAG_KIND
+
 from . import _sql
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-KIND = "sweepforge.kind"
-CAMPAIGN_ID = "sweepforge.campaign_id"
+KIND = TAG_KIND
+CAMPAIGN_ID = TAG_CAMPAIGN_ID
 _SAME_SETTINGS = (
     "trainable",
     "dataset",

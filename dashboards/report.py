@@ -67,30 +67,3 @@ def default_report_name(name: str) -> str:
     """
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "campaign"
     return f"{safe}-report.html"
-
-
-def log_report(tracking_uri: str, campaign_run_id: str, path: str | os.PathLike[str]) -> None:
-    """Attaches the report file to the campaign's MLflow run as ``report.html``."""
-    from mlflow.tracking import MlflowClient
-
-    source = Path(path)
-    client = MlflowClient(tracking_uri=tracking_uri)
-    if source.name == REPORT_ARTIFACT:
-        client.log_artifact(campaign_run_id, str(source))
-        return
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / REPORT_ARTIFACT
-        copy.write_bytes(source.read_bytes())
-        client.log_artifact(campaign_run_id, str(copy))
-
-
-def report_campaign_run(
-    name: str, tracking_uri: str, campaign_run_id: str, path: str | os.PathLike[str] | None = None
-) -> Path:
-    """For the end of ``sweepforge run``: writes the report of that very campaign run and logs
-    it as an artifact of it; returns the file written."""
-    target = write_report(name, tracking_uri, path, campaign_run_id=campaign_run_id)
-    log_report(tracking_uri, campaign_run_id, target)
-    return target

@@ -1,16 +1,16 @@
 """The ``sweepforge`` command line: ``run``, ``resume``, ``best``, ``report``, ``dashboard``, ``ui``,
 ``datasets`` and ``trainables``.
 
-Exit codes: 0 success, 2 bad input (nothing started, nothing written), 1 any other failure,
-130 interrupted.
+Exit codes: 0 success, 2 bad input (nothing started, nothing written: also a Ray cluster that
+cannot be joined, or trial resources no node of it can hold), 1 any other failure (also the
+campaign's Ray going away under it: runs KILLED, the campaign resumable), 130 interrupted by
+Ctrl-C, 143 stopped by SIGTERM (runs KILLED, the campaign resumable).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
-import re
 import sys
 import typing
 from pathlib import Path
@@ -131,9 +131,17 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
         result = campaign.run(progress=progress)
     except CampaignError as err:
         _fail(str(err), code=2)
-    except KeyboardInterrupt:
-        _fail(f"interrupted; finished trials are in MLflow, the campaign run is marked KILLED. "
-              f"`sweepforge resume {campaign.config.name}` continues it.", code=130)
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM (a scheduler, `timeout`), Ray gone
+        from .tune.interrupt import RayLost, Terminated, stop_cause
+
+        cause = stop_cause(err)
+        then = (f"finished trials are in MLflow, the others and the campaign run are marked "
+                f"KILLED. `sweepforge resume {campaign.config.name}` continues it.")
+        if isinstance(cause, RayLost):
+            _fail(f"{cause}; {then}", code=1)
+        terminated = isinstance(cause, Terminated)
+        _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {then}",
+              code=143 if terminated else 130)
     console.print(_comparison_table(result.summary, result.metric))
     console.print(
         f"MLflow: experiment '{result.name}' (campaign run {result.campaign_run_id}) in "
@@ -321,17 +329,12 @@ def _target_kind(data: Any) -> str:
     return "number"
 
 
-_KNOB_LINE = re.compile(r"^\s+(\w+)\s*:[^=#]*=.*?#\s*(.+)$")
-
-
 def _knobs(config_cls: type) -> list[tuple[str, str, str, str]]:
     """``(name, type, default, meaning)`` of every knob; the meaning is the comment beside the
-    field in the config's source (every family writes one)."""
-    try:
-        source = inspect.getsource(config_cls)
-    except (OSError, TypeError):
-        source = ""
-    comments = {m.group(1): m.group(2).strip() for m in map(_KNOB_LINE.match, source.splitlines()) if m}
+    field in the config's source, allowed values spelled out (see ``field_descriptions``)."""
+    from sweepforge.trainables import field_descriptions
+
+    comments = field_descriptions(config_cls)
     hints = typing.get_type_hints(config_cls)
     rows = []
     for field in dataclasses.fields(config_cls):
@@ -372,10 +375,12 @@ def _end_of_run_report(result) -> None:  # type: ignore[no-untyped-def]
     run. The campaign itself succeeded, so a failure here is a warning, not an error."""
     from mlflow.exceptions import MlflowException
 
-    from sweepforge.dashboards import DashboardError, report_campaign_run
+    from sweepforge.dashboards import DashboardError
+
+    from .tracking.report import log_campaign_report
 
     try:
-        path = report_campaign_run(
+        path = log_campaign_report(
             result.name, result.tracking_uri, result.campaign_run_id,
             Path(f"{result.name}-report.html"),
         )

@@ -2,7 +2,8 @@
 
 Every check that can fail on user input lives here, so a bad campaign stops before Ray starts
 or an MLflow run is written: the space, the trainable and its knobs, the dataset, the metric,
-batch sizes against the data, strategy names and options, GPUs, and the linear backend.
+batch sizes against the data, strategy names and options, GPUs, and the environment the
+trainables read.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sweepforge.spaces import Categorical, Float, Int, Space, SpaceError
-from sweepforge.trainables import ConfigError, Dataset, TrainableSpec, get_trainable
-from sweepforge.trainables.components import linear_backend
+from sweepforge.trainables import (
+    ConfigError,
+    Dataset,
+    TrainableSpec,
+    check_environment,
+    get_trainable,
+)
 
 from .config import CampaignConfig, CampaignError, TableSource
 from .strategies.base import Strategy, StrategyError
@@ -52,6 +58,15 @@ class CampaignPlan:
         epochs = self.full_config(searched).get("epochs")
         return int(epochs) if isinstance(epochs, int) else None
 
+    @property
+    def test_metric(self) -> str | None:
+        """The test-split twin of the campaign's metric (``val_accuracy`` ->
+        ``test_accuracy``) when the trainable reports it, else ``None``."""
+        metric = self.config.metric
+        if metric.startswith("val_") and f"test_{metric[4:]}" in self.trainable.metrics:
+            return f"test_{metric[4:]}"
+        return None
+
 
 def plan_campaign(
     config: CampaignConfig, *, only: Sequence[str] | None = None, cuda_available: bool | None = None
@@ -85,7 +100,7 @@ def plan_campaign(
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None
     _check_gpu(config, cuda_available)
-    _check_linear_backend()
+    _check_trainables_environment()
     return CampaignPlan(config, space, trainable, data, fixed, strategies)
 
 
@@ -199,10 +214,10 @@ def _extremes(param: Float | Int | Categorical) -> list[Any]:
     return [param.low, param.high]
 
 
-def _check_linear_backend() -> None:
-    # A bad $SWEEPFORGE_LINEAR_BACKEND would otherwise fail every trial in its worker.
+def _check_trainables_environment() -> None:
+    # A bad environment variable the trainables read would otherwise fail every trial.
     try:
-        linear_backend()
+        check_environment()
     except ConfigError as err:
         raise CampaignError(str(err)) from None
 

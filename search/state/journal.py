@@ -137,7 +137,7 @@ class InFlight:
 class Journal:
     """Appends journal lines to ``<folder>/journal.jsonl``. Use :meth:`create` or :meth:`reopen`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, defer: Callable[[Callable[[], None]], None] | None = None):
         self.path = path
         self._file = path.open("a", encoding="utf-8")
         if not _try_lock(self._file):
@@ -147,8 +147,8 @@ class Journal:
                 "locked); stop that one first, or let it finish."
             )
         self._synced_at = time.monotonic()
-        self.defer: Callable[[Callable[[], None]], None] | None = None
-        """Set by the campaign to its MLflow writer's ``in_order``: lines are then written after
+        self._defer = defer
+        """A campaign passes its MLflow writer's ``in_order``: lines are then written after
         the MLflow writes queued before them, so a tell is journaled only once MLflow has the
         trial (see :meth:`~..tracking.tracker.Tracker.in_order`)."""
 
@@ -156,6 +156,7 @@ class Journal:
     def create(
         cls, folder: str | os.PathLike[str], *, campaign_id: str, name: str, config: dict[str, Any],
         strategies: list[str], tracking_uri: str = "",
+        defer: Callable[[Callable[[], None]], None] | None = None,
     ) -> Journal:
         """A new journal with its header; refuses to overwrite one."""
         path = Path(folder) / JOURNAL_FILE
@@ -168,13 +169,16 @@ class Journal:
             }))
             new.flush()
             os.fsync(new.fileno())
-        return cls(path)
+        return cls(path, defer=defer)
 
     @classmethod
-    def reopen(cls, folder: str | os.PathLike[str]) -> Journal:
+    def reopen(
+        cls, folder: str | os.PathLike[str], *,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ) -> Journal:
         """The journal of ``folder``, for appending; a line cut off by a crash is removed first."""
         path = Path(folder) / JOURNAL_FILE
-        journal = cls(path)  # locked first: never cut a running master's line
+        journal = cls(path, defer=defer)  # locked first: never cut a running master's line
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
@@ -210,8 +214,8 @@ class Journal:
             self._file.close()
 
     def _append(self, record: dict[str, Any], sync: bool = False) -> None:
-        if self.defer is not None:
-            self.defer(lambda: self._write(record, sync))
+        if self._defer is not None:
+            self._defer(lambda: self._write(record, sync))
         else:
             self._write(record, sync)
 

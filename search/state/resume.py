@@ -7,7 +7,7 @@ master session, with each trial's checkpoints in ``trial-<Ray trial id>/``). Whe
 finishes, the journal ends with an ``end`` line and Tune's storage is deleted.
 
 A resume (:meth:`CampaignState.resume`) rebuilds the strategies by replaying the journal, then
-:func:`settle_with_mlflow` squares the journal with MLflow, which holds the finished results:
+the campaign session (:meth:`~..session.CampaignSession.settle`) squares the journal with MLflow, which holds the finished results:
 
 * trial runs the killed master left RUNNING are closed as KILLED at once;
 * a trial asked but never told whose MLflow run is FINISHED or FAILED ended just before the kill
@@ -24,27 +24,18 @@ Example:
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..config import CampaignConfig, CampaignError, parse_campaign_config
-from ..strategies.base import Strategy, TrialResult, TrialState
-from ..tracking.tracker import (
-    TAG_CAMPAIGN_ID,
-    TAG_CONFIG,
-    TAG_KIND,
-    TAG_STRATEGY,
-    TAG_TRIAL_ID,
-    Tracker,
-)
-from ..tracking.trial_logger import TrialRecord
+from ..strategies.base import Strategy
+from ..tune._compat import checkpoint_dirs  # Ray Tune's checkpoint_* layout
 from ..tune.checkpoints import trial_dirname
 from .journal import (
     End,
@@ -59,11 +50,11 @@ from .journal import (
 )
 
 if TYPE_CHECKING:
-    from mlflow.entities import Run
 
     from ..plan import CampaignPlan
-    from ..tracking.trial_logger import TrialLogger
-    from ..tune.searcher import CampaignSearcher
+
+Defer = Callable[[Callable[[], None]], None]
+"""Runs a journal write once the MLflow writes queued before it are made (``Tracker.in_order``)."""
 
 STATE_DIR_ENV = "SWEEPFORGE_STATE_DIR"
 DEFAULT_STATE_DIR = ".sweepforge"
@@ -171,21 +162,22 @@ class CampaignState:
 
     @classmethod
     def start(cls, state_dir: Path, config: CampaignConfig, plan: CampaignPlan,
-              tracking_uri: str) -> CampaignState:
-        """A new campaign: a fresh id, its folder and journal, fresh strategies."""
+              tracking_uri: str, *, defer: Defer | None = None) -> CampaignState:
+        """A new campaign: a fresh id, its folder and journal, fresh strategies. ``defer``:
+        see :class:`~.journal.Journal`."""
         campaign_id = uuid.uuid4().hex[:12]
         folder = campaign_folder(state_dir, config.name, campaign_id)
         journal = Journal.create(
             folder, campaign_id=campaign_id, name=config.name,
             config=config.model_dump(mode="json"), strategies=list(plan.strategies),
-            tracking_uri=tracking_uri,
+            tracking_uri=tracking_uri, defer=defer,
         )
         journal.session(1)
         strategies = {name: plan.new_strategy(name) for name in plan.strategies}
         return cls(campaign_id, folder, journal, 1, strategies)
 
     @classmethod
-    def resume(cls, folder: Path, plan: CampaignPlan) -> CampaignState:
+    def resume(cls, folder: Path, plan: CampaignPlan, *, defer: Defer | None = None) -> CampaignState:
         """The campaign of ``folder`` as its journal leaves it: strategies replayed, trials in
         flight listed, a new session begun.
 
@@ -198,7 +190,7 @@ class CampaignState:
         in_flight = replay(events, strategies)
         told = {(e.strategy, e.trial) for e in events if isinstance(e, Tell)}
         session = 1 + max((e.n for e in events if isinstance(e, Session)), default=0)
-        journal = Journal.reopen(folder)
+        journal = Journal.reopen(folder, defer=defer)
         journal.session(session)
         return cls(header.campaign_id, folder, journal, session, strategies, in_flight, told)
 
@@ -216,113 +208,8 @@ class CampaignState:
         from the latest back."""
         for session, tune_id in reversed(self.in_flight[key].placements):
             trial_dir = self.tune_root / f"session-{session}" / trial_dirname(tune_id)
-            found = sorted(trial_dir.glob("checkpoint_*")) if tune_id else []
+            found = checkpoint_dirs(trial_dir) if tune_id else []
             for checkpoint in reversed(found):
                 if checkpoint.is_dir() and any(checkpoint.iterdir()):
                     return str(checkpoint)
         return None
-
-
-@dataclass
-class CampaignRuns:
-    """The MLflow runs of one campaign id already in the store."""
-
-    campaign: str | None
-    strategies: dict[str, str]
-    trials: dict[tuple[str, int], Run]
-
-
-def find_runs(tracker: Tracker, campaign_id: str) -> CampaignRuns:
-    """Every run tagged with ``campaign_id``; for a trial with several runs, the FINISHED one
-    (then FAILED, then the latest)."""
-    tracker.flush()  # reads see every write queued before
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id], filter_string=f"tags.`{TAG_CAMPAIGN_ID}` = '{campaign_id}'",
-        max_results=50000,
-    )
-    rank = {"FINISHED": 2, "FAILED": 1}
-    campaign, strategies, trials = None, {}, {}
-    for run in sorted(runs, key=lambda r: (rank.get(r.info.status, 0), r.info.start_time)):
-        tags = run.data.tags
-        kind = tags.get(TAG_KIND)
-        if kind == "campaign":
-            campaign = run.info.run_id
-        elif kind == "strategy" and TAG_STRATEGY in tags:
-            strategies[tags[TAG_STRATEGY]] = run.info.run_id
-        elif kind == "trial" and TAG_STRATEGY in tags and tags.get(TAG_TRIAL_ID, "").isdigit():
-            trials[(tags[TAG_STRATEGY], int(tags[TAG_TRIAL_ID]))] = run
-    return CampaignRuns(campaign, strategies, trials)
-
-
-def replay_left_spool(tracker: Tracker) -> None:
-    """Writes what the killed master spooled while MLflow was away (``tracker.spool_path``)
-    before the resume reads the campaign's runs back, so nothing is run or written twice.
-
-    Raises:
-        CampaignError: MLflow is still away; the spool stays for the next try.
-    """
-    from ..tracking.tracker import replay_spool
-
-    path = Path(tracker.spool_path)
-    if path.is_file() and replay_spool(path, tracker.tracking_uri):
-        raise CampaignError(
-            f"MLflow at {tracker.tracking_uri} is not reachable, and writes of the killed master "
-            f"wait in {path}; resume once it is back."
-        )
-
-
-def settle_with_mlflow(
-    state: CampaignState, runs: CampaignRuns, tracker: Tracker, searcher: CampaignSearcher,
-    logger: TrialLogger, metric: str, test_metric: str | None,
-) -> list[TrialRecord]:
-    """Squares the replayed journal with MLflow (see the module docstring); returns the records
-    of trials finished before this session, for the comparison table."""
-    for run in runs.trials.values():
-        if run.info.status == "RUNNING":  # left by the killed master
-            tracker.end_run(run.info.run_id, "KILLED")
-    records = []
-    for key, run in runs.trials.items():
-        if key in state.told and run.info.status in ("FINISHED", "FAILED"):
-            records.append(record_from_run(run, metric, test_metric))
-    for key, flight in sorted(state.in_flight.items()):
-        strategy, trial_id = key
-        run = runs.trials.get(key)
-        if run is not None and run.info.status in ("FINISHED", "FAILED"):
-            # it ended just before the kill, before its tell reached the journal
-            record = record_from_run(run, metric, test_metric)
-            told = TrialResult(record.value, TrialState(record.state), record.epochs or None)
-            state.strategies[strategy].tell(trial_id, told)
-            state.journal.tell(strategy, trial_id, told)
-            records.append(record)
-            continue
-        searcher.resubmit(strategy, trial_id, flight.config, state.latest_checkpoint(key))
-        if run is not None:
-            history = tracker.client.get_metric_history(run.info.run_id, metric)
-            attempts = int(run.data.tags.get("sweepforge.attempts", "1") or 1)
-            logger.adopt[key] = (run.info.run_id, max((m.step for m in history), default=0),
-                                 run.info.start_time / 1000, attempts)
-    return records
-
-
-def record_from_run(run: Run, metric: str, test_metric: str | None) -> TrialRecord:
-    """A finished trial's record, read back from its MLflow run."""
-    metrics, tags = run.data.metrics, run.data.tags
-    error = tags.get("sweepforge.error", "").strip()
-    return TrialRecord(
-        strategy=tags[TAG_STRATEGY],
-        trial_id=int(tags[TAG_TRIAL_ID]),
-        state=(tags.get("sweepforge.state") or "COMPLETE") if run.info.status == "FINISHED"
-        else "FAILED",
-        value=_finite(metrics.get(metric)),
-        test_value=_finite(metrics.get(test_metric)) if test_metric else None,
-        epochs=int(metrics.get("epochs_run", 0)),
-        duration_s=float(metrics.get("duration_s", 0.0)),
-        started_at=run.info.start_time / 1000,
-        config=json.loads(tags.get(TAG_CONFIG, "{}")),
-        run_id=run.info.run_id,
-        error=error.splitlines()[-1] if error else "",
-    )
-
-
-def _finite(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

@@ -56,12 +56,19 @@ class Spool:
     _next_seq: int = 0
 
     @classmethod
-    def create(cls, path: Path, tracking_uri: str, experiment_id: str) -> Spool:
-        """Opens ``path`` for appending: continues an existing spool there, else starts one."""
+    def create(cls, path: Path, tracking_uri: str, experiment_id: str,
+               run_ids: dict[str, str] | None = None) -> Spool:
+        """Opens ``path`` for appending: continues an existing spool there, else starts one.
+        ``run_ids`` (the writer's own map of local to real run ids) is shared, not copied:
+        runs a replay creates are added to it, and those of an existing spool too."""
+        shared = run_ids if run_ids is not None else {}
         if path.is_file():
-            return cls.load(path)
+            loaded = cls.load(path)
+            shared.update(loaded.run_ids)
+            return cls(loaded.path, loaded.tracking_uri, loaded.experiment_id, loaded.pending,
+                       shared, loaded._next_seq)
         path.parent.mkdir(parents=True, exist_ok=True)
-        spool = cls(path, tracking_uri, experiment_id)
+        spool = cls(path, tracking_uri, experiment_id, run_ids=shared)
         spool._write({"kind": "header", "version": SPOOL_VERSION, "tracking_uri": tracking_uri,
                       "experiment_id": experiment_id})
         return spool

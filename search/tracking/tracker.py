@@ -110,17 +110,23 @@ class Tracker:
 
     def __init__(
         self, tracking_uri: str, experiment_name: str, *, spool: str | os.PathLike[str] | None = None,
-        retry_every_s: float = 5.0, background: bool = False,
+        retry_every_s: float = 5.0, background: bool = False, spooled: Spool | None = None,
     ):
         _http_client_defaults(tracking_uri)
         self.tracking_uri = tracking_uri
-        with _store_setup_lock(tracking_uri):  # the client creates a SQLite store's tables
+        self._run_ids: dict[str, str] = {}  # local id -> MLflow id, of runs created by a replay
+        self._spool: Spool | None = None
+        if spooled is None:
+            with _store_setup_lock(tracking_uri):  # the client creates a SQLite store's tables
+                self.client = MlflowClient(tracking_uri=tracking_uri)
+                self.experiment_id = _with_lock_retry(self._experiment, experiment_name)
+        else:  # a spool an earlier master left (see replay_spool): it names the experiment
             self.client = MlflowClient(tracking_uri=tracking_uri)
-            self.experiment_id = _with_lock_retry(self._experiment, experiment_name)
+            self.experiment_id = spooled.experiment_id
+            self._spool = spooled
+            self._run_ids = spooled.run_ids  # one map: replays add to it, the tracker reads it
         self.spool_path = Path(spool) if spool else spool_path(f"{experiment_name}-{uuid.uuid4().hex[:12]}")
         self.retry_every_s = retry_every_s
-        self._spool: Spool | None = None
-        self._run_ids: dict[str, str] = {}  # local id -> MLflow id, of runs created by a replay
         self._tried_at = 0.0
         # bounded: when MLflow writes slower than trials end, the campaign waits for it rather
         # than queueing without end (10,000 quick trials on SQLite: 13 KB per trial otherwise)
@@ -295,10 +301,9 @@ class Tracker:
         return None
 
     def _open_spool(self) -> Spool:
-        spool = Spool.create(self.spool_path, self.tracking_uri, self.experiment_id)
-        self._run_ids.update(spool.run_ids)
-        spool.run_ids = self._run_ids  # one map: replays add to it, the tracker reads it
-        return spool
+        # one map of run ids: replays add to it, the tracker reads it
+        return Spool.create(self.spool_path, self.tracking_uri, self.experiment_id,
+                            run_ids=self._run_ids)
 
     def _replay(self) -> None:
         """Writes the spooled ops in order until one fails for want of the store; a spool
@@ -388,14 +393,8 @@ def replay_spool(path: str | os.PathLike[str], tracking_uri: str | None = None) 
         0
     """
     spool = Spool.load(Path(path))
-    tracker = Tracker.__new__(Tracker)  # no experiment lookup: the spool names it
-    _http_client_defaults(tracking_uri or spool.tracking_uri)
-    tracker.tracking_uri = tracking_uri or spool.tracking_uri
-    tracker.client = MlflowClient(tracking_uri=tracker.tracking_uri)
-    tracker.experiment_id = spool.experiment_id
-    tracker.spool_path, tracker.retry_every_s, tracker._tried_at = spool.path, 0.0, 0.0
-    tracker._run_ids = spool.run_ids
-    tracker._spool = spool
+    tracker = Tracker(tracking_uri or spool.tracking_uri, "", spool=spool.path,
+                      retry_every_s=0.0, spooled=spool)
     replay_ops(tracker, spool)
     if not spool.pending:
         spool.path.unlink(missing_ok=True)

@@ -12,7 +12,6 @@ the trial trained (its compute); the metric steps are the epochs the trainable r
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,18 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
-from ..tune.searcher import searched_config
-from ..tune.worker import CLONE_KEY
-from .tracker import (
+from .. import schema
+from ..schema import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
     TAG_KIND,
     TAG_STRATEGY,
     TAG_TRIAL_ID,
-    Tracker,
-    config_json,
-    metrics_at,
+    RunKind,
+    TrialStateName,
+    finite_or_none,
 )
+from ..strategies.base import TrialState
+from ..tune.searcher import searched_config
+from ..tune.worker import CLONE_KEY
+from .tracker import Tracker, config_json, metrics_at
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from ..tune.searcher import CampaignSearcher
 
 _FLUSH_EVERY_S = 5.0
-WORKER_METRICS = ("gpu_memory_mb",)
+WORKER_METRICS = (schema.METRIC_GPU_MEMORY_MB,)
 """Metrics :func:`~..tune.worker.run_trial` adds to the trainable's own: ``gpu_memory_mb`` is the
 peak CUDA memory the trial allocated, measured inside it (absent on the CPU)."""
 
@@ -111,14 +113,19 @@ class TrialLogger(Callback):
         self.on_event = on_event
         # Ray trial id -> why the master stopped it (a trial timeout), shown before Ray's error.
         self.stop_reasons = stop_reasons if stop_reasons is not None else {}
-        self.records: list[TrialRecord] = []
         self._open: dict[str, _Open] = {}
         # On resume: (strategy, trial id) -> (run id, last logged epoch, start time, attempts)
         # of runs a killed master left open; the trial's next attempt continues that run.
-        self.adopt: dict[tuple[str, int], tuple[str, int, float, int]] = {}
+        self._adopt: dict[tuple[str, int], tuple[str, int, float, int]] = {}
         # What the trainable reports, plus what the worker adds (peak GPU memory on CUDA).
         self._metric_names = sorted(plan.trainable.metrics - {"epoch"}) + list(WORKER_METRICS)
-        self._test_metric = _test_metric_for(plan.config.metric, plan.trainable.metrics)
+        self._test_metric = plan.test_metric
+
+    def adopt_run(self, key: tuple[str, int], run_id: str, *, last_epoch: int, started_at: float,
+                  attempts: int) -> None:
+        """On resume: trial ``key`` (strategy, trial id) was in flight when a master was killed
+        and left run ``run_id`` open; its next attempt continues that run."""
+        self._adopt[key] = (run_id, last_epoch, started_at, attempts)
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray Tune pickles the Tuner with its callbacks; the MLflow client and display stay here.
@@ -126,7 +133,7 @@ class TrialLogger(Callback):
 
     # --- Ray Tune hooks -------------------------------------------------------------
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        strategy, trial_id = self.searcher.trials[trial.trial_id]
+        strategy, trial_id = self.searcher.trial_key(trial.trial_id)  # type: ignore[misc]
         retried = self._open.get(trial.trial_id)
         if retried is not None:  # restarted: after an error (max_failures), or unpaused (PBT)
             if retried.recovering:
@@ -134,7 +141,7 @@ class TrialLogger(Callback):
                 self._next_attempt(retried, retried.attempt + 1)
             return
         searched = searched_config(trial.config)
-        adopted = self.adopt.pop((strategy, trial_id), None)
+        adopted = self._adopt.pop((strategy, trial_id), None)
         if adopted is not None:  # in flight when a master was killed: continue its run
             run_id, last_epoch, started_at, attempts = adopted
             self.tracker.reopen_run(run_id)
@@ -147,7 +154,7 @@ class TrialLogger(Callback):
         run_id = self.tracker.start_run(
             f"{strategy}-{trial_id:04d}",
             {
-                TAG_KIND: "trial",
+                TAG_KIND: RunKind.TRIAL.value,
                 TAG_CAMPAIGN_ID: self.campaign_id,
                 TAG_STRATEGY: strategy,
                 TAG_TRIAL_ID: str(trial_id),
@@ -168,10 +175,10 @@ class TrialLogger(Callback):
         # one MLflow call per result at most (each call is a transaction: fewer calls, less
         # time on the master per trial; see "Orchestration overhead" in BENCHMARKS.md)
         tags: dict[str, Any] = {}
-        if run.epochs == 0:
-            for key in ("device", "linear_backend"):
-                if key in result:
-                    tags[f"sweepforge.{key}"] = result[key]
+        if run.epochs == 0 and isinstance(result.get(schema.RUNTIME_TAGS_KEY), dict):
+            # what the worker and the trainables say about where the trial runs
+            for name, value in result[schema.RUNTIME_TAGS_KEY].items():
+                tags[schema.runtime_tag(name)] = value
         run.trained += 1
         epoch = int(result.get("epoch", run.epochs + 1))
         if isinstance(result.get(CLONE_KEY), str):
@@ -220,7 +227,7 @@ class TrialLogger(Callback):
 
     def _next_attempt(self, run: _Open, attempt: int) -> None:
         run.attempt, run.attempt_started = attempt, True
-        self.tracker.log(run.run_id, tags={"sweepforge.attempts": attempt})
+        self.tracker.log(run.run_id, tags={schema.TAG_ATTEMPTS: attempt})
 
     @staticmethod
     def _attempt_tags(run: _Open, epoch: int, node: Any) -> dict[str, Any]:
@@ -229,16 +236,16 @@ class TrialLogger(Callback):
         tags: dict[str, Any] = {}
         if isinstance(node, str) and node and (not run.nodes or run.nodes[-1] != node):
             run.nodes.append(node)
-            tags["sweepforge.nodes"] = ",".join(run.nodes)
+            tags[schema.TAG_NODES] = ",".join(run.nodes)
         if run.attempt_started and run.attempt > 1:
-            tags["sweepforge.resumed_at_epoch"] = epoch
+            tags[schema.TAG_RESUMED_AT_EPOCH] = epoch
         run.attempt_started = False
         return tags
 
     def _note_clone(self, run: _Open, clone: dict[str, Any]) -> None:
         """PBT cloned trial ``clone["from"]`` (a Ray trial id) into this one: tag the lineage.
         Metrics go on from the clone's epoch (steps below the trial's own are logged again)."""
-        strategy, trial_id = self.searcher.trials.get(str(clone.get("from")), (None, None))
+        strategy, trial_id = self.searcher.trial_key(str(clone.get("from"))) or (None, None)
         epoch = clone.get("epoch")
         run.lineage.append({
             "epoch": epoch, "from_strategy": strategy, "from_trial": trial_id,
@@ -248,9 +255,9 @@ class TrialLogger(Callback):
         if isinstance(epoch, int):
             run.epochs = epoch
         self.tracker.log(run.run_id, tags={
-            "sweepforge.pbt.clones": len(run.lineage),
-            "sweepforge.pbt.cloned_from": f"{strategy}-{trial_id:04d}" if trial_id is not None else "?",
-            "sweepforge.pbt.lineage": _last_chars(json.dumps(run.lineage, default=str), 5000),
+            schema.TAG_PBT_CLONES: len(run.lineage),
+            schema.TAG_PBT_CLONED_FROM: f"{strategy}-{trial_id:04d}" if trial_id is not None else "?",
+            schema.TAG_PBT_LINEAGE: _last_chars(json.dumps(run.lineage, default=str), 5000),
         })
 
     def _flush(self, run: _Open, tags: dict[str, Any] | None = None,
@@ -267,20 +274,21 @@ class TrialLogger(Callback):
             return
         last = trial.last_result or {}
         metric = self.plan.config.metric
-        value = _finite_or_none(last.get(metric))
+        value = finite_or_none(last.get(metric))
         if not error and value is None:
             error = f"metric {metric!r} is {last.get(metric, 'missing')!r}, not a finite number"
         duration = time.monotonic() - run.started
-        pruned = not error and trial.trial_id in self.searcher.pruned
-        self.searcher.pruned.discard(trial.trial_id)
-        state = "FAILED" if error else "PRUNED" if pruned else "COMPLETE"
-        tags: dict[str, Any] = {"sweepforge.state": state}
+        told = self.searcher.told(trial.trial_id)  # its strategy was told before this callback
+        pruned = not error and told is not None and told.state is TrialState.PRUNED
+        state = (TrialStateName.FAILED if error else TrialStateName.PRUNED if pruned
+                 else TrialStateName.COMPLETE).value
+        tags: dict[str, Any] = {schema.TAG_STATE: state}
         if error:
-            tags["sweepforge.error"] = error[:5000]
-        self._flush(run, tags, metrics_at({"duration_s": duration, "epochs_run": run.trained},
-                                          ["duration_s", "epochs_run"], step=run.epochs))
+            tags[schema.TAG_ERROR] = error[:5000]
+        ends = {schema.METRIC_DURATION_S: duration, schema.METRIC_EPOCHS_RUN: run.trained}
+        self._flush(run, tags, metrics_at(ends, list(ends), step=run.epochs))
         if error:
-            self.tracker.log_text(run.run_id, error, "error.txt")
+            self.tracker.log_text(run.run_id, error, schema.ARTIFACT_ERROR)
         self.tracker.end_run(run.run_id, "FAILED" if error else "FINISHED")
         self.searcher.commit_tell(trial.trial_id)  # journaled once MLflow has the whole trial
         record = TrialRecord(
@@ -288,7 +296,7 @@ class TrialLogger(Callback):
             trial_id=run.trial_id,
             state=state,
             value=value,
-            test_value=_finite_or_none(last.get(self._test_metric)) if self._test_metric else None,
+            test_value=finite_or_none(last.get(self._test_metric)) if self._test_metric else None,
             epochs=run.trained,
             duration_s=duration,
             started_at=run.started_at,
@@ -296,26 +304,12 @@ class TrialLogger(Callback):
             run_id=run.run_id,
             error=summary or (error.strip().splitlines()[-1] if error else ""),
         )
-        self.records.append(record)
         self.on_event(run.strategy, record)
-
-
-def _test_metric_for(metric: str, reported: frozenset[str]) -> str | None:
-    """``val_accuracy`` -> ``test_accuracy`` when the trainable reports it."""
-    if metric.startswith("val_") and f"test_{metric[4:]}" in reported:
-        return f"test_{metric[4:]}"
-    return None
 
 
 def _last_chars(text: str, limit: int) -> str:
     """``text``, or its last ``limit`` characters (an MLflow tag holds at most 5000)."""
     return text if len(text) <= limit else "..." + text[-(limit - 3):]
-
-
-def _finite_or_none(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def _error_text(trial: Trial) -> str:

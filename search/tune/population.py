@@ -50,7 +50,7 @@ def population(searcher: CampaignSearcher) -> tuple[list[dict[str, Any]], dict[s
 class PopulationBridge(Callback):
     """Tells the searcher what Ray Tune tells a searcher, under the ids it asked with.
 
-    It must come before the MLflow callback (which looks trials up in ``searcher.trials``).
+    It must come before the MLflow callback (which looks trials up with ``searcher.trial_key``).
     """
 
     def __init__(self, searcher: CampaignSearcher):

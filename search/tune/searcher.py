@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
@@ -77,18 +78,17 @@ class CampaignSearcher(Searcher):
         self.epoch_budget = epoch_budget
         self.max_epochs = max_epochs  # a whole trial, as the epoch budget counts it
         self.ask_cost = ask_cost  # warns when a strategy's asks hold workers idle
-        self.epochs_spent: Counter[str] = Counter()  # strategy -> epochs its trials trained
-        self.pruned: set[str] = set()  # Ray trial ids told as PRUNED (the MLflow callback reads it)
+        self._epochs_spent: Counter[str] = Counter()  # strategy -> epochs its trials trained
         self._planned: dict[str, int] = {}  # running Ray trial id -> epochs it may train
         self._trained: Counter[str] = Counter()  # running Ray trial id -> epochs trained so far
         self._last_epoch: dict[str, int] = {}
         self._last_iteration: dict[str, Any] = {}
         self.strategies = dict(strategies)
-        self.trials: dict[str, tuple[str, int]] = {}  # Ray trial id -> (strategy, its trial id)
+        self._trials: dict[str, tuple[str, int]] = {}  # Ray trial id -> (strategy, its trial id)
         self.journal = journal
         self.session = session
         self._exhausted: set[str] = set()
-        self.focus: str | None = None  # ask only this strategy (PBT: one population each)
+        self._focus: str | None = None  # ask only this strategy (PBT: one population each)
         self._last_values: dict[str, Any] = {}
         self._resubmit: deque[tuple[str, int, dict[str, Any], str | None]] = deque()
         self._told: dict[str, tuple[str, int, TrialResult]] = {}  # told, not yet journaled
@@ -108,7 +108,7 @@ class CampaignSearcher(Searcher):
     @property
     def n_asked(self) -> int:
         """Trials handed out so far: asked from the strategies, plus resubmitted."""
-        return len(self.trials)
+        return len(self._trials)
 
     @property
     def finished(self) -> bool:
@@ -116,6 +116,31 @@ class CampaignSearcher(Searcher):
         return not self._resubmit and all(
             name in self._exhausted or s.n_asked >= s.budget for name, s in self.strategies.items()
         )
+
+    def trial_key(self, trial_id: str) -> tuple[str, int] | None:
+        """(strategy, the strategy's trial id) of Ray trial ``trial_id``, if the searcher
+        handed it out."""
+        return self._trials.get(trial_id)
+
+    def told(self, trial_id: str) -> TrialResult | None:
+        """What Ray trial ``trial_id``'s strategy was told when it ended (its state says
+        whether it was PRUNED), until :meth:`commit_tell` journals it."""
+        told = self._told.get(trial_id)
+        return told[2] if told is not None else None
+
+    def count_finished(self, strategy: str, epochs: int) -> None:
+        """A trial of ``strategy`` that ended before this session trained ``epochs``: they
+        count against its epoch budget."""
+        self._epochs_spent[strategy] += epochs
+
+    @contextmanager
+    def focused(self, strategy: str) -> Iterator[None]:
+        """While inside, only ``strategy`` is asked (PBT runs one population at a time)."""
+        self._focus = strategy
+        try:
+            yield
+        finally:
+            self._focus = None
 
     def resubmit(self, strategy: str, trial_id: int, config: dict[str, Any],
                  checkpoint: str | None = None) -> None:
@@ -126,7 +151,7 @@ class CampaignSearcher(Searcher):
     def rename_trial(self, old: str, new: str) -> None:
         """Trial ``old`` is known to Ray Tune as ``new`` (PBT: the searcher asked before Tune
         named the trials, see :mod:`.population`)."""
-        self.trials[new] = self.trials.pop(old)
+        self._trials[new] = self._trials.pop(old)
         if old in self._planned:
             self._planned[new] = self._planned.pop(old)
 
@@ -148,18 +173,18 @@ class CampaignSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         for told in list(self._told):  # the strategy has seen them: journal before asking
             self.commit_tell(told)
-        resubmit = [r for r in self._resubmit if self.focus in (None, r[0])]
+        resubmit = [r for r in self._resubmit if self._focus in (None, r[0])]
         if resubmit:
             self._resubmit.remove(resubmit[0])
             name, own_id, config, checkpoint = resubmit[0]
-            self.trials[trial_id] = (name, own_id)
+            self._trials[trial_id] = (name, own_id)
             self._reserve(trial_id, config)
             if self.journal is not None:
                 self.journal.resubmit(name, own_id, trial_id, self.session)
             return {**config, RESUME_FROM: checkpoint} if checkpoint else config
         while True:
             waiting = [n for n in self.strategies
-                       if n not in self._exhausted and self.focus in (None, n)]
+                       if n not in self._exhausted and self._focus in (None, n)]
             if not waiting:
                 return Searcher.FINISHED
             room = [n for n in waiting if self._has_room(n)]
@@ -174,7 +199,7 @@ class CampaignSearcher(Searcher):
             if spec is None:
                 self._exhausted.add(name)
                 continue
-            self.trials[trial_id] = (name, spec.trial_id)
+            self._trials[trial_id] = (name, spec.trial_id)
             self._reserve(trial_id, spec.config)
             if self.journal is not None:
                 self.journal.ask(name, spec.trial_id, spec.config, trial_id, self.session)
@@ -188,9 +213,9 @@ class CampaignSearcher(Searcher):
         room with nothing running is done."""
         if self.epoch_budget is None:
             return True
-        running = [t for t, (n, _) in self.trials.items() if n == name and t in self._planned]
+        running = [t for t, (n, _) in self._trials.items() if n == name and t in self._planned]
         may_still_train = sum(max(0, self._planned[t] - self._trained[t]) for t in running)
-        left = self.epoch_budget - self.epochs_spent[name] - sum(self._trained[t] for t in running)
+        left = self.epoch_budget - self._epochs_spent[name] - sum(self._trained[t] for t in running)
         if left - may_still_train >= self.max_epochs:
             return True
         if not running:
@@ -217,9 +242,9 @@ class CampaignSearcher(Searcher):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        if trial_id not in self.trials:
+        if trial_id not in self._trials:
             return
-        name, own_id = self.trials[trial_id]
+        name, own_id = self._trials[trial_id]
         value = (result or {}).get(self.metric, self._last_values.pop(trial_id, None))
         if result:
             self._count_epoch(trial_id, result)
@@ -228,12 +253,11 @@ class CampaignSearcher(Searcher):
         self._last_iteration.pop(trial_id, None)
         reached = self._last_epoch.pop(trial_id, None)
         planned = self._planned.pop(trial_id, None)
-        self.epochs_spent[name] += self._trained.pop(trial_id, 0)
+        self._epochs_spent[name] += self._trained.pop(trial_id, 0)
         state = TrialState.FAILED if error else TrialState.COMPLETE
         if (state is TrialState.COMPLETE and self.stops_early and reached is not None
                 and planned is not None and reached < planned):
             state = TrialState.PRUNED  # the scheduler stopped it before its last epoch
-            self.pruned.add(trial_id)
         told = TrialResult(value=value, state=state, step=reached)
         self.strategies[name].tell(own_id, told)
         self._told[trial_id] = (name, own_id, told)

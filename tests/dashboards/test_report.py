@@ -12,7 +12,8 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from sweepforge.dashboards import DashboardError, build_report, report_campaign_run, write_report
+from sweepforge.dashboards import DashboardError, build_report, write_report
+from sweepforge.search.tracking.report import log_campaign_report
 from sweepforge.search.tracking.lookup import best_trial
 from tests.dashboards.conftest import FAILING, NAME
 
@@ -102,7 +103,7 @@ def test_an_earlier_campaign_run_can_be_reported_by_its_id(campaign_store):
 
 def test_the_end_of_run_report_is_logged_on_the_campaign_run(campaign_store, tmp_path):
     run_id = campaign_store.latest.campaign_run_id
-    path = report_campaign_run(NAME, campaign_store.uri, run_id, tmp_path / "out" / "x.html")
+    path = log_campaign_report(NAME, campaign_store.uri, run_id, tmp_path / "out" / "x.html")
     assert path.is_file()
     client = MlflowClient(campaign_store.uri)
     assert "report.html" in [a.path for a in client.list_artifacts(run_id)]

@@ -353,7 +353,7 @@ def test_run_again_offers_the_unfinished_campaign(tmp_path, write_campaign, caps
                    config=campaign.config.model_dump(mode="json"), strategies=["random"]).close()
 
     resumed = _maybe_resume(campaign, True, None, None)
-    assert resumed is not campaign and resumed._resume_folder == folder
+    assert resumed is not campaign and resumed.resume_folder == folder
     assert _maybe_resume(campaign, False, None, None) is campaign
     assert _maybe_resume(campaign, None, None, None) is campaign  # stdin is not a terminal here
     assert "sweepforge resume again" in capsys.readouterr().err
