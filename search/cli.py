@@ -358,14 +358,23 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+COMPARISON_COLUMNS = ("strategy", "trials", "pruned", "failed", "epochs", "best", "test (best config)",
+                      "wall time")
+"""The end-of-run table, as the README describes it: per strategy, trials run, how many a
+scheduler stopped early and how many failed, the epochs they trained, the best value, the test
+value of the best config and the wall time."""
+
+
 def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped-def]
     table = Table(title="Comparison")
-    for column in ("strategy", "trials", "failed", f"best {metric}", "test (best config)", "wall time"):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for column in COMPARISON_COLUMNS:
+        table.add_column(f"best {metric}" if column == "best" else column,
+                         justify="left" if column == "strategy" else "right")
     for row in summary.to_dict("records"):
         table.add_row(
-            row["strategy"], str(row["trials"]), str(row["failed"]), _fmt(row["best_value"]),
-            _fmt(row["test_value"]), f"{row['wall_time_s']:.1f}s",
+            row["strategy"], str(row["trials"]), str(row["pruned"]), str(row["failed"]),
+            str(row["epochs"]), _fmt(row["best_value"]), _fmt(row["test_value"]),
+            f"{row['wall_time_s']:.1f}s",
         )
     return table
 

@@ -282,7 +282,9 @@ def load_campaign_config(path: str | Path) -> CampaignConfig:
     if not path.is_file():
         raise CampaignError(f"campaign file '{path}' does not exist (or is not a file).")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except DuplicateKeyError as err:
+        raise CampaignError(f"campaign file '{path}': {err}") from None
     except yaml.YAMLError as err:
         raise CampaignError(f"campaign file '{path}' is not valid YAML: {err}") from None
     except UnicodeDecodeError as err:
@@ -293,6 +295,33 @@ def load_campaign_config(path: str | Path) -> CampaignConfig:
             f"got {type(raw).__name__}."
         )
     return parse_campaign_config(raw, source=str(path), base_dir=path.parent)
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping in the campaign file gives the same key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader (it builds plain Python values only, never objects), except
+    that a key given twice in one mapping is an error instead of the last one silently winning:
+    ``space: {lr: ..., lr: ...}`` would otherwise search one of the two ranges."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so below
+                continue
+            seen[key] = line
+            if first is not None:
+                raise DuplicateKeyError(
+                    f"key {key!r} is given twice (lines {first} and {line}); a key may appear "
+                    "only once in a mapping: keep one of them."
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_campaign_config(

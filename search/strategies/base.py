@@ -10,13 +10,13 @@ A strategy never touches Ray or MLflow, so it can be driven by a plain Python lo
 from __future__ import annotations
 
 import enum
-import math
-import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sweepforge.spaces import Space
+
+from ..schema import TrialStateName, is_finite_number
 
 Mode = Literal["max", "min"]
 
@@ -28,9 +28,9 @@ class StrategyError(ValueError):
 class TrialState(enum.Enum):
     """How a trial ended, as told to its strategy."""
 
-    COMPLETE = "COMPLETE"
-    FAILED = "FAILED"
-    PRUNED = "PRUNED"
+    COMPLETE = TrialStateName.COMPLETE.value
+    FAILED = TrialStateName.FAILED.value
+    PRUNED = TrialStateName.PRUNED.value
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,14 @@ class TrialResult:
     @property
     def effective_state(self) -> TrialState:
         """The state, with non-finite values of COMPLETE trials turned into FAILED."""
-        if self.state is TrialState.COMPLETE and not _finite(self.value):
+        if self.state is TrialState.COMPLETE and not is_finite_number(self.value):
             return TrialState.FAILED
         return self.state
 
     @property
     def usable_value(self) -> float | None:
         """The value when it is finite, else ``None``."""
-        return float(self.value) if _finite(self.value) else None  # type: ignore[arg-type]
+        return float(self.value) if is_finite_number(self.value) else None  # type: ignore[arg-type]
 
 
 class Strategy(ABC):
@@ -149,7 +149,3 @@ class Strategy(ABC):
     def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
         """Hook: learn from a finished trial. Does nothing by default."""
 
-
-def _finite(value: float | None) -> bool:
-    """A real number (numpy scalars included, booleans not) that is neither NaN nor infinite."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

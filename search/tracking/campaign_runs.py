@@ -29,7 +29,7 @@ from ..schema import (
     TrialStateName,
     finite_or_none,
 )
-from .tracker import Tracker
+from .tracker import Tracker, replay_spool
 from .trial_logger import TrialRecord
 
 if TYPE_CHECKING:
@@ -74,8 +74,6 @@ def replay_left_spool(tracker: Tracker) -> None:
     Raises:
         CampaignError: MLflow is still away; the spool stays for the next try.
     """
-    from ..tracking.tracker import replay_spool
-
     path = Path(tracker.spool_path)
     if path.is_file() and replay_spool(path, tracker.tracking_uri):
         raise CampaignError(

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from mlflow.tracking import MlflowClient
 
 from ..config import CampaignError
-from .tracker import TAG_CAMPAIGN_ID, TAG_CONFIG, TAG_KIND, TAG_STRATEGY, TAG_TRIAL_ID
+from ..schema import (
+    TAG_CAMPAIGN_ID,
+    TAG_CONFIG,
+    TAG_KIND,
+    TAG_STRATEGY,
+    TAG_TRIAL_ID,
+    RunKind,
+    is_finite_number,
+)
 
 
 @dataclass(frozen=True)
@@ -35,20 +42,20 @@ def best_trial(name: str, *, tracking_uri: str | None = None, strategy: str | No
         known = sorted(e.name for e in client.search_experiments() if e.name != "Default")
         raise CampaignError(f"no campaign named {name!r} in this store; known campaigns: {known or 'none'}.")
     campaigns = client.search_runs(
-        [experiment.experiment_id], filter_string=f"tags.`{TAG_KIND}` = 'campaign'",
+        [experiment.experiment_id], filter_string=f"tags.`{TAG_KIND}` = '{RunKind.CAMPAIGN}'",
         order_by=["attributes.start_time DESC"], max_results=1,
     )
     if not campaigns:
         raise CampaignError(f"campaign {name!r} has no runs yet.")
     campaign = campaigns[0]
     metric, mode = campaign.data.params["metric"], campaign.data.params["mode"]
-    query = (f"tags.`{TAG_KIND}` = 'trial' and tags.`{TAG_CAMPAIGN_ID}` = "
+    query = (f"tags.`{TAG_KIND}` = '{RunKind.TRIAL}' and tags.`{TAG_CAMPAIGN_ID}` = "
              f"'{campaign.data.tags[TAG_CAMPAIGN_ID]}' and attributes.status = 'FINISHED'")
     if strategy:
         query += f" and tags.`{TAG_STRATEGY}` = '{strategy.replace(chr(39), '')}'"
     trials = client.search_runs([experiment.experiment_id], filter_string=query, max_results=50000)
     scored = [(t.data.metrics.get(metric), t) for t in trials]
-    scored = [(v, t) for v, t in scored if v is not None and math.isfinite(v)]
+    scored = [(v, t) for v, t in scored if is_finite_number(v)]
     if not scored:
         where = f" for strategy {strategy!r}" if strategy else ""
         raise CampaignError(f"campaign {name!r} has no finished trial with a finite {metric}{where}.")

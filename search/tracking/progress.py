@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ..schema import TrialStateName
 from .trial_logger import TrialRecord
 
 
@@ -78,7 +79,7 @@ class CampaignProgress:
         row.done += 1
         if row.done >= row.budget:
             row.ended = time.monotonic()
-        if record.state not in ("COMPLETE", "PRUNED"):
+        if record.state not in (TrialStateName.COMPLETE, TrialStateName.PRUNED):
             row.failed += 1
         elif record.value is not None and (
             row.best is None or (record.value > row.best if self.mode == "max" else record.value < row.best)

@@ -37,18 +37,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import BAD_REQUEST
 from mlflow.tracking import MlflowClient
 
+from ..schema import TAG_RUN_KEY
 from ..state.spool import Spool, spool_path
 
 _log = logging.getLogger("sweepforge.tracking")
 
-TAG_KIND = "sweepforge.kind"  # campaign | strategy | trial
-TAG_CAMPAIGN_ID = "sweepforge.campaign_id"
-TAG_STRATEGY = "sweepforge.strategy"
-TAG_TRIAL_ID = "sweepforge.trial_id"
-TAG_CONFIG = "sweepforge.config"  # the searched config as JSON, types kept
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
-TAG_RUN_KEY = "sweepforge.run_key"  # set by sweepforge when it creates a run; finds it on replay
 LOCAL_RUN_PREFIX = "local-"  # a run opened while MLflow was away, not created there yet
 
 _MAX_METRICS_PER_BATCH = 1000

@@ -9,10 +9,11 @@ checkpoints from the journal alone. Checkpoints of trials that have ended are de
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+
+from ._compat import checkpoint_dirs
 
 
 class DropCheckpoints(Callback):
@@ -41,8 +42,7 @@ class DropCheckpoints(Callback):
 
     @staticmethod
     def _drop(trial: Any) -> None:
-        folder = Path(trial.path)
-        for checkpoint in folder.glob("checkpoint_*"):
+        for checkpoint in checkpoint_dirs(trial.path):
             shutil.rmtree(checkpoint, ignore_errors=True)
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from ._compat import forget_trial_stats
+
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
@@ -30,13 +32,5 @@ class ForgetFinishedTrialStats(Callback):
 
 def forget_stats(trial: Trial) -> None:
     """Empties ``trial``'s metric statistics and cached JSON state (no-op when a Ray version
-    keeps them elsewhere)."""
-    metadata = getattr(trial, "run_metadata", None)
-    for name in ("metric_analysis", "metric_n_steps"):
-        stats = getattr(metadata, name, None)
-        if isinstance(stats, dict):
-            stats.clear()
-    if hasattr(metadata, "invalidate_cache"):
-        metadata.invalidate_cache()
-    if hasattr(trial, "invalidate_json_state"):
-        trial.invalidate_json_state()
+    keeps them elsewhere; see :func:`._compat.forget_trial_stats`)."""
+    forget_trial_stats(trial)

@@ -1,4 +1,10 @@
-"""Trial actors that start in Ray's idle worker processes instead of new ones.
+"""The campaign's Ray: started or joined (:func:`ray_session`), checked, watched; and trial
+actors that start in Ray's idle worker processes instead of new ones.
+
+:func:`ray_session` starts a Ray of the campaign's own (never the machine's "current
+cluster") or joins ``--address`` with a clear error when that fails; refuses a trial no node
+can hold (:func:`check_trials_fit`); turns SIGTERM into a Ctrl-C-like stop; and watches the
+local Ray's raylet and GCS processes, so a Ray that dies ends the runs KILLED.
 
 Ray keeps a few worker processes idle, started with Ray and with ``ray`` imported, and a new
 actor takes one of them unless it asks for a runtime environment of its own; then Ray starts a
@@ -21,12 +27,15 @@ Example:
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..config import CampaignError
+from ._compat import local_ray_processes, preload_options, tune_actor_env
+from .interrupt import report_ray_lost, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from ..config import CampaignConfig
@@ -39,23 +48,14 @@ actor needs before it can run (Ray Tune alone takes 0.6 s to import)."""
 def local_ray_options() -> dict[str, Any]:
     """Options for ``ray.init`` when sweepforge starts a local Ray: its idle workers import
     :data:`PRELOAD_MODULES` as they start."""
-    return {"_system_config": {"preload_python_modules": list(PRELOAD_MODULES)}}
+    return preload_options(PRELOAD_MODULES)
 
 
 _lock = threading.Lock()
 _users = 0  # campaigns of this process inside trial_actors_on_idle_workers()
 _saved: dict[str, str] = {}
 
-
-def _tune_actor_env() -> dict[str, str] | None:
-    """Ray Tune's own dict of environment variables for trial actors (None where this Ray
-    version has no such dict: nothing is changed then)."""
-    try:
-        from ray.tune.execution import class_cache
-    except ImportError:
-        return None
-    defaults = getattr(class_cache, "DEFAULT_ENV_VARS", None)
-    return defaults if isinstance(defaults, dict) else None
+_tune_actor_env = tune_actor_env  # (the name tests and older callers use)
 
 
 @contextmanager
@@ -106,7 +106,16 @@ def concurrency(config: CampaignConfig) -> int:
 
 @contextmanager
 def ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
-    """Uses a running Ray, joins ``address``, or starts a local Ray for the campaign's length."""
+    """Uses a running Ray, joins ``address``, or starts a local Ray for the campaign's length.
+
+    Without ``address`` the campaign starts its own Ray (``address="local"``), whatever other
+    Ray runs on the machine. Before anything is yielded, the trial's resources are checked
+    against the cluster's nodes (:func:`check_trials_fit`), and SIGTERM ends the campaign the
+    way Ctrl-C does (:func:`.interrupt.sigterm_as_interrupt`).
+
+    Raises:
+        CampaignError: ``address`` cannot be joined, or no node can hold one trial.
+    """
     import logging
 
     import ray
@@ -119,21 +128,157 @@ def ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
     # Tune's result files are off (TUNE_DISABLE_AUTO_CALLBACK_LOGGERS); its end-of-run analysis
     # would warn that it cannot read them. sweepforge reads results from its own callback.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+                               "log_to_driver": False, "configure_logging": True}
     started = False
     if not ray.is_initialized():
-        # a new local Ray: its idle workers import what a trial actor needs as they start
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=False, configure_logging=True,
-                 **(local_ray_options() if address is None else {}))
+        if address is None:
+            # a new local Ray, never the machine's "current cluster" (`ray start --head`, or a
+            # stale ray_current_cluster file); its idle workers import what a trial actor needs
+            ray.init(address="local", **options, **local_ray_options())
+        else:
+            join_cluster(address, **options)
         started = True
     try:
-        if config.resources.gpu > 0 and ray.cluster_resources().get("GPU", 0) < config.resources.gpu:
-            raise CampaignError(
-                f"resources.gpu: each trial asks for {config.resources.gpu} GPU(s) but the Ray "
-                f"cluster has {ray.cluster_resources().get('GPU', 0)}. Use `resources: {{gpu: 0}}` "
-                "to run on the CPU."
-            )
-        yield
+        # (after ray.init: Ray's own SIGTERM handler would kill the local Ray under the trials)
+        with sigterm_as_interrupt(), _watch_local_ray(started and address is None):
+            check_trials_fit(config)
+            yield
     finally:
         if started:
             ray.shutdown()
+
+
+@contextmanager
+def _watch_local_ray(enabled: bool, period_s: float = 0.2) -> Iterator[None]:
+    """While inside, a thread watches the raylet and GCS server of the Ray this process
+    started; when one dies, the campaign stops as on SIGTERM and raises
+    :class:`.interrupt.RayLost`. Without it, Ray's core worker ends the whole process about
+    10 s later (exit 1), with trial runs left RUNNING in MLflow."""
+    processes = local_ray_processes() if enabled else {}
+    if not processes or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(period_s):
+            for kind, process in processes.items():
+                code = process.poll()
+                if code is not None and not done.is_set():
+                    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+                    report_ray_lost(f"the campaign's Ray went away: its {kind} process "
+                                    f"(pid {process.pid}) ended ({how})")
+                    return
+
+    watcher = threading.Thread(target=watch, name="sweepforge-ray-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()  # before ray.shutdown() ends those processes on purpose
+        watcher.join(timeout=2 * period_s)
+
+
+def join_cluster(address: str, **options: Any) -> None:
+    """``ray.init(address=...)``, with a clear :class:`CampaignError` that names ``address``
+    and the likely cause when the cluster cannot be joined (nothing listening there, or a
+    cluster that wants Ray's authentication token). Nothing else has started by then."""
+    import ray
+
+    endpoint = _host_port(address)
+    if endpoint is not None:  # nothing listening: fail at once (ray.init waits minutes)
+        try:
+            socket.create_connection(endpoint, timeout=5).close()
+        except OSError as err:
+            raise CampaignError(
+                f"cannot join the Ray cluster at {address}: nothing answers there "
+                f"({err.strerror or err}). Is its head running (`ray start --head --port "
+                f"{endpoint[1]}` on that machine), and are the host and port right and open "
+                "from here?"
+            ) from None
+    try:
+        ray.init(address=address, **options)
+    except Exception as err:  # Ray raises ConnectionError, RuntimeError, AuthenticationError
+        ray.shutdown()
+        raise CampaignError(_join_failure(address, err)) from None
+
+
+def _join_failure(address: str, err: Exception) -> str:
+    """Why joining ``address`` most likely failed, and what to do."""
+    token_mode = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+    said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if token_mode:
+        cause = ("this process runs with RAY_AUTH_MODE=token: check that its token "
+                 "($RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) is the cluster's "
+                 "(the head's ~/.ray/auth_token), and that the Ray versions match")
+    else:
+        cause = ("most likely the cluster uses Ray's token authentication (`ray start --head` "
+                 "turns it on) and this process does not: run with RAY_AUTH_MODE=token and the "
+                 "head's token (its ~/.ray/auth_token, copied here, or $RAY_AUTH_TOKEN); see "
+                 "README, \"Scaling out\"")
+    return f"cannot join the Ray cluster at {address}: it answers but refused us; {cause}. (Ray: {said})"
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``host:port`` or ``ray://host:port``; None for ``auto`` and the like."""
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def trial_request(config: CampaignConfig) -> dict[str, float]:
+    """What one trial reserves, in Ray's resource names (``memory`` in bytes, where given)."""
+    wanted = {"CPU": float(config.resources.cpu), "GPU": float(config.resources.gpu)}
+    memory = getattr(config.resources, "memory", None)
+    if memory:
+        wanted["memory"] = float(memory)
+    return {name: amount for name, amount in wanted.items() if amount > 0}
+
+
+def check_trials_fit(config: CampaignConfig) -> None:
+    """Refuses a per-trial request that no node of the cluster can ever hold (Ray would wait
+    for it forever), naming what the cluster's largest node has. A trial runs on one node, so
+    the nodes are checked one by one, not the cluster's total.
+
+    Raises:
+        CampaignError: no live node has every resource one trial asks for.
+    """
+    import ray
+
+    wanted = trial_request(config)
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if any(all(node.get(name, 0.0) >= amount for name, amount in wanted.items()) for node in nodes):
+        return
+    total_gpus = sum(node.get("GPU", 0.0) for node in nodes)
+    if config.resources.gpu > 0 and total_gpus < config.resources.gpu:  # no GPU anywhere
+        raise CampaignError(
+            f"resources.gpu: each trial asks for {config.resources.gpu:g} GPU(s) but the Ray "
+            f"cluster has {total_gpus:g}. Use `resources: {{gpu: 0}}` to run on the CPU."
+        )
+    largest = max(nodes, key=lambda node: (node.get("CPU", 0.0), node.get("GPU", 0.0),
+                                           node.get("memory", 0.0)), default={})
+    fits = ", ".join(f"{key}: {largest.get(name, 0.0):g}" for name, key in _KEYS.items()
+                     if name != "memory" or "memory" in wanted)
+    raise CampaignError(
+        f"resources: each trial asks for {_describe(wanted)}, but no node of the Ray cluster "
+        f"can hold that, and a trial runs on one node: the largest of its {len(nodes)} node(s) "
+        f"has {_describe(largest, every=True)}. Ask for at most that per trial, e.g. "
+        f"`resources: {{{fits}}}`."
+    )
+
+
+_KEYS = {"CPU": "cpu", "GPU": "gpu", "memory": "memory"}
+
+
+def _describe(resources: dict[str, float], every: bool = False) -> str:
+    parts = []
+    for name in ("CPU", "GPU", "memory"):
+        amount = resources.get(name, 0.0)
+        if not amount and not (every and name != "memory"):
+            continue
+        parts.append(f"{amount / 2**30:.1f} GiB memory" if name == "memory"
+                     else f"{amount:g} {name}(s)")
+    return ", ".join(parts) or "nothing"

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from ._compat import trial_actor
+
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
@@ -53,7 +55,7 @@ class TrialDeadline(Callback):
         for trial in trials:
             if trial.trial_id not in overdue or trial.trial_id in self.expired:
                 continue
-            actor = trial.temporary_state.ray_actor
+            actor = trial_actor(trial)
             if actor is None:
                 continue
             self.expired[trial.trial_id] = (

@@ -34,6 +34,8 @@ def store_state(path: Path) -> bytes | None:
         (small_campaign(strategies={"hillclimb": {}}), "hillclimb"),
         (small_campaign(budget={"trials": 0}), "budget.trials"),
         (small_campaign(resources={"cpu": 1, "gpu": 1}), "resources.gpu"),
+        (yaml.safe_dump(small_campaign(), sort_keys=False) + "seed: 1\n",
+         "key 'seed' is given twice"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, write_campaign, content, message):

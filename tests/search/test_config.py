@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sweepforge.search.config import CampaignError, load_campaign_config
@@ -31,6 +33,17 @@ def test_missing_file(tmp_path):
 def test_malformed_yaml(write_campaign):
     with pytest.raises(CampaignError, match="not valid YAML"):
         load_campaign_config(write_campaign("name: [unclosed\n  trainable: mlp"))
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("name: a\nname: b\n", "key 'name' is given twice (lines 1 and 2)"),
+    ("name: a\nspace:\n  lr: {type: float, low: 0.1, high: 1}\n"
+     "  lr: {type: float, low: 0.001, high: 0.01}\n", "key 'lr' is given twice (lines 3 and 4)"),
+    ("name: a\nspace: {depth: [1, 2], depth: [3]}\n", "key 'depth' is given twice (lines 2 and 2)"),
+])
+def test_a_key_given_twice_is_refused_naming_it_and_both_lines(write_campaign, text, where):
+    with pytest.raises(CampaignError, match=re.escape(where)):
+        load_campaign_config(write_campaign(text))
 
 
 def test_a_list_instead_of_a_mapping(write_campaign):

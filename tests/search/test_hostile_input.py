@@ -123,7 +123,8 @@ def test_servers_listen_on_localhost_only_by_default(command, tmp_path):
     port = _free_port()
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     if command == "dashboard":  # the dashboard wants a campaign to show
-        from sweepforge.search.tracking.tracker import TAG_CAMPAIGN_ID, TAG_KIND, Tracker
+        from sweepforge.search.schema import TAG_CAMPAIGN_ID, TAG_KIND
+        from sweepforge.search.tracking.tracker import Tracker
 
         tracker = Tracker(store, "shown", spool=tmp_path / "spool.jsonl")
         tracker.end_run(tracker.start_run("shown-1", {TAG_KIND: "campaign", TAG_CAMPAIGN_ID: "a" * 12}))

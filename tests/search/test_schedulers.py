@@ -118,6 +118,37 @@ def test_a_pruned_tell_survives_the_journal(tmp_path):
 # --- real campaigns -----------------------------------------------------------------------------
 
 @pytest.mark.slow
+def test_the_printed_comparison_shows_pruned_trials_and_epochs(ray_local, tmp_path, monkeypatch):
+    """`sweepforge run` ends with the table the README promises: per strategy trials, pruned,
+    failed, epochs trained, best value, test value, wall time (issue 15: pruned trials and
+    epochs were missing, so an ASHA campaign gave no hint that most trials were stopped)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from sweepforge.search.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    config = lc_campaign(name="lc-table", strategies={"random": {}},
+                         scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 3})
+    path = tmp_path / "lc-table.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True)))
+    result = CliRunner().invoke(app, ["run", str(path), "--tracking-uri",
+                                      f"sqlite:///{tmp_path / 'mlflow.db'}", "--no-progress",
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("Comparison"):]
+    header = next(line for line in table.splitlines() if "strategy" in line)
+    columns = [cell.strip() for cell in header.replace("┃", "│").split("│")[1:-1]]
+    assert columns[:5] == ["strategy", "trials", "pruned", "failed", "epochs"], header
+    row = next(line for line in table.splitlines() if "│ random" in line)
+    cells = dict(zip(columns, (cell.strip() for cell in row.split("│")[1:-1])))
+    trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "lc-table")
+    pruned = int((trials["tags.sweepforge.state"] == "PRUNED").sum())
+    assert int(cells["trials"]) == 10 and int(cells["pruned"]) == pruned > 0
+    assert int(cells["epochs"]) == int(trials["metrics.epochs_run"].sum()) < 10 * 27
+
+
+@pytest.mark.slow
 def test_asha_prunes_trials_tells_them_as_pruned_and_counts_their_epochs(ray_local, tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = Campaign(lc_campaign(scheduler={"type": "asha", "grace_period": 1,

@@ -26,7 +26,8 @@ from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
 from sweepforge.search.state.spool import Spool
-from sweepforge.search.tracking.tracker import TAG_KIND, Tracker, replay_spool
+from sweepforge.search.schema import TAG_KIND
+from sweepforge.search.tracking.tracker import Tracker, replay_spool
 from sweepforge.search.config import parse_campaign_config
 from tests.conftest import small_campaign
 
