@@ -71,8 +71,8 @@ def make_tune_scheduler(kind: str, seed: int, grace_period: int = GRACE_PERIOD):
     builds it."""
     if kind == "none":
         return None
-    from sweepforge.search.tune.schedulers import make_scheduler
     from sweepforge.search.config import SchedulerConfig
+    from sweepforge.search.tune.schedulers import make_scheduler
 
     np.random.seed(seed)  # Tune draws each trial's Hyperband bracket from numpy's global RNG
     options = {"type": kind, "grace_period": grace_period} if kind == "asha" else \

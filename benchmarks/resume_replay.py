@@ -21,9 +21,9 @@ from pathlib import Path
 import optuna
 
 from sweepforge.search import TrialResult
-from sweepforge.search.state.journal import Journal, read_journal, replay
-from sweepforge.search.plan import plan_campaign
 from sweepforge.search.config import parse_campaign_config
+from sweepforge.search.plan import plan_campaign
+from sweepforge.search.state.journal import Journal, read_journal, replay
 
 SPACE = {
     "lr": {"type": "float", "low": 1.0e-4, "high": 0.3, "log": True},

@@ -133,8 +133,8 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     import tests.search.faulty_trainables  # noqa: F401  (registers `faulty`)
     from sweepforge.search import Campaign
-    from sweepforge.search.tracking import progress as _progress
     from sweepforge.search.config import parse_campaign_config
+    from sweepforge.search.tracking import progress as _progress
 
     done = [0]
     original = _progress.CampaignProgress.on_event

@@ -17,8 +17,8 @@ from .live import serve
 from .report import REPORT_ARTIFACT, build_report, write_report
 
 __all__ = [
-    "DashboardError",
     "REPORT_ARTIFACT",
+    "DashboardError",
     "build_report",
     "serve",
     "write_report",

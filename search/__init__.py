@@ -16,6 +16,7 @@ _MODULE_OF = {
     "TrialState": "strategies.base",
     "CampaignConfig": "config", "CampaignError": "config", "load_campaign_config": "config",
     "STRATEGIES": "strategies.registry", "make_strategy": "strategies.registry",
+    "register_strategy": "strategies.registry",
     "Campaign": "campaign", "CampaignResult": "campaign",
 }
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .campaign import Campaign, CampaignResult
     from .config import CampaignConfig, CampaignError, load_campaign_config
     from .strategies.base import Strategy, StrategyError, TrialResult, TrialSpec, TrialState
-    from .strategies.registry import STRATEGIES, make_strategy
+    from .strategies.registry import STRATEGIES, make_strategy, register_strategy
 
 
 def __getattr__(name: str) -> Any:
@@ -50,4 +51,5 @@ __all__ = [
     "TrialState",
     "load_campaign_config",
     "make_strategy",
+    "register_strategy",
 ]

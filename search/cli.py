@@ -10,11 +10,12 @@ Ctrl-C, 143 stopped by SIGTERM (runs KILLED, the campaign resumable).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 import yaml
@@ -36,19 +37,19 @@ _STATE_HELP = "Where campaigns keep journals and checkpoints (default: $SWEEPFOR
 @app.command()
 def run(
     file: Path = typer.Argument(..., help="Campaign YAML file."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: $RAY_ADDRESS or a local Ray)."),
-    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
-    strategies: Optional[str] = typer.Option(None, help="Comma-separated subset, e.g. grid,optuna."),
+    address: str | None = typer.Option(None, help="Ray cluster to join (default: $RAY_ADDRESS or a local Ray)."),
+    tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
+    strategies: str | None = typer.Option(None, help="Comma-separated subset, e.g. grid,optuna."),
     progress: bool = typer.Option(True, help="Live display while trials run."),
     report: bool = typer.Option(
         True, help="Write NAME-report.html and log it to the campaign's MLflow run."
     ),
-    resume_: Optional[bool] = typer.Option(
+    resume_: bool | None = typer.Option(
         None, "--resume/--new",
         help="If an earlier run of this campaign did not finish: continue it, or start anew. "
         "Default: ask on a terminal; otherwise start anew and say how to resume.",
     ),
-    state_dir: Optional[Path] = typer.Option(None, help=_STATE_HELP),
+    state_dir: Path | None = typer.Option(None, help=_STATE_HELP),
 ) -> None:
     """Run every strategy of a campaign, print the comparison table and write the report."""
     from .campaign import Campaign
@@ -67,12 +68,12 @@ def run(
 @app.command()
 def resume(
     name: str = typer.Argument(..., help="Campaign name (its `name:`)."),
-    campaign_id: Optional[str] = typer.Option(
+    campaign_id: str | None = typer.Option(
         None, help="Which unfinished run of NAME (default: the latest)."
     ),
-    state_dir: Optional[Path] = typer.Option(None, help=_STATE_HELP),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: $RAY_ADDRESS or a local Ray)."),
-    tracking_uri: Optional[str] = typer.Option(
+    state_dir: Path | None = typer.Option(None, help=_STATE_HELP),
+    address: str | None = typer.Option(None, help="Ray cluster to join (default: $RAY_ADDRESS or a local Ray)."),
+    tracking_uri: str | None = typer.Option(
         None, help="MLflow tracking URI (default: the one the campaign started with)."
     ),
     progress: bool = typer.Option(True, help="Live display while trials run."),
@@ -155,8 +156,8 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
 @app.command()
 def best(
     name: str = typer.Argument(..., help="Campaign name (the MLflow experiment)."),
-    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
-    strategy: Optional[str] = typer.Option(None, help="Only this strategy's trials."),
+    tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
+    strategy: str | None = typer.Option(None, help="Only this strategy's trials."),
 ) -> None:
     """Print the best config of the latest run of campaign NAME as YAML."""
     from .tracking.lookup import best_trial
@@ -175,11 +176,11 @@ def best(
 @app.command()
 def report(
     name: str = typer.Argument(..., help="Campaign name (the MLflow experiment)."),
-    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
-    output: Optional[Path] = typer.Option(
+    tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
+    output: Path | None = typer.Option(
         None, "--output", "-o", help="HTML file to write (default: NAME-report.html)."
     ),
-    run_id: Optional[str] = typer.Option(None, help="A campaign run of NAME (default: its latest)."),
+    run_id: str | None = typer.Option(None, help="A campaign run of NAME (default: its latest)."),
 ) -> None:
     """Write the comparison report of campaign NAME: one HTML file that opens offline."""
     from sweepforge.dashboards import DashboardError, write_report
@@ -196,8 +197,8 @@ def report(
 
 @app.command()
 def dashboard(
-    name: Optional[str] = typer.Argument(None, help="Campaign shown first (default: the latest started)."),
-    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
+    name: str | None = typer.Argument(None, help="Campaign shown first (default: the latest started)."),
+    tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; keep 127.0.0.1 unless you mean to share it."),
     port: int = typer.Option(8050, help="Port to serve on."),
     refresh: float = typer.Option(5.0, min=0.5, help="Seconds between re-reads of the MLflow store."),
@@ -223,7 +224,7 @@ def dashboard(
 
 @app.command()
 def ui(
-    tracking_uri: Optional[str] = typer.Option(None, help=_URI_HELP),
+    tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; keep 127.0.0.1 unless you mean to share it."),
     port: int = typer.Option(5000, help="Port to serve on."),
 ) -> None:
@@ -401,7 +402,7 @@ def _end_of_run_report(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None or value != value else f"{value:.4f}"
+    return "-" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
 def _fail(message: str, code: int) -> None:

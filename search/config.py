@@ -125,7 +125,7 @@ class TableSource(_Strict):
     def _list_of_columns(cls, value: Any) -> Any:
         if isinstance(value, str):
             # a ValueError, not a TypeError: pydantic reports only ValueErrors as field errors
-            raise ValueError(f"must be a list of column names, e.g. [{value}]")  # noqa: TRY004
+            raise ValueError(f"must be a list of column names, e.g. [{value}]")
         return value
 
     def __str__(self) -> str:
@@ -282,7 +282,7 @@ def load_campaign_config(path: str | Path) -> CampaignConfig:
     if not path.is_file():
         raise CampaignError(f"campaign file '{path}' does not exist (or is not a file).")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except DuplicateKeyError as err:
         raise CampaignError(f"campaign file '{path}': {err}") from None
     except yaml.YAMLError as err:

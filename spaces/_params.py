@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-Choice = Union[str, int, float, bool, None]
+Choice = str | int | float | bool | None
 
 
 class SpaceError(ValueError):
@@ -181,7 +181,7 @@ class Categorical:
         raise SpaceError(f"parameter '{self.name}': {value!r} is not one of {list(self.choices)}.")
 
 
-Param = Union[Float, Int, Categorical]
+Param = Float | Int | Categorical
 
 
 def _check_name(name: Any) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _encoding, _grid
 from ._loading import param_from_dict
-from ._params import Categorical, Float, Int, Param, SpaceError
+from ._params import Categorical, Float, Param, SpaceError
 
 if TYPE_CHECKING:
     import optuna

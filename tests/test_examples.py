@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sweepforge.search.plan import plan_campaign
 from sweepforge.search.config import load_campaign_config
+from sweepforge.search.plan import plan_campaign
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
 

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from .base import Mode, Strategy, StrategyError, TrialResult, TrialSpec, TrialState
 
 if TYPE_CHECKING:
-    from .registry import STRATEGIES, make_strategy
+    from .registry import STRATEGIES, make_strategy, register_strategy
 
 
 def __getattr__(name: str) -> Any:
     # the registry imports every strategy (Optuna, DEAP): only when asked for, so that a Ray
     # worker, which needs TrialResult and TrialState alone, stays free of them (PEP 562)
-    if name in ("STRATEGIES", "make_strategy"):
+    if name in ("STRATEGIES", "make_strategy", "register_strategy"):
         from . import registry
 
         return getattr(registry, name)
@@ -32,4 +32,5 @@ __all__ = [
     "TrialSpec",
     "TrialState",
     "make_strategy",
+    "register_strategy",
 ]

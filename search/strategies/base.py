@@ -72,7 +72,29 @@ class Strategy(ABC):
 
     Subclasses implement :meth:`_propose` (the next config, or ``None`` when they have nothing
     more) and may override :meth:`_observe`. The base class numbers trials, enforces the budget,
-    rejects unknown or repeated trial ids, and keeps the best COMPLETE result.
+    rejects unknown or repeated trial ids, and keeps the best COMPLETE result. Register a
+    subclass with :func:`~.registry.register_strategy` to name it in campaign files.
+
+    The contract a strategy keeps (``tests/search/test_strategies_contract.py`` checks every
+    registered strategy against it):
+
+    * **Constructor**: ``__init__(space, *, budget, seed=0, mode="max", **options)``. Options
+      are keyword-only with defaults; they are what a campaign file may set under the
+      strategy's name, and a bad value raises :class:`StrategyError` naming it.
+    * **_propose(trial_id)** returns a config for ``space`` (every active parameter, values in
+      range) or ``None`` when the strategy has nothing more to try (grid exhausted). It may be
+      called while earlier trials are still running: trials run in parallel.
+    * **_observe(trial_id, config, result)** learns from a finished trial. ``result.state`` is
+      COMPLETE (``result.value`` is the metric; :attr:`TrialResult.effective_state` turns a
+      missing or non-finite value into FAILED), PRUNED (a scheduler stopped it early:
+      ``result.value`` is from epoch ``result.step``, a partial observation, not a final one)
+      or FAILED (no usable value: never a best, and a model must not learn from it as one).
+    * **Deterministic**: for the same seed and the same sequence of asks and tells, a strategy
+      proposes exactly the same configs. A resume rebuilds every strategy from its seed and
+      replays the journal (:mod:`..state.journal`); a replayed ask that differs refuses the
+      resume. So: draw only from generators seeded from ``seed``; no wall-clock time, no
+      global random state, no iteration over unordered sets.
+    * **No Ray, no MLflow**: a strategy is driven by a plain loop (see the module docstring).
     """
 
     #: Registry name used in campaign files (``grid``, ``random``, ``optuna``, ``evolutionary``).

@@ -1,5 +1,10 @@
 """The strategy registry: names used in campaign files -> :class:`Strategy` classes.
 
+The four built-in strategies are registered here; a user's own is registered with
+:func:`register_strategy` (its module must be imported before the campaign is planned, e.g.
+by the module that defines the campaign's trainable). The contract a strategy keeps is written
+on :class:`~.base.Strategy`.
+
 Example:
     >>> from sweepforge.spaces import Space
     >>> space = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
@@ -12,8 +17,9 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sweepforge.spaces import Space
 
@@ -23,10 +29,52 @@ from .grid import GridStrategy
 from .optuna_study import OptunaStrategy
 from .random_search import RandomStrategy
 
+StrategyT = TypeVar("StrategyT", bound=Strategy)
+
 #: Every strategy by the name campaign files use.
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrategy)
-}
+STRATEGIES: dict[str, type[Strategy]] = {}
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def register_strategy(cls: type[StrategyT]) -> type[StrategyT]:
+    """Class decorator: makes ``cls`` available to campaign files under ``cls.name``.
+
+    Example:
+        >>> @register_strategy
+        ... class FirstPoint(Strategy):
+        ...     name = "first_point_demo"
+        ...     def _propose(self, trial_id):
+        ...         return {}
+        >>> "first_point_demo" in STRATEGIES
+        True
+        >>> del STRATEGIES["first_point_demo"]
+
+    Raises:
+        StrategyError: ``cls`` is not a :class:`Strategy`, its ``name`` is not lower-case
+            letters, digits and ``_`` (at most 40), or another class has that name already.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise StrategyError(f"register_strategy: {cls!r} is not a subclass of Strategy.")
+    name = cls.name
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise StrategyError(
+            f"register_strategy: {cls.__qualname__}.name = {name!r}; it must be lower-case "
+            "letters, digits and '_' (at most 40, starting with a letter): the name campaign "
+            "files use."
+        )
+    known = STRATEGIES.get(name)
+    if known is not None and known is not cls:
+        raise StrategyError(
+            f"register_strategy: the name {name!r} is taken by {known.__module__}."
+            f"{known.__qualname__}; choose another `name` for {cls.__qualname__}."
+        )
+    STRATEGIES[name] = cls
+    return cls
+
+
+for _builtin in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrategy):
+    register_strategy(_builtin)
 
 # Keyword arguments every strategy takes from the campaign rather than from its options.
 _COMMON = ("space", "budget", "seed", "mode")

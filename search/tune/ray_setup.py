@@ -199,7 +199,7 @@ def join_cluster(address: str, **options: Any) -> None:
             ) from None
     try:
         ray.init(address=address, **options)
-    except Exception as err:  # Ray raises ConnectionError, RuntimeError, AuthenticationError
+    except Exception as err:  # noqa: BLE001  (Ray raises ConnectionError, RuntimeError, AuthenticationError...)
         ray.shutdown()
         raise CampaignError(_join_failure(address, err)) from None
 

@@ -13,8 +13,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sweepforge.dashboards import DashboardError, build_report, write_report
-from sweepforge.search.tracking.report import log_campaign_report
 from sweepforge.search.tracking.lookup import best_trial
+from sweepforge.search.tracking.report import log_campaign_report
 from tests.dashboards.conftest import FAILING, NAME
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,9 @@ import time
 import warnings
 
 import pytest
-from sweepforge.search.tune.ask_cost import AskCost, StrategyBottleneckWarning
+
 from sweepforge.search.strategies.random_search import RandomStrategy
+from sweepforge.search.tune.ask_cost import AskCost, StrategyBottleneckWarning
 from sweepforge.search.tune.searcher import CampaignSearcher
 from sweepforge.spaces import Space
 

@@ -68,7 +68,8 @@ def test_run_then_best(ray_local, tmp_path, write_campaign, monkeypatch):
 
     best = runner.invoke(app, ["best", "cli-run", "--tracking-uri", uri])
     assert best.exit_code == 0, best.output
-    body = yaml.safe_load("\n".join(l for l in best.output.splitlines() if not l.startswith("#")))
+    body = yaml.safe_load("\n".join(line for line in best.output.splitlines()
+                                     if not line.startswith("#")))
     assert {"lr", "batch_size", "optimizer", "init", "depth"} <= set(body)
 
     unknown = runner.invoke(app, ["best", "no-such-campaign", "--tracking-uri", uri])
@@ -129,7 +130,8 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
         query = "experiments/get-by-name?experiment_name=shown-in-the-ui"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/{query}") as response:
             assert b"shown-in-the-ui" in response.read()  # the UI serves this very store
-        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True)
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True,
+                                   check=False)
         local_addresses = {line.split()[3] for line in listening.stdout.splitlines() if line.strip()}
         if listening.returncode == 0 and local_addresses:  # ss is there: check the bound interface
             assert local_addresses == {f"127.0.0.1:{port}"}

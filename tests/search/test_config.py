@@ -37,8 +37,8 @@ def test_malformed_yaml(write_campaign):
 
 @pytest.mark.parametrize(("text", "where"), [
     ("name: a\nname: b\n", "key 'name' is given twice (lines 1 and 2)"),
-    ("name: a\nspace:\n  lr: {type: float, low: 0.1, high: 1}\n"
-     "  lr: {type: float, low: 0.001, high: 0.01}\n", "key 'lr' is given twice (lines 3 and 4)"),
+    (("name: a\nspace:\n  lr: {type: float, low: 0.1, high: 1}\n"
+      "  lr: {type: float, low: 0.001, high: 0.01}\n"), "key 'lr' is given twice (lines 3 and 4)"),
     ("name: a\nspace: {depth: [1, 2], depth: [3]}\n", "key 'depth' is given twice (lines 2 and 2)"),
 ])
 def test_a_key_given_twice_is_refused_naming_it_and_both_lines(write_campaign, text, where):

@@ -8,9 +8,10 @@ import statistics
 
 import numpy as np
 import pytest
+
+from sweepforge.search.strategies.base import StrategyError, TrialResult, TrialState
 from sweepforge.search.strategies.evolutionary import EvolutionaryStrategy
 from sweepforge.search.strategies.random_search import RandomStrategy
-from sweepforge.search.strategies.base import StrategyError, TrialResult, TrialState
 from sweepforge.spaces import Categorical, Float, Int, Space
 
 CUBE = Space([Float(f"x{i}", 0.0, 1.0) for i in range(4)])

@@ -17,9 +17,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
-from sweepforge.search.tracking.lookup import best_trial
-from sweepforge.search.strategies.base import Strategy, TrialState
 from sweepforge.search.config import CampaignError, parse_campaign_config
+from sweepforge.search.strategies.base import Strategy, TrialState
+from sweepforge.search.tracking.lookup import best_trial
 from tests.conftest import small_campaign
 from tests.search.faulty_trainables import FAULTS
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sweepforge.search.strategies.grid import GridStrategy
+
 from sweepforge.search.strategies.base import StrategyError, TrialResult
+from sweepforge.search.strategies.grid import GridStrategy
 from sweepforge.spaces import Categorical, Condition, Float, Int, Space
 
 SMALL = Space([Float("x", 0.0, 1.0), Categorical("act", ("relu", "tanh"))])  # 2 * L points

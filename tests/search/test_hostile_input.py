@@ -17,9 +17,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sweepforge.search.state.spool import spool_path
 from sweepforge.search.cli import app
 from sweepforge.search.config import CampaignError, parse_campaign_config
+from sweepforge.search.state.spool import spool_path
 from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, DirectoryCheckpointer, load_state_file
 from tests.conftest import small_campaign
 

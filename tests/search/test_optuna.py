@@ -7,8 +7,9 @@ import math
 import optuna
 import pytest
 from optuna.trial import TrialState as OptunaState
-from sweepforge.search.strategies.optuna_study import SAMPLERS, OptunaStrategy
+
 from sweepforge.search.strategies.base import StrategyError, TrialResult, TrialState
+from sweepforge.search.strategies.optuna_study import SAMPLERS, OptunaStrategy
 from sweepforge.spaces import Categorical, Condition, Float, Int, Space
 
 SPACE = Space(

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from sweepforge.search.plan import plan_campaign
 from sweepforge.search.config import CampaignError, parse_campaign_config
+from sweepforge.search.plan import plan_campaign
 from tests.conftest import small_campaign
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from sweepforge.search.strategies.random_search import RandomStrategy
+
 from sweepforge.search.strategies.base import TrialResult
+from sweepforge.search.strategies.random_search import RandomStrategy
 from sweepforge.spaces import Categorical, Float, Int, Space
 
 SPACE = Space(

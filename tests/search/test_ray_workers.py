@@ -11,11 +11,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
+from sweepforge.search.config import parse_campaign_config
 from sweepforge.search.tune.ray_setup import (
     _tune_actor_env,
     trial_actors_on_idle_workers,
 )
-from sweepforge.search.config import parse_campaign_config
 
 
 def test_tune_defaults_are_left_out_inside_and_put_back_after_with_campaigns_overlapping():

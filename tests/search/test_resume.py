@@ -22,6 +22,9 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweepforge.search import TrialResult
+from sweepforge.search.cli import app
+from sweepforge.search.config import parse_campaign_config
+from sweepforge.search.plan import plan_campaign
 from sweepforge.search.state.journal import (
     JOURNAL_FILE,
     Journal,
@@ -30,9 +33,6 @@ from sweepforge.search.state.journal import (
     read_journal,
     replay,
 )
-from sweepforge.search.plan import plan_campaign
-from sweepforge.search.cli import app
-from sweepforge.search.config import parse_campaign_config
 from tests.conftest import small_campaign
 from tests.search import resume_trainables  # noqa: F401  (registers mlp_slow here too)
 

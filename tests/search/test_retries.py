@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweepforge.search.state.journal import Tell, read_journal
 from sweepforge.search.campaign import Campaign
 from sweepforge.search.config import CampaignError, parse_campaign_config
+from sweepforge.search.state.journal import Tell, read_journal
 from tests.conftest import small_campaign
 from tests.search import resume_trainables  # noqa: F401  (registers mlp_flaky)
 

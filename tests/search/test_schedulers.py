@@ -11,10 +11,10 @@ import pytest
 
 from benchmarks import lcbench
 from sweepforge.search import Campaign
-from sweepforge.search.state.journal import JOURNAL_FILE, Journal, read_journal, replay
-from sweepforge.search.strategies.optuna_study import OptunaStrategy
-from sweepforge.search.strategies.base import TrialResult, TrialState
 from sweepforge.search.config import CampaignError, parse_campaign_config
+from sweepforge.search.state.journal import JOURNAL_FILE, Journal, read_journal, replay
+from sweepforge.search.strategies.base import TrialResult, TrialState
+from sweepforge.search.strategies.optuna_study import OptunaStrategy
 from sweepforge.spaces import Space
 from tests.search import faulty_trainables  # noqa: F401  (registers `faulty`)
 

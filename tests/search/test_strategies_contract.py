@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import pytest
+
 from sweepforge.search.strategies.base import Strategy, StrategyError, TrialResult, TrialState
 from sweepforge.search.strategies.registry import make_strategy
 from sweepforge.spaces import Space

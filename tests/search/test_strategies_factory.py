@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import pytest
+
+from sweepforge.search.strategies.base import Strategy, StrategyError
 from sweepforge.search.strategies.evolutionary import EvolutionaryStrategy
 from sweepforge.search.strategies.grid import GridStrategy
 from sweepforge.search.strategies.optuna_study import OptunaStrategy
 from sweepforge.search.strategies.random_search import RandomStrategy
-from sweepforge.search.strategies.base import StrategyError
-from sweepforge.search.strategies.registry import STRATEGIES, make_strategy, strategy_options
+from sweepforge.search.strategies.registry import (
+    STRATEGIES,
+    make_strategy,
+    register_strategy,
+    strategy_options,
+)
 from sweepforge.spaces import Float, Space
 
 SPACE = Space([Float("x", 0.0, 1.0)])
@@ -26,12 +32,12 @@ def make(kind, options=None, **kw):
 
 
 def test_every_strategy_is_registered_under_its_campaign_name():
-    assert STRATEGIES == {
+    assert {
         "grid": GridStrategy,
         "random": RandomStrategy,
         "optuna": OptunaStrategy,
         "evolutionary": EvolutionaryStrategy,
-    }
+    } == STRATEGIES
     for name, cls in STRATEGIES.items():
         assert cls.name == name
 
@@ -111,3 +117,52 @@ def test_an_unknown_option_names_the_option_the_strategy_and_its_options():
 def test_bad_option_values_name_the_option_the_value_and_what_is_allowed(kind, options, message):
     with pytest.raises(StrategyError, match=message):
         make(kind, options)
+
+
+# --- register_strategy: the registry is open ---------------------------------------------------
+
+class LowCorner(Strategy):
+    """A user's strategy: every trial at the low end of each range (tests only)."""
+
+    name = "low_corner_test"
+
+    def __init__(self, space, *, budget, seed=0, mode="max", shift: float = 0.0):
+        super().__init__(space, budget=budget, seed=seed, mode=mode)
+        self.shift = shift
+
+    def _propose(self, trial_id):
+        return {"x": 0.0 + self.shift}
+
+
+@pytest.fixture
+def low_corner():
+    register_strategy(LowCorner)
+    yield LowCorner
+    del STRATEGIES[LowCorner.name]
+
+
+def test_a_registered_strategy_is_made_by_name_with_its_options(low_corner):
+    strategy = make("low_corner_test", {"shift": 0.25})
+    assert isinstance(strategy, LowCorner) and strategy.ask().config == {"x": 0.25}
+    with pytest.raises(StrategyError, match=r"its options are \['shift'\]"):
+        make("low_corner_test", {"shfit": 1})
+
+
+def test_a_registered_strategy_is_planned_from_a_campaign_file(low_corner):
+    from sweepforge.search.config import parse_campaign_config
+    from sweepforge.search.plan import plan_campaign
+    from tests.conftest import small_campaign
+
+    config = parse_campaign_config(small_campaign(strategies={"corner": {"kind": "low_corner_test"}}))
+    assert isinstance(plan_campaign(config).new_strategy("corner"), LowCorner)
+
+
+@pytest.mark.parametrize(("cls", "message"), [
+    (type("Nameless", (RandomStrategy,), {"name": "Bad Name"}), "must be lower-case"),
+    (type("Clash", (RandomStrategy,), {"name": "grid"}), "the name 'grid' is taken by"),
+    (dict, "is not a subclass of Strategy"),
+])
+def test_register_strategy_refuses_a_bad_class(cls, message):
+    with pytest.raises(StrategyError, match=message):
+        register_strategy(cls)
+    assert STRATEGIES["grid"] is GridStrategy

@@ -13,7 +13,6 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sweepforge.search import Campaign
-from sweepforge.search.plan import plan_campaign
 from sweepforge.search.cli import app
 from sweepforge.search.config import (
     CampaignError,
@@ -21,6 +20,7 @@ from sweepforge.search.config import (
     load_campaign_config,
     parse_campaign_config,
 )
+from sweepforge.search.plan import plan_campaign
 from tests.conftest import small_campaign
 
 

@@ -25,10 +25,10 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
-from sweepforge.search.state.spool import Spool
-from sweepforge.search.schema import TAG_KIND
-from sweepforge.search.tracking.tracker import Tracker, replay_spool
 from sweepforge.search.config import parse_campaign_config
+from sweepforge.search.schema import TAG_KIND
+from sweepforge.search.state.spool import Spool
+from sweepforge.search.tracking.tracker import Tracker, replay_spool
 from tests.conftest import small_campaign
 
 OUTAGE_S = 60.0  # the campaign ends during the outage and waits for the server at its close
@@ -52,7 +52,7 @@ class MlflowServer:
                    "--port", str(self.port), "--workers", "1",
                    "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
                    "--artifacts-destination", str(self.folder / "artifacts")]
-        log = open(self.folder / "server.log", "ab")  # noqa: SIM115  (the server writes it)
+        log = open(self.folder / "server.log", "ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.folder,
                                         start_new_session=True)
         deadline = time.monotonic() + 90

@@ -49,7 +49,7 @@ def test_two_campaigns_share_one_sqlite_store(tmp_path):
     logs = {name: (tmp_path / f"{name}.out", tmp_path / f"{name}.err") for name in ("left", "right")}
     masters = {
         name: subprocess.Popen([sys.executable, "-c", MASTER, name, store, str(TRIALS), str(EPOCHS)], cwd=ROOT, env=env,
-                               stdout=open(out, "w"), stderr=open(err, "w"))  # noqa: SIM115
+                               stdout=open(out, "w"), stderr=open(err, "w"))
         for name, (out, err) in logs.items()
     }
     hold_the_lock_while_both_write(tmp_path / "mlflow.db", masters, logs)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sweepforge.search import Campaign
-from sweepforge.search.tune.worker import module_root
 from sweepforge.search.config import parse_campaign_config
+from sweepforge.search.tune.worker import module_root
 
 MODULE = textwrap.dedent('''
     from dataclasses import dataclass

@@ -75,8 +75,8 @@ def test_evaluate_counts_correct_rows():
 
 
 def test_metric_sets_are_what_the_objectives_report():
-    assert CLASSIFIER_METRICS == classification().report_names()
-    assert REGRESSOR_METRICS == regression().report_names()
+    assert classification().report_names() == CLASSIFIER_METRICS
+    assert regression().report_names() == REGRESSOR_METRICS
 
 
 def test_target_scaling_standardizes_a_regression_target_with_training_statistics():
