@@ -11,6 +11,7 @@ import pytest
 from benchmarks import lcbench
 from sweepforge.search import Campaign
 from sweepforge.search.config import parse_campaign_config
+from sweepforge.search.tune.runner import TuneRunner
 
 
 @pytest.mark.slow
@@ -19,13 +20,13 @@ def test_a_campaign_longer_than_a_tune_run_is_split_and_loses_nothing(
 ):
     monkeypatch.setenv("SWEEPFORGE_TUNE_RUN_TRIALS", "4")
     runs = []
-    real = Campaign._tune_run
+    real = TuneRunner._tune_run
 
     def counted(self, *args, **kwargs):  # a spy: the real Tune run, counted
         runs.append(kwargs.get("trials"))
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Campaign, "_tune_run", counted)
+    monkeypatch.setattr(TuneRunner, "_tune_run", counted)
     config = parse_campaign_config({
         "name": "tune-runs", "trainable": "lcbench", "dataset": "lcbench_placeholder",
         "metric": "val_accuracy", "budget": {"trials": 5, "max_epochs": 3},
