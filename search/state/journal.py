@@ -60,6 +60,9 @@ from typing import Any
 from ..config import CampaignError
 from ..strategies.base import Strategy, StrategyError, TrialResult, TrialState
 
+Defer = Callable[[Callable[[], None]], None]
+"""Runs a journal write once the MLflow writes queued before it are made (``Tracker.in_order``)."""
+
 JOURNAL_FILE = "journal.jsonl"
 FORMAT = 1
 FSYNC_EVERY_S = 0.5
@@ -137,7 +140,7 @@ class InFlight:
 class Journal:
     """Appends journal lines to ``<folder>/journal.jsonl``. Use :meth:`create` or :meth:`reopen`."""
 
-    def __init__(self, path: Path, *, defer: Callable[[Callable[[], None]], None] | None = None):
+    def __init__(self, path: Path, *, defer: Defer | None = None):
         self.path = path
         self._file = path.open("a", encoding="utf-8")
         if not _try_lock(self._file):
@@ -156,7 +159,7 @@ class Journal:
     def create(
         cls, folder: str | os.PathLike[str], *, campaign_id: str, name: str, config: dict[str, Any],
         strategies: list[str], tracking_uri: str = "",
-        defer: Callable[[Callable[[], None]], None] | None = None,
+        defer: Defer | None = None,
     ) -> Journal:
         """A new journal with its header; refuses to overwrite one."""
         path = Path(folder) / JOURNAL_FILE
@@ -174,7 +177,7 @@ class Journal:
     @classmethod
     def reopen(
         cls, folder: str | os.PathLike[str], *,
-        defer: Callable[[Callable[[], None]], None] | None = None,
+        defer: Defer | None = None,
     ) -> Journal:
         """The journal of ``folder``, for appending; a line cut off by a crash is removed first."""
         path = Path(folder) / JOURNAL_FILE

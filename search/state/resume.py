@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +37,10 @@ from ..strategies.base import Strategy
 from ..tune._compat import checkpoint_dirs  # Ray Tune's checkpoint_* layout
 from ..tune.checkpoints import trial_dirname
 from .journal import (
+    Defer,
     End,
+    Event,
+    Header,
     InFlight,
     Journal,
     JournalError,
@@ -50,11 +52,7 @@ from .journal import (
 )
 
 if TYPE_CHECKING:
-
     from ..plan import CampaignPlan
-
-Defer = Callable[[Callable[[], None]], None]
-"""Runs a journal write once the MLflow writes queued before it are made (``Tracker.in_order``)."""
 
 STATE_DIR_ENV = "SWEEPFORGE_STATE_DIR"
 DEFAULT_STATE_DIR = ".sweepforge"
@@ -132,10 +130,14 @@ def check_resumable(folder: Path, plan: CampaignPlan) -> None:
         JournalError: as :meth:`CampaignState.resume`.
     """
     header, events = read_journal(folder)
+    _refuse_finished(header, events)
+    replay(events, {name: plan.new_strategy(name) for name in plan.strategies})
+
+
+def _refuse_finished(header: Header, events: list[Event]) -> None:
     if any(isinstance(e, End) for e in events):
         raise JournalError(f"campaign {header.name!r} ({header.campaign_id}) has finished; "
                            "nothing to resume.")
-    replay(events, {name: plan.new_strategy(name) for name in plan.strategies})
 
 
 @dataclass
@@ -184,8 +186,8 @@ class CampaignState:
         Raises:
             JournalError: the journal cannot be read, is finished, or does not replay.
         """
-        check_resumable(folder, plan)
         header, events = read_journal(folder)
+        _refuse_finished(header, events)
         strategies = {name: plan.new_strategy(name) for name in plan.strategies}
         in_flight = replay(events, strategies)
         told = {(e.strategy, e.trial) for e in events if isinstance(e, Tell)}

@@ -61,21 +61,18 @@ class Spool:
         """Opens ``path`` for appending: continues an existing spool there, else starts one.
         ``run_ids`` (the writer's own map of local to real run ids) is shared, not copied:
         runs a replay creates are added to it, and those of an existing spool too."""
-        shared = run_ids if run_ids is not None else {}
         if path.is_file():
-            loaded = cls.load(path)
-            shared.update(loaded.run_ids)
-            return cls(loaded.path, loaded.tracking_uri, loaded.experiment_id, loaded.pending,
-                       shared, loaded._next_seq)
+            return cls.load(path, run_ids=run_ids)
         path.parent.mkdir(parents=True, exist_ok=True)
-        spool = cls(path, tracking_uri, experiment_id, run_ids=shared)
+        spool = cls(path, tracking_uri, experiment_id, run_ids={} if run_ids is None else run_ids)
         spool._write({"kind": "header", "version": SPOOL_VERSION, "tracking_uri": tracking_uri,
                       "experiment_id": experiment_id})
         return spool
 
     @classmethod
-    def load(cls, path: Path) -> Spool:
-        """Reads a spool file back: the ops not yet done, and the run ids mapped so far."""
+    def load(cls, path: Path, run_ids: dict[str, str] | None = None) -> Spool:
+        """Reads a spool file back: the ops not yet done, and the run ids mapped so far (added
+        to ``run_ids`` when given, which the spool then shares)."""
         lines = []
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -86,7 +83,8 @@ class Spool:
         if not lines or lines[0].get("kind") != "header":
             raise ValueError(f"{path} is not a sweepforge spool file (no header line).")
         header = lines[0]
-        spool = cls(path, header["tracking_uri"], str(header["experiment_id"]))
+        spool = cls(path, header["tracking_uri"], str(header["experiment_id"]),
+                    run_ids={} if run_ids is None else run_ids)
         ops: dict[int, dict[str, Any]] = {}
         for entry in lines[1:]:
             if entry.get("kind") == "op":

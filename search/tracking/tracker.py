@@ -120,6 +120,7 @@ class Tracker:
             self.experiment_id = spooled.experiment_id
             self._spool = spooled
             self._run_ids = spooled.run_ids  # one map: replays add to it, the tracker reads it
+            spool = spooled.path
         self.spool_path = Path(spool) if spool else spool_path(f"{experiment_name}-{uuid.uuid4().hex[:12]}")
         self.retry_every_s = retry_every_s
         self._tried_at = 0.0
@@ -388,8 +389,7 @@ def replay_spool(path: str | os.PathLike[str], tracking_uri: str | None = None) 
         0
     """
     spool = Spool.load(Path(path))
-    tracker = Tracker(tracking_uri or spool.tracking_uri, "", spool=spool.path,
-                      retry_every_s=0.0, spooled=spool)
+    tracker = Tracker(tracking_uri or spool.tracking_uri, "", retry_every_s=0.0, spooled=spool)
     replay_ops(tracker, spool)
     if not spool.pending:
         spool.path.unlink(missing_ok=True)

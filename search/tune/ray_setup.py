@@ -55,9 +55,6 @@ _lock = threading.Lock()
 _users = 0  # campaigns of this process inside trial_actors_on_idle_workers()
 _saved: dict[str, str] = {}
 
-_tune_actor_env = tune_actor_env  # (the name tests and older callers use)
-
-
 @contextmanager
 def trial_actors_on_idle_workers() -> Iterator[None]:
     """While inside, Ray Tune creates trial actors without its default environment variables.
@@ -65,7 +62,7 @@ def trial_actors_on_idle_workers() -> Iterator[None]:
     Safe for several campaigns at once in one process: the first one in empties Tune's dict,
     the last one out puts it back."""
     global _users
-    defaults = _tune_actor_env()
+    defaults = tune_actor_env()
     if defaults is None:
         yield
         return
@@ -87,7 +84,7 @@ def trial_actors_on_idle_workers() -> Iterator[None]:
 def set_tune_actor_env() -> None:
     """In a trial's worker: the environment variables Ray Tune would have given its actor (a
     variable already set is kept)."""
-    for name, value in (_tune_actor_env() or {}).items():
+    for name, value in (tune_actor_env() or {}).items():
         os.environ.setdefault(name, value)
 
 
@@ -229,56 +226,33 @@ def _host_port(address: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-def trial_request(config: CampaignConfig) -> dict[str, float]:
-    """What one trial reserves, in Ray's resource names (``memory`` in bytes, where given)."""
-    wanted = {"CPU": float(config.resources.cpu), "GPU": float(config.resources.gpu)}
-    memory = getattr(config.resources, "memory", None)
-    if memory:
-        wanted["memory"] = float(memory)
-    return {name: amount for name, amount in wanted.items() if amount > 0}
-
-
 def check_trials_fit(config: CampaignConfig) -> None:
     """Refuses a per-trial request that no node of the cluster can ever hold (Ray would wait
     for it forever), naming what the cluster's largest node has. A trial runs on one node, so
     the nodes are checked one by one, not the cluster's total.
 
     Raises:
-        CampaignError: no live node has every resource one trial asks for.
+        CampaignError: no live node has the CPUs and GPUs one trial asks for.
     """
     import ray
 
-    wanted = trial_request(config)
+    cpu, gpu = float(config.resources.cpu), float(config.resources.gpu)
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
-    if any(all(node.get(name, 0.0) >= amount for name, amount in wanted.items()) for node in nodes):
+    if any(node.get("CPU", 0.0) >= cpu and node.get("GPU", 0.0) >= gpu for node in nodes):
         return
     total_gpus = sum(node.get("GPU", 0.0) for node in nodes)
-    if config.resources.gpu > 0 and total_gpus < config.resources.gpu:  # no GPU anywhere
+    if gpu > 0 and total_gpus < gpu:  # no GPU anywhere
         raise CampaignError(
-            f"resources.gpu: each trial asks for {config.resources.gpu:g} GPU(s) but the Ray "
-            f"cluster has {total_gpus:g}. Use `resources: {{gpu: 0}}` to run on the CPU."
+            f"resources.gpu: each trial asks for {gpu:g} GPU(s) but the Ray cluster has "
+            f"{total_gpus:g}. Use `resources: {{gpu: 0}}` to run on the CPU."
         )
-    largest = max(nodes, key=lambda node: (node.get("CPU", 0.0), node.get("GPU", 0.0),
-                                           node.get("memory", 0.0)), default={})
-    fits = ", ".join(f"{key}: {largest.get(name, 0.0):g}" for name, key in _KEYS.items()
-                     if name != "memory" or "memory" in wanted)
+    largest = max(nodes, key=lambda node: (node.get("CPU", 0.0), node.get("GPU", 0.0)),
+                  default={})
+    has_cpu, has_gpu = largest.get("CPU", 0.0), largest.get("GPU", 0.0)
+    asked = f"{cpu:g} CPU(s)" + (f", {gpu:g} GPU(s)" if gpu else "")
     raise CampaignError(
-        f"resources: each trial asks for {_describe(wanted)}, but no node of the Ray cluster "
-        f"can hold that, and a trial runs on one node: the largest of its {len(nodes)} node(s) "
-        f"has {_describe(largest, every=True)}. Ask for at most that per trial, e.g. "
-        f"`resources: {{{fits}}}`."
+        f"resources: each trial asks for {asked}, but no node of the Ray cluster can hold "
+        f"that, and a trial runs on one node: the largest of its {len(nodes)} node(s) has "
+        f"{has_cpu:g} CPU(s), {has_gpu:g} GPU(s). Ask for at most that per trial, e.g. "
+        f"`resources: {{cpu: {has_cpu:g}, gpu: {has_gpu:g}}}`."
     )
-
-
-_KEYS = {"CPU": "cpu", "GPU": "gpu", "memory": "memory"}
-
-
-def _describe(resources: dict[str, float], every: bool = False) -> str:
-    parts = []
-    for name in ("CPU", "GPU", "memory"):
-        amount = resources.get(name, 0.0)
-        if not amount and not (every and name != "memory"):
-            continue
-        parts.append(f"{amount / 2**30:.1f} GiB memory" if name == "memory"
-                     else f"{amount:g} {name}(s)")
-    return ", ".join(parts) or "nothing"

@@ -84,8 +84,8 @@ class TuneRunner:
                                    trials=min(self.searcher.remaining, trials_per_tune_run()))
                     if self.searcher.n_asked == asked:  # nothing more to ask (epochs spent)
                         break
-            if interrupt.is_set:  # Ctrl-C after the last step of the Tune loop
-                raise KeyboardInterrupt
+            if interrupt.is_set:  # Ctrl-C (or SIGTERM) after the last step of the Tune loop
+                raise interrupt.exception()
 
     def _trainable(self) -> Any:
         from ray import tune

@@ -141,10 +141,15 @@ def run_trial(
     last_epoch = getattr(trial_config, "epochs", None)
     reported = []
 
+    facts: dict[str, Any] = {}
+
     def where() -> dict[str, Any]:
         # Runtime facts (the device, and what the trainables add once training has started)
-        # become tags of the trial's run; the node joins the list of nodes it ran on.
-        return {RUNTIME_TAGS_KEY: {"device": device, **runtime_tags(device)}, "node": node}
+        # become tags of the trial's run, read at its first report; the node joins the list
+        # of nodes it ran on.
+        if not facts:
+            facts.update(device=device, **runtime_tags(device))
+        return {RUNTIME_TAGS_KEY: facts, "node": node}
 
     def report(metrics: dict[str, float]) -> None:
         extra = where()

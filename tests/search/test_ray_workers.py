@@ -12,10 +12,8 @@ from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
 from sweepforge.search.config import parse_campaign_config
-from sweepforge.search.tune.ray_setup import (
-    _tune_actor_env,
-    trial_actors_on_idle_workers,
-)
+from sweepforge.search.tune._compat import tune_actor_env as _tune_actor_env
+from sweepforge.search.tune.ray_setup import trial_actors_on_idle_workers
 
 
 def test_tune_defaults_are_left_out_inside_and_put_back_after_with_campaigns_overlapping():
