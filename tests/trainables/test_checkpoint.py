@@ -14,6 +14,7 @@ from sweepforge.trainables import (
     load_dataset,
 )
 from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, load_state_file
+from sweepforge.trainables.components import dense as dense_module
 
 # Dropout draws from torch's global RNG every step: resume is exact only if that RNG is restored.
 NOISY_MLP = {"epochs": 3, "dropout": 0.3, "optimizer": "adam", "width": 32, "batch_size": 32}
@@ -91,9 +92,41 @@ def test_a_trainable_without_checkpoint_support_says_so(wine):
         spec.train({}, wine, checkpoint=MemoryCheckpointer())
 
 
-def test_amp_on_the_cpu_trains_in_bfloat16(wine):
-    result = get_trainable("mlp").train({"epochs": 5, "amp": True, "lr": 3e-3}, wine, seed=0)
+def _linear_output_dtypes(config, data) -> tuple[dict, set]:
+    """Trains the real mlp with ``config``; returns its result and the (training?, dtype) of
+    every output of its linear layers, seen by a global forward hook."""
+    seen = set()
+
+    def hook(module, inputs, output):
+        if isinstance(module, torch.nn.Linear):
+            seen.add((module.training, output.dtype))
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        result = get_trainable("mlp").train(config, data, seed=0)
+    finally:
+        handle.remove()
+    return result, seen
+
+
+NO_ONEDNN = dense_module._onednn_problem() is not None
+
+
+@pytest.mark.parametrize("backend", [
+    "torch",
+    pytest.param("onednn", marks=pytest.mark.skipif(NO_ONEDNN, reason="no oneDNN linear here")),
+])
+def test_amp_on_the_cpu_trains_in_bfloat16(wine, backend, monkeypatch):
+    """As in a fresh worker process: the linear backend is first chosen (and oneDNN checked)
+    inside the first forward pass, under autocast."""
+    monkeypatch.setenv("SWEEPFORGE_LINEAR_BACKEND", backend)
+    monkeypatch.setattr(dense_module, "_resolved", None)
+    result, seen = _linear_output_dtypes({"epochs": 5, "amp": True, "lr": 3e-3}, wine)
+    assert {dtype for training, dtype in seen if training} == {torch.bfloat16}  # the forward pass
+    assert {dtype for training, dtype in seen if not training} == {torch.float32}  # evaluation
     assert result["val_accuracy"] > 0.8
+    _, plain = _linear_output_dtypes({"epochs": 1, "lr": 3e-3}, wine)  # without amp: float32
+    assert plain == {(True, torch.float32), (False, torch.float32)}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

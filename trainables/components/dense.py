@@ -211,12 +211,13 @@ def _onednn_problem() -> str | None:
     x, weight, bias, grad = (
         torch.randn(shape, generator=generator) for shape in ((12, 20), (7, 20), (7,), (12, 7))
     )
-    try:
-        checks = {
-            "forward": (_onednn_linear(x, weight, bias), F.linear(x, weight, bias)),
-            "input gradient": (_onednn_linear(grad, weight.t(), None), grad @ weight),
-            "weight gradient": (_onednn_linear(grad.t(), x.t(), None), grad.t() @ x),
-        }
+    try:  # in float32 even when first used under autocast (amp), where F.linear gives bfloat16
+        with torch.autocast("cpu", enabled=False):
+            checks = {
+                "forward": (_onednn_linear(x, weight, bias), F.linear(x, weight, bias)),
+                "input gradient": (_onednn_linear(grad, weight.t(), None), grad @ weight),
+                "weight gradient": (_onednn_linear(grad.t(), x.t(), None), grad.t() @ x),
+            }
     except RuntimeError as error:  # an op whose signature changed
         return f"it failed on a small product ({error})"
     for name, (got, expected) in checks.items():
