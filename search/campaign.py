@@ -28,6 +28,7 @@ from .state.resume import (
     stored_config,
     unfinished_campaigns,
 )
+from .state.spool import spool_dir
 from .tracking.tracker import resolve_tracking_uri
 from .tune.ray_setup import ray_session
 
@@ -63,7 +64,7 @@ class Campaign:
         )
         self.resume_folder = resume_folder
         if resume_folder is not None:
-            check_resumable(resume_folder, self.plan)
+            check_resumable(resume_folder, self.plan, spool_dir=spool_dir(self.state_dir))
 
     @classmethod
     def from_yaml(cls, path: str | Path, **kwargs: Any) -> Campaign:

@@ -3,7 +3,8 @@
 
 Exit codes: 0 success, 2 bad input (nothing started, nothing written: also a Ray cluster that
 cannot be joined, or trial resources no node of it can hold), 1 any other failure (also the
-campaign's Ray going away under it: runs KILLED, the campaign resumable), 130 interrupted by
+campaign's Ray going away under it: runs KILLED, the campaign resumable; or MLflow still away
+when the campaign ends: its writes wait in the spool for ``resume``), 130 interrupted by
 Ctrl-C, 143 stopped by SIGTERM (runs KILLED, the campaign resumable).
 """
 
@@ -84,11 +85,25 @@ def resume(
     """Continue campaign NAME after a kill, a crash or Ctrl-C: finished trials stay, trials cut
     off resume from their last checkpoint, every strategy picks up where it was."""
     from .campaign import Campaign
+    from .state.resume import resolve_state_dir, unfinished_campaigns
+    from .tracking.campaign_runs import WritesStillWait, replay_finished_spools
 
     _quiet_libraries()
     try:
+        root = resolve_state_dir(state_dir)
+        # a campaign that finished while MLflow was away: its spooled writes are all that is left
+        written = replay_finished_spools(root, name, campaign_id, tracking_uri)
+        for spool in written:
+            console.print(f"Campaign '{name}' ({spool.campaign_id}) had finished while MLflow was "
+                          f"away: its {spool.writes} waiting writes are now in {spool.tracking_uri}. "
+                          f"`sweepforge report {name}` writes its report.",
+                          highlight=False, markup=False, soft_wrap=True)
+        if written and (campaign_id or not unfinished_campaigns(root, name)):
+            return
         campaign = Campaign.resume(name, campaign_id=campaign_id, state_dir=state_dir,
                                    tracking_uri=tracking_uri, address=address)
+    except WritesStillWait as err:
+        _fail(str(err), code=1)
     except CampaignError as err:
         _fail(str(err), code=2)
     _run_campaign(campaign, progress, report)
@@ -144,6 +159,7 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
         _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {then}",
               code=143 if terminated else 130)
     console.print(_comparison_table(result.summary, result.metric))
+    _fail_if_writes_wait(campaign.state_dir, result)
     console.print(
         f"MLflow: experiment '{result.name}' (campaign run {result.campaign_run_id}) in "
         f"{result.tracking_uri}. Browse it with: sweepforge ui"
@@ -378,6 +394,19 @@ def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped
             f"{row['wall_time_s']:.1f}s",
         )
     return table
+
+
+def _fail_if_writes_wait(state_dir: Path, result) -> None:  # type: ignore[no-untyped-def]
+    """A campaign that ended while MLflow was still away (past ``$SWEEPFORGE_MLFLOW_WAIT_S``)
+    left writes in its spool: say where, and how they get written, and exit 1."""
+    from .state.spool import Spool, spool_dir, spool_path
+
+    path = spool_path(result.campaign_id, spool_dir(state_dir))
+    if path.is_file():
+        _fail(f"MLflow at {result.tracking_uri} was still unreachable when the campaign ended: "
+              f"{len(Spool.load(path).pending)} writes (runs, params, metrics) wait in {path}. "
+              f"Once it answers, `sweepforge resume {result.name}` writes them, once and in "
+              "order.", code=1)
 
 
 def _end_of_run_report(result) -> None:  # type: ignore[no-untyped-def]

@@ -42,6 +42,7 @@ from .plan import CampaignPlan
 from .result import CampaignResult, summarise, trials_frame
 from .schema import RunKind
 from .state.resume import CampaignState
+from .state.spool import spool_dir
 from .strategies.base import TrialResult, TrialState
 from .tracking.campaign_runs import CampaignRuns, find_runs, record_from_run, replay_left_spool
 from .tracking.progress import CampaignProgress
@@ -83,7 +84,7 @@ class CampaignSession:
             self.state = CampaignState.resume(resume_folder, plan, defer=self.tracker.in_order)
         self.campaign_id = self.state.campaign_id
         # writes wait in the spool while MLflow is away
-        self.tracker.name_spool(self.campaign_id, state_dir / "spool")
+        self.tracker.name_spool(self.campaign_id, spool_dir(state_dir))
         runs = CampaignRuns(None, {}, {})
         if resume_folder is not None:  # what MLflow holds of it, spooled writes included
             replay_left_spool(self.tracker)

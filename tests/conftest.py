@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,33 @@ def write_campaign(tmp_path: Path):
         return path
 
     return write
+
+
+@dataclass
+class BareWorkdir:
+    """An empty working directory where a command's defaults would write: the state folder
+    (``./.sweepforge``, with its spool), ``mlruns`` or ``mlflow.db``; and an empty folder that
+    ``$MLFLOW_TRACKING_URI`` points into (``env.db``)."""
+
+    cwd: Path
+    env_store: Path
+
+    def assert_nothing_written(self, *kept: str) -> None:
+        """The working directory holds only ``kept`` (the files the test wrote), and the
+        environment's tracking store was never created."""
+        # no .sweepforge (state, spool), no mlruns, no mlflow.db; no env.db
+        assert sorted(p.name for p in self.cwd.iterdir()) == sorted(kept)
+        assert sorted(p.name for p in self.env_store.iterdir()) == []
+
+
+@pytest.fixture
+def bare_workdir(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                 monkeypatch: pytest.MonkeyPatch) -> BareWorkdir:
+    """Runs the test in an empty ``tmp_path`` (where :func:`write_campaign` writes) with the
+    defaults a user would have: no ``$SWEEPFORGE_STATE_DIR`` (so state would go to
+    ``./.sweepforge``) and ``$MLFLOW_TRACKING_URI`` at a store in another empty folder."""
+    env_store = tmp_path_factory.mktemp("env-store")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWEEPFORGE_STATE_DIR", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{env_store / 'env.db'}")
+    return BareWorkdir(tmp_path, env_store)

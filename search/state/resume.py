@@ -50,6 +50,7 @@ from .journal import (
     read_journal,
     replay,
 )
+from .spool import Spool, spool_path
 
 if TYPE_CHECKING:
     from ..plan import CampaignPlan
@@ -122,16 +123,25 @@ def stored_config(folder: Path) -> tuple[CampaignConfig, list[str], str]:
     return config, header.strategies, header.tracking_uri
 
 
-def check_resumable(folder: Path, plan: CampaignPlan) -> None:
-    """Reads and replays the journal of ``folder`` into throw-away strategies, so a journal
-    that cannot be resumed is refused before Ray starts or MLflow is touched.
+def check_resumable(folder: Path, plan: CampaignPlan, spool_dir: Path | None = None) -> None:
+    """Reads and replays the journal of ``folder`` into throw-away strategies, and reads the
+    campaign's spool file in ``spool_dir`` if it left one, so a journal or spool that cannot be
+    resumed from is refused before Ray starts or MLflow is touched.
 
     Raises:
         JournalError: as :meth:`CampaignState.resume`.
+        CampaignError: the campaign's spool file is not a spool (it is JSON, never unpickled).
     """
     header, events = read_journal(folder)
     _refuse_finished(header, events)
     replay(events, {name: plan.new_strategy(name) for name in plan.strategies})
+    spool = spool_path(header.campaign_id, spool_dir) if spool_dir is not None else None
+    if spool is not None and spool.is_file():
+        try:
+            Spool.load(spool)
+        except ValueError as err:
+            raise CampaignError(f"{err} Refusing to resume; move it away to resume without "
+                                "the writes it would hold.") from None
 
 
 def _refuse_finished(header: Header, events: list[Event]) -> None:

@@ -29,7 +29,12 @@ SPOOL_VERSION = 1
 
 def default_spool_dir() -> Path:
     """``$SWEEPFORGE_STATE_DIR/spool``, else ``.sweepforge/spool`` in the working directory."""
-    return Path(os.environ.get("SWEEPFORGE_STATE_DIR") or ".sweepforge") / "spool"
+    return spool_dir(os.environ.get("SWEEPFORGE_STATE_DIR") or ".sweepforge")
+
+
+def spool_dir(state_dir: str | os.PathLike[str]) -> Path:
+    """The spool folder of a state folder: ``<state dir>/spool``."""
+    return Path(state_dir) / "spool"
 
 
 def spool_path(name: str, folder: str | os.PathLike[str] | None = None) -> Path:
@@ -54,6 +59,7 @@ class Spool:
     pending: list[dict[str, Any]] = field(default_factory=list)
     run_ids: dict[str, str] = field(default_factory=dict)  # local placeholder -> real run id
     _next_seq: int = 0
+    _torn_at: int | None = None  # where a torn last line starts: cut off before the next write
 
     @classmethod
     def create(cls, path: Path, tracking_uri: str, experiment_id: str,
@@ -73,18 +79,33 @@ class Spool:
     def load(cls, path: Path, run_ids: dict[str, str] | None = None) -> Spool:
         """Reads a spool file back: the ops not yet done, and the run ids mapped so far (added
         to ``run_ids`` when given, which the spool then shares)."""
-        lines = []
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    lines.append(json.loads(line))
-                except json.JSONDecodeError:  # a torn last line: the op never counted
+        try:
+            with open(path, encoding="utf-8", newline="") as handle:  # bytes counted as they are
+                text = handle.read().split("\n")
+        except UnicodeDecodeError:  # e.g. pickled bytes: a spool is JSON lines, never unpickled
+            raise ValueError(
+                f"{path} is not a sweepforge spool file (not UTF-8 JSON lines).") from None
+        if text and not text[-1]:
+            text.pop()  # the newline that ends the last whole line
+        lines, torn_at = [], None
+        for number, line in enumerate(text, start=1):
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == 1 and len(text) > 1:  # e.g. pickled bytes (protocol 0 is text)
+                    raise ValueError(f"{path} is not a sweepforge spool file (its first line is "
+                                     "not JSON).") from None
+                if number == len(text):  # a torn last line: the op never counted
+                    torn_at = sum(len(kept.encode("utf-8")) + 1 for kept in text[:-1])
                     break
+                # a bad line with writes after it: dropping them would lose those writes
+                raise ValueError(f"{path}, line {number}: not a JSON line, and {len(text) - number} "
+                                 "lines follow it; the spool was edited or damaged.") from None
         if not lines or lines[0].get("kind") != "header":
             raise ValueError(f"{path} is not a sweepforge spool file (no header line).")
         header = lines[0]
         spool = cls(path, header["tracking_uri"], str(header["experiment_id"]),
-                    run_ids={} if run_ids is None else run_ids)
+                    run_ids={} if run_ids is None else run_ids, _torn_at=torn_at)
         ops: dict[int, dict[str, Any]] = {}
         for entry in lines[1:]:
             if entry.get("kind") == "op":
@@ -118,6 +139,9 @@ class Spool:
 
     def _write(self, entry: dict[str, Any]) -> None:
         # one line per write, flushed and synced: a killed master loses at most the line in flight
+        if self._torn_at is not None:  # a line cut off by a crash must not end up mid-file
+            os.truncate(self.path, self._torn_at)
+            self._torn_at = None
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, allow_nan=True) + "\n")
             handle.flush()

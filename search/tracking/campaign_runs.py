@@ -1,5 +1,5 @@
-"""A campaign's runs read back from MLflow, for a resume: which runs it has, and the records
-of trials that finished before the master was killed.
+"""A campaign's runs read back from MLflow, for a resume: which runs it has, the records of
+trials that finished before the master was killed, and the writes a master left in its spool.
 
 Example:
     >>> runs = find_runs(tracker, "3f2a9c1b0d4e")   # doctest: +SKIP
@@ -29,6 +29,9 @@ from ..schema import (
     TrialStateName,
     finite_or_none,
 )
+from ..state.journal import End, JournalError, is_running, read_journal
+from ..state.resume import campaign_folder
+from ..state.spool import Spool, spool_dir
 from .tracker import Tracker, replay_spool
 from .trial_logger import TrialRecord
 
@@ -72,14 +75,70 @@ def replay_left_spool(tracker: Tracker) -> None:
     before the resume reads the campaign's runs back, so nothing is run or written twice.
 
     Raises:
-        CampaignError: MLflow is still away; the spool stays for the next try.
+        CampaignError: MLflow is still away; the spool stays for the next try. Or the file is
+            not a spool (it is never unpickled).
     """
     path = Path(tracker.spool_path)
-    if path.is_file() and replay_spool(path, tracker.tracking_uri):
+    try:
+        left = path.is_file() and replay_spool(path, tracker.tracking_uri)
+    except ValueError as err:  # not a spool file: Spool.load names it
+        raise CampaignError(
+            f"{err} Refusing to resume; move it away to resume without it.") from None
+    if left:
         raise CampaignError(
             f"MLflow at {tracker.tracking_uri} is not reachable, and writes of the killed master "
             f"wait in {path}; resume once it is back."
         )
+
+
+class WritesStillWait(RuntimeError):
+    """MLflow still cannot be reached: the spool's writes wait for the next try."""
+
+
+@dataclass
+class SpoolWritten:
+    """The spool of a finished campaign, written to MLflow by :func:`replay_finished_spools`."""
+
+    campaign_id: str
+    writes: int
+    tracking_uri: str
+
+
+def replay_finished_spools(state_dir: Path, name: str, campaign_id: str | None = None,
+                           tracking_uri: str | None = None) -> list[SpoolWritten]:
+    """Writes, once and in order, what campaigns ``name`` that *finished* while MLflow was away
+    left in their spools (only ``campaign_id``'s when given). A finished campaign has nothing
+    left to run, so ``sweepforge resume NAME`` does only this for it; an unfinished one replays
+    its spool when it resumes (:func:`replay_left_spool`).
+
+    Raises:
+        CampaignError: a spool file is not a spool (it is JSON, never unpickled).
+        WritesStillWait: MLflow still cannot be reached; the spool stays for the next try.
+    """
+    written = []
+    for path in sorted(spool_dir(state_dir).glob("*.jsonl")):
+        if campaign_id and path.stem != campaign_id:
+            continue
+        try:
+            folder = campaign_folder(state_dir, name, path.stem)
+            finished = not is_running(folder) and any(
+                isinstance(event, End) for event in read_journal(folder)[1])
+        except (CampaignError, JournalError):  # not a spool of NAME's: its resume says more
+            continue
+        if not finished:
+            continue
+        try:
+            spool = Spool.load(path)
+        except ValueError as err:  # Spool.load names the file and the line
+            raise CampaignError(f"{err} Nothing was written; move it away.") from None
+        uri = tracking_uri or spool.tracking_uri
+        if replay_spool(path, uri):
+            raise WritesStillWait(
+                f"MLflow at {uri} still cannot be reached: {len(Spool.load(path).pending)} writes "
+                f"of campaign {name!r} ({path.stem}) still wait in {path}. Run `sweepforge resume "
+                f"{name}` again once it answers.")
+        written.append(SpoolWritten(path.stem, len(spool.pending), uri))
+    return written
 
 
 def record_from_run(run: Run, metric: str, test_metric: str | None) -> TrialRecord:

@@ -226,7 +226,7 @@ class Tracker:
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
         if self.pending:
             _log.warning("MLflow at %s is unreachable: %d writes are kept in %s; they are written "
-                         "when the campaign is resumed (or by sweepforge.search.replay_spool).",
+                         "by `sweepforge resume NAME` once it answers.",
                          self.tracking_uri, self.pending, self.spool_path)
         return self.pending
 
@@ -291,10 +291,22 @@ class Tracker:
                 if op["op"] == "create_run":  # later calls may name the run by its local id
                     self._run_ids[op["local_id"]] = made
                 return made
-        self._spool.append(op)
+        self._spool.append(self._naming_real_runs(op))
         if time.monotonic() - self._tried_at >= self.retry_every_s:
             self._replay()
         return None
+
+    def _naming_real_runs(self, op: dict[str, Any]) -> dict[str, Any]:
+        """``op`` with the MLflow id of each run it names that exists already: a spool
+        replayed by another process (a resume) knows only the runs its own ops create, not
+        those this tracker created before the store went away."""
+        ids = self._run_ids
+        if "run" in op:
+            op = {**op, "run": ids.get(op["run"], op["run"])}
+        if op["op"] == "create_run" and TAG_PARENT in op["tags"]:
+            op = {**op, "tags": {**op["tags"], TAG_PARENT: ids.get(op["tags"][TAG_PARENT],
+                                                                    op["tags"][TAG_PARENT])}}
+        return op
 
     def _open_spool(self) -> Spool:
         # one map of run ids: replays add to it, the tracker reads it

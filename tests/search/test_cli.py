@@ -38,20 +38,23 @@ def store_state(path: Path) -> bytes | None:
          "key 'seed' is given twice"),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(tmp_path, write_campaign, content, message):
+def test_bad_input_exits_2_and_writes_nothing(bare_workdir, tmp_path_factory, write_campaign,
+                                              content, message):
+    """Nothing in the given store, the working directory (no ./.sweepforge, no spool, no
+    mlruns) or the store $MLFLOW_TRACKING_URI names; no Ray."""
     import ray
 
-    db = tmp_path / "store.db"
+    db = tmp_path_factory.mktemp("given-store") / "store.db"
     uri = f"sqlite:///{db}"
     # a store that already holds something must come out byte for byte the same
     assert runner.invoke(app, ["best", "nothing-here", "--tracking-uri", uri]).exit_code == 2
     before = store_state(db)
-    path = tmp_path / "missing.yaml" if content is None else write_campaign(content)
+    path = bare_workdir.cwd / "missing.yaml" if content is None else write_campaign(content)
     result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri])
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert store_state(db) == before
-    assert not (tmp_path / "mlruns").exists()
+    bare_workdir.assert_nothing_written(*([] if content is None else ["campaign.yaml"]))
     assert not ray.is_initialized()
 
 
