@@ -151,7 +151,9 @@ def test_an_unreachable_tracking_server_fails_fast_with_a_clear_error():
         DashboardError, match=f"cannot reach the MLflow tracking server at http://127.0.0.1:{port}"
     ):
         build_report("quickstart", f"http://127.0.0.1:{port}")
-    assert time.monotonic() - started < 10
+    # one quick probe (its timeout), not MLflow's client retrying for minutes: a behaviour
+    # bound, wide enough for a loaded machine
+    assert time.monotonic() - started < 60
 
 
 def test_the_default_file_name_cannot_leave_the_working_directory():

@@ -7,6 +7,7 @@ these run in real worker processes exactly like a user's own registered trainabl
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 
@@ -37,6 +38,7 @@ class FaultConfig:
     x: float = 0.5  # the reported val_accuracy of a healthy trial is x
     epochs: int = 2  # epochs reported (a healthy trial reports each one)
     sleep_s: float = 0.0  # seconds each epoch takes (so a campaign lasts long enough to disturb)
+    pid_dir: str = ""  # when set, the trial writes its worker's pid to <pid_dir>/<fault>.pid
 
 
 @register_trainable(
@@ -50,8 +52,14 @@ def train_with_fault(config, data, report=None, *, device="cpu", seed=0):
     """Reports ``x`` as val_accuracy each epoch, unless ``fault`` says otherwise:
     ``raise`` raises after one epoch, ``nan``/``inf`` report a non-finite metric, ``oom`` raises
     torch's OutOfMemoryError, ``alloc`` really asks the allocator for 32 TiB (refused at once,
-    nothing is touched), ``hang`` sleeps forever (a trial timeout must stop it)."""
+    nothing is touched), ``hang`` sleeps forever (a trial timeout must stop it). With ``pid_dir``
+    the trial first writes the pid of the worker process it runs in, so a test can check that
+    process afterwards."""
     import torch
+
+    if config.pid_dir:
+        with open(os.path.join(config.pid_dir, f"{config.fault}.pid"), "w") as handle:
+            handle.write(str(os.getpid()))
 
     report = report or (lambda metrics: None)
     value = {"nan": math.nan, "inf": math.inf}.get(config.fault, config.x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 
@@ -38,10 +39,18 @@ def drive(strategy, trial_s: float, workers: int) -> list[warnings.WarningMessag
 def test_a_slow_strategy_against_short_trials_is_named_once():
     caught = drive(SlowRandom(SPACE, budget=30, seed=0), trial_s=0.05, workers=4)
     assert len(caught) == 1
-    assert "strategy 'slow' takes 0.02 s per ask" in str(caught[0].message)
-    assert "with 4 trials at once, workers wait" in str(caught[0].message)
+    # the measured ask time depends on the machine's load: its shape is checked, and that it
+    # is at least the 20 ms each ask sleeps; the trial time is the one reported
+    found = re.fullmatch(
+        r"strategy 'slow' takes (\d+\.\d\d) s per ask after \d+ trials, and trials take 0\.05 s: "
+        r"with 4 trials at once, workers wait for it\. .*`evolutionary`, `random` .*",
+        str(caught[0].message),
+    )
+    assert found, str(caught[0].message)
+    assert float(found[1]) >= 0.02
 
 
-@pytest.mark.parametrize(("trial_s", "workers"), [(10.0, 4), (0.2, 1)])
+# the ask times 0.02 s: a warning would need it 1.25 s (4 workers) or 1 s (1 worker) per ask
+@pytest.mark.parametrize(("trial_s", "workers"), [(10.0, 4), (2.0, 1)])
 def test_no_warning_while_workers_stay_busy(trial_s, workers):
     assert drive(SlowRandom(SPACE, budget=30, seed=0), trial_s, workers) == []

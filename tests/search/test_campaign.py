@@ -73,7 +73,9 @@ def test_mlflow_holds_campaign_strategy_trial_runs_nested(finished, store):
 
 def test_conditional_knob_logged_only_when_active(finished, store):
     client = MlflowClient(store)
-    for trial in runs_of(client, finished, "trial"):
+    trials = runs_of(client, finished, "trial")
+    assert len(trials) == 12
+    for trial in trials:
         params = trial.data.params
         assert ("momentum" in params) == (params["optimizer"] in ("momentum", "nesterov"))
 
@@ -119,7 +121,9 @@ def test_diverging_trials_are_failed_not_best(ray_local, store):
     assert set(result.trials["state"]) == {"FAILED"}
     assert result.summary["best_value"].isna().all()
     client = MlflowClient(store)
-    for trial in runs_of(client, result, "trial"):
+    trials = runs_of(client, result, "trial")
+    assert len(trials) == 4  # 2 strategies x 2 trials: an empty store must not pass
+    for trial in trials:
         assert trial.info.status == "FAILED"
         assert "not a finite number" in trial.data.tags["sweepforge.error"]
         assert not math.isfinite(trial.data.metrics.get("val_accuracy", float("nan")))
@@ -192,7 +196,9 @@ def test_a_trial_that_raises_is_failed_with_its_traceback(ray_local, store, tmp_
     assert result.summary["best_value"].isna().all()
     assert "injected fault" in result.trials["error"].iloc[0]
     client = MlflowClient(store)
-    for trial in runs_of(client, result, "trial"):
+    trials = runs_of(client, result, "trial")
+    assert len(trials) == 2  # one per strategy: an empty store must not pass
+    for trial in trials:
         assert trial.info.status == "FAILED"
         assert "injected fault" in trial.data.tags["sweepforge.error"]
         assert len(client.get_metric_history(trial.info.run_id, "val_accuracy")) == 1

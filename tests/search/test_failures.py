@@ -9,6 +9,7 @@ the summary, the strategy run, ``sweepforge best`` and the report.
 from __future__ import annotations
 
 import collections
+import json
 import math
 import time
 from pathlib import Path
@@ -43,6 +44,15 @@ def faulty_campaign(**overrides):
     )
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def failed_campaign(ray_local, tmp_path_factory):
     """One campaign, run once: grid visits each fault once. (One strategy: each failed trial
@@ -51,6 +61,7 @@ def failed_campaign(ray_local, tmp_path_factory):
     import tests.search.faulty_trainables  # noqa: F401  (registers `faulty` in this process)
 
     store = f"sqlite:///{tmp_path_factory.mktemp('faults') / 'mlflow.db'}"
+    pids = tmp_path_factory.mktemp("pids")  # each trial writes its worker's pid here
     told: list[tuple[str, str, TrialState]] = []
     original = Strategy.tell
 
@@ -60,13 +71,11 @@ def failed_campaign(ray_local, tmp_path_factory):
 
     Strategy.tell = spy
     try:
-        started = time.monotonic()
-        result = Campaign(parse_campaign_config(faulty_campaign()), tracking_uri=store,
-                          state_dir=tmp_path_factory.mktemp("state")).run()
-        elapsed = time.monotonic() - started
+        config = parse_campaign_config(faulty_campaign(fixed={"pid_dir": str(pids)}))
+        result = Campaign(config, tracking_uri=store, state_dir=tmp_path_factory.mktemp("state")).run()
     finally:
         Strategy.tell = original
-    return result, store, told, elapsed
+    return result, store, told, pids
 
 
 @pytest.mark.slow
@@ -105,7 +114,7 @@ def test_every_fault_ends_failed_in_mlflow_with_its_error(failed_campaign, tmp_p
 
 @pytest.mark.slow
 def test_strategies_are_told_failed_and_the_campaign_goes_on(failed_campaign):
-    result, _, told, elapsed = failed_campaign
+    result, _, told, _ = failed_campaign
     assert len(told) == len(FAULTS)  # every trial told, none left pending
     for strategy, fault, state in told:
         expected = TrialState.COMPLETE if fault == "none" else TrialState.FAILED
@@ -116,7 +125,24 @@ def test_strategies_are_told_failed_and_the_campaign_goes_on(failed_campaign):
     hang = result.trials[result.trials["config.fault"] == "hang"]
     assert (hang["error"].str.startswith("trial_timeout_s")).all()
     assert (hang["duration_s"] < TIMEOUT_S + 10).all()  # stopped near its deadline
-    assert elapsed < 180
+
+
+@pytest.mark.slow
+def test_a_hung_trial_has_its_worker_process_killed_and_its_cpu_freed(failed_campaign):
+    """The master kills the hung trial's Ray worker: the process the trial ran in (its pid,
+    written from inside the trial) is gone, and Ray has every CPU free again (a hung actor left
+    alive would hold its CPU and its process for ever)."""
+    import ray
+
+    _, _, _, pids = failed_campaign
+    hung = int((pids / "hang.pid").read_text())
+    healthy = int((pids / "none.pid").read_text())
+    assert hung != healthy  # sanity: the hang ran in a worker of its own
+    deadline = time.monotonic() + 30  # Ray reaps a killed worker asynchronously
+    while (_alive(hung) or ray.available_resources().get("CPU", 0) < 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(hung), f"the hung trial's worker (pid {hung}) still runs"
+    assert ray.available_resources().get("CPU", 0) == 2, ray.available_resources()
 
 
 @pytest.mark.slow
@@ -131,11 +157,10 @@ def test_nan_or_inf_is_never_a_best_value(failed_campaign):
     for value in result.summary["best_value"].dropna():
         assert math.isfinite(value) and value == 0.5
     client = MlflowClient(store)
-    for run in client.search_runs([result.experiment_id], "tags.`sweepforge.kind` = 'strategy'"):
-        assert run.data.metrics.get("best_value", 0.5) == 0.5
-        assert '"fault": "none"' in run.data.tags["sweepforge.best_config"] or (
-            "best_value" not in run.data.metrics
-        )
+    (strategy,) = client.search_runs([result.experiment_id], "tags.`sweepforge.kind` = 'strategy'")
+    assert strategy.info.run_name == "grid"
+    assert strategy.data.metrics["best_value"] == 0.5  # the healthy trial's, never NaN or inf
+    assert json.loads(strategy.data.tags["sweepforge.best_config"]) == {"fault": "none"}
     found = best_trial("faults", tracking_uri=store)  # what `sweepforge best` prints
     assert found.value == 0.5 and found.config == {"fault": "none"}
     rows = load_campaign(open_store(store), "faults", store)

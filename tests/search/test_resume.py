@@ -332,6 +332,14 @@ def test_ctrl_c_then_run_again_resumes(tmp_path):
     assert f"sweepforge resume {name}" in log.read_text()
     statuses = Counter(r.info.status for r in _trial_runs(client, name))
     assert statuses["FINISHED"] >= 1 and "RUNNING" not in statuses
+    experiment = client.get_experiment_by_name(name)
+    closed = Counter((r.data.tags["sweepforge.kind"], r.info.status)  # the campaign ends KILLED
+                     for r in client.search_runs([experiment.experiment_id], max_results=1000))
+    assert closed[("campaign", "KILLED")] == 1 and sum(closed.values()) == sum(
+        n for (kind, _), n in closed.items() if kind == "trial") + 1 + len(strategies), closed
+    # a strategy cut off is KILLED (one that had run its whole budget may be FINISHED)
+    assert closed[("strategy", "KILLED")] >= 1 and not [
+        status for kind, status in closed if kind == "strategy" and status not in ("KILLED", "FINISHED")]
 
     again = _start(["run", str(path), "--resume", *args], log, state_dir)
     assert again.wait(timeout=240) == 0, log.read_text()
