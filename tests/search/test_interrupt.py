@@ -9,11 +9,17 @@ import time
 
 import pytest
 
-from sweepforge.search.tune.interrupt import InterruptFlag, StopOnInterrupt
+from sweepforge.search.tune.interrupt import (
+    InterruptFlag,
+    StopOnInterrupt,
+    Terminated,
+    sigterm_as_interrupt,
+    stopped_by_sigterm,
+)
 
 
-def _interrupt_self() -> None:
-    os.kill(os.getpid(), signal.SIGINT)
+def _interrupt_self(signum: int = signal.SIGINT) -> None:
+    os.kill(os.getpid(), signum)
     time.sleep(0.05)  # Python runs the handler at the next bytecode boundary of the main thread
 
 
@@ -66,3 +72,41 @@ def test_outside_the_main_thread_it_changes_nothing():
     worker.start()
     worker.join()
     assert seen == [before]
+
+
+def test_sigterm_outside_the_tune_loop_raises_terminated():
+    """While Ray starts, trials are settled or runs are closed (no Tune loop to defer to), a
+    SIGTERM stops the campaign as Ctrl-C would, as :class:`Terminated` (exit 143), instead of
+    Ray's own handler shutting Ray down and exiting with a stack dump."""
+    seen = []
+
+    def uncaught(signum, frame):  # a SIGTERM the campaign missed lands here, not in an exit
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGTERM, uncaught)
+    try:
+        with pytest.raises(Terminated) as caught, sigterm_as_interrupt():
+            _interrupt_self(signal.SIGTERM)
+        assert stopped_by_sigterm(caught.value) and seen == []
+        assert signal.getsignal(signal.SIGTERM) is uncaught  # the handler from before is back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_sigterm_in_the_tune_loop_is_deferred_like_ctrl_c():
+    """Inside the Tune loop the first SIGTERM only sets the flag; the step boundary raises
+    :class:`Terminated`, so the runs are closed KILLED at a clean point."""
+    flag = InterruptFlag()
+    stop = StopOnInterrupt(flag)
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # not pytest's default (exit)
+    try:
+        with sigterm_as_interrupt(), flag.armed():
+            try:
+                _interrupt_self(signal.SIGTERM)
+            except KeyboardInterrupt:
+                pytest.fail("the first SIGTERM raised at once instead of being deferred")
+            assert flag.is_set
+            with pytest.raises(Terminated):
+                stop.on_step_end(iteration=0, trials=[])
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -108,3 +108,59 @@ def hold_the_lock_while_both_write(
         con.execute("COMMIT")
     finally:
         con.close()
+
+
+def test_a_fresh_store_is_opened_by_one_master_at_a_time(tmp_path):
+    """While one master holds the setup lock of a fresh SQLite file (MLflow creating its
+    tables), a second one waits for it instead of creating the same tables at once (which
+    failed with "table ... already exists")."""
+    import threading
+
+    from sweepforge.search.tracking.tracker import Tracker, _store_setup_lock
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    opened = threading.Event()
+
+    def second_master() -> None:
+        Tracker(store, "second", spool=tmp_path / "spool.jsonl")
+        opened.set()
+
+    with _store_setup_lock(store):  # the first master, in the middle of creating the tables
+        waiting = threading.Thread(target=second_master, daemon=True)
+        waiting.start()
+        assert not opened.wait(2.0), "the second master opened the store while the first held it"
+        assert not (tmp_path / "mlflow.db").exists()
+    waiting.join(timeout=60)
+    assert opened.is_set()  # ... and goes on once the first is done
+    assert MlflowClient(store).get_experiment_by_name("second") is not None
+
+
+def test_database_is_locked_is_retried_until_the_lock_is_gone():
+    """SQLite's "database is locked" (past its busy timeout) is retried with backoff; any other
+    error of the store is raised at once. The store's answers are injected here; the campaign
+    test above meets the real lock."""
+    from mlflow.exceptions import MlflowException
+
+    from sweepforge.search.tracking.tracker import _with_lock_retry
+
+    answers = [MlflowException("(sqlite3.OperationalError) database is locked")] * 3 + ["written"]
+    calls = []
+
+    def write() -> str:
+        calls.append(time.monotonic())
+        answer = answers[len(calls) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert _with_lock_retry(write) == "written" and len(calls) == 4
+    assert all(later > earlier for earlier, later in zip(calls, calls[1:]))  # it waited between
+
+    def refused() -> None:
+        calls.append(0.0)
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST: no such run")
+
+    calls.clear()
+    with pytest.raises(MlflowException, match="no such run"):
+        _with_lock_retry(refused)
+    assert len(calls) == 1
