@@ -3,9 +3,11 @@
 A campaign file, every key (see README for the full reference)::
 
     name: quickstart            # MLflow experiment name; letters, digits, - _ .
-    trainable: mlp              # a registered trainable (sweepforge.trainables.list_trainables())
+    trainable: mlp              # a registered trainable (sweepforge.trainables.list_trainables()),
+                                # or your own function: ./my_model.py:train, my_package.models:train
     dataset: digits             # a dataset that trainable accepts, or your own table:
                                 # {path: sales.csv, target: price, categorical: [shop], task: regression}
+                                # or your own loader: {loader: ./my_data.py:load}
     metric: val_accuracy        # a metric the trainable reports every epoch
     mode: max                   # max | min
     seed: 0                     # data split, trial seeds and every strategy's RNG
@@ -43,6 +45,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from sweepforge.trainables.user_code import FunctionRef, is_function_ref
 
 
 class CampaignError(ValueError):
@@ -132,6 +136,40 @@ class TableSource(_Strict):
         return self.path
 
 
+class LoaderSource(_Strict):
+    """The user's own data, from a function they name: ``dataset: {loader: ./my_data.py:load}``.
+
+    The loader is called once, in the master, while the campaign is planned; what it returns
+    becomes the train function's data (:mod:`sweepforge.trainables.user_data`). A file's path
+    is resolved against the campaign file's folder and stored absolute. ``str()`` gives
+    ``module:function``, what MLflow shows as the campaign's ``dataset``.
+
+    Example:
+        >>> str(LoaderSource(loader="my_package.data:load"))
+        'my_package.data:load'
+    """
+
+    loader: str = Field(description="path/to/file.py:function or package.module:function")
+    target: str | None = Field(default=None, description="a DataFrame's target column")
+    categorical: tuple[str, ...] = Field(default=(), description="a DataFrame's category columns")
+    task: Literal["classification", "regression"] | None = Field(
+        default=None, description="default: inferred from the target"
+    )
+
+    @field_validator("loader")
+    @classmethod
+    def _absolute(cls, loader: str, info: ValidationInfo) -> str:
+        base = (info.context or {}).get("base_dir")
+        return FunctionRef.parse(loader, base, field="dataset.loader").as_text()
+
+    @property
+    def ref(self) -> FunctionRef:
+        return FunctionRef.parse(self.loader, field="dataset.loader")
+
+    def __str__(self) -> str:
+        return self.ref.name
+
+
 SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
     "asha": {"grace_period": 1, "reduction_factor": 3.0, "brackets": 1},
     "hyperband": {"reduction_factor": 3.0, "brackets": 3},
@@ -204,14 +242,17 @@ class SchedulerConfig(_Strict):
 
 
 def _dataset_kind(value: Any) -> str:
+    if isinstance(value, LoaderSource) or (isinstance(value, dict) and "loader" in value):
+        return "loader"
     return "table" if isinstance(value, (dict, TableSource)) else "name"
 
 
 DatasetChoice = Annotated[
-    Annotated[str, Tag("name")] | Annotated[TableSource, Tag("table")],
+    Annotated[str, Tag("name")] | Annotated[TableSource, Tag("table")]
+    | Annotated[LoaderSource, Tag("loader")],
     Discriminator(_dataset_kind),
 ]
-"""A registered dataset's name, or a :class:`TableSource` mapping."""
+"""A registered dataset's name, a :class:`TableSource` or a :class:`LoaderSource` mapping."""
 
 
 class CampaignConfig(_Strict):
@@ -245,6 +286,20 @@ class CampaignConfig(_Strict):
     fixed: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, Any]
     strategies: dict[str, dict[str, Any]]
+
+    @property
+    def trainable_name(self) -> str:
+        """What MLflow, the tables and the report show: a bundled name, or ``module:function``."""
+        return FunctionRef.parse(self.trainable).name if is_function_ref(self.trainable) else self.trainable
+
+    @field_validator("trainable")
+    @classmethod
+    def _trainable_ref(cls, trainable: str, info: ValidationInfo) -> str:
+        """A bundled name as it is; a function reference with its file's path made absolute
+        (resolved against the campaign file's folder), so a resume from anywhere finds it."""
+        if not is_function_ref(trainable):
+            return trainable
+        return FunctionRef.parse(trainable, (info.context or {}).get("base_dir")).as_text()
 
     @field_validator("name")
     @classmethod

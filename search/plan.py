@@ -8,6 +8,8 @@ trainables read.
 
 from __future__ import annotations
 
+import traceback
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,10 +20,11 @@ from sweepforge.trainables import (
     Dataset,
     TrainableSpec,
     check_environment,
-    get_trainable,
 )
+from sweepforge.trainables.user_data import dataset_from_loader
+from sweepforge.trainables.user_function import FunctionTrainableSpec, trainable_for
 
-from .config import CampaignConfig, CampaignError, TableSource
+from .config import CampaignConfig, CampaignError, LoaderSource, TableSource
 from .strategies.base import Strategy, StrategyError
 from .strategies.registry import make_strategy
 from .tune.schedulers import check_scheduler
@@ -35,7 +38,7 @@ class CampaignPlan:
     config: CampaignConfig
     space: Space
     trainable: TrainableSpec
-    data: Dataset
+    data: Any  # a Dataset, or what a user's loader returned for the user's own function
     fixed: dict[str, Any]
     strategies: dict[str, tuple[str, dict[str, Any]]]
 
@@ -78,9 +81,10 @@ def plan_campaign(
     except SpaceError as err:
         raise CampaignError(f"space: {err}") from None
     try:
-        trainable = get_trainable(config.trainable)
+        trainable = trainable_for(config.trainable, metric=config.metric,
+                                  knobs=[*space.names, *config.fixed])
     except ConfigError as err:
-        raise CampaignError(f"trainable: {err}") from None
+        raise CampaignError(_field_message("trainable", err)) from None
     data = _load_data(config, trainable)
     reported = sorted(trainable.metrics - {"epoch"})
     if config.metric not in reported:
@@ -101,13 +105,60 @@ def plan_campaign(
             raise CampaignError(f"strategies.{name}: {err}") from None
     _check_gpu(config, cuda_available)
     _check_trainables_environment()
+    _warn_without_checkpoints(config, trainable)
     return CampaignPlan(config, space, trainable, data, fixed, strategies)
 
 
-def _load_data(config: CampaignConfig, trainable: TrainableSpec) -> Dataset:
-    """The campaign's dataset, split with its seed: a registered one the trainable lists, or
-    the user's table (any table whose task the trainable trains on)."""
+def _field_message(field: str, err: ConfigError) -> str:
+    """``err``'s message led by the campaign field it is about (once)."""
+    text = str(err)
+    return text if text.startswith(field) else f"{field}: {text}"
+
+
+def _warn_without_checkpoints(config: CampaignConfig, trainable: TrainableSpec) -> None:
+    if (isinstance(trainable, FunctionTrainableSpec) and not trainable.supports_checkpoint
+            and config.budget.max_epochs > 1):
+        warnings.warn(
+            f"trainable {trainable.name} takes no `checkpoint` argument: a trial that is retried "
+            "(max_failures), moved off a lost node or resumed after a kill starts again from "
+            "epoch 0 (README, \"Search your own model\", says how to keep a checkpoint).",
+            UserWarning, stacklevel=3,
+        )
+
+
+def _load_loader_data(source: LoaderSource, seed: int) -> Any:
+    """Calls the user's loader once and makes its result the train functions' data."""
+    try:
+        load = source.ref.load(field="dataset.loader")
+    except ConfigError as err:
+        raise CampaignError(str(err)) from None
+    try:
+        result = load()
+    except Exception as err:  # noqa: BLE001  (the user's code: any error, shown whole)
+        shown = "".join(traceback.format_exception(err)).rstrip()
+        raise CampaignError(f"dataset.loader: {source} raised:\n{shown}") from None
+    try:
+        return dataset_from_loader(result, name=str(source), seed=seed, target=source.target,
+                                   task=source.task, categorical=source.categorical)
+    except ConfigError as err:
+        raise CampaignError(_field_message(f"dataset.{err.field or 'loader'}", err)) from None
+
+
+def _load_data(config: CampaignConfig, trainable: TrainableSpec) -> Any:
+    """The campaign's dataset, split with its seed: a registered one the trainable lists, the
+    user's table (any table whose task the trainable trains on), or what the user's loader
+    returns (a :class:`Dataset`, or the user's own kind of data for their own function)."""
     source = config.dataset
+    if isinstance(source, LoaderSource):
+        data = _load_loader_data(source, config.seed)
+        if not isinstance(trainable, FunctionTrainableSpec) and (
+                not isinstance(data, Dataset) or data.task not in trainable.data_tasks):
+            got = f"{data.task} data" if isinstance(data, Dataset) else type(data).__name__
+            raise CampaignError(
+                f"dataset.loader: {source} gives {got}, but trainable '{trainable.name}' trains "
+                f"on {' or '.join(trainable.data_tasks)} data; return (X, y) of that kind."
+            )
+        return data
     if isinstance(source, TableSource):
         try:
             data = load_campaign_dataset(source, config.seed)
@@ -120,7 +171,7 @@ def _load_data(config: CampaignConfig, trainable: TrainableSpec) -> Dataset:
                 f"{' or '.join(trainable.data_tasks)} data."
             )
         return data
-    if source not in trainable.datasets:
+    if not isinstance(trainable, FunctionTrainableSpec) and source not in trainable.datasets:
         raise CampaignError(
             f"dataset: trainable '{trainable.name}' does not accept dataset {source!r}; "
             f"it accepts: {', '.join(trainable.datasets)} (or your own table: "

@@ -65,6 +65,9 @@ RUNTIME_TAG_PREFIX = "sweepforge."
 ``sweepforge.trainables.runtime_tags``) become the tags ``sweepforge.<name>`` of the trial run."""
 RUNTIME_TAGS_KEY = "sweepforge_runtime"
 """Key of the dict of runtime facts in the first result a worker reports for a trial."""
+FINAL_RESULT_KEY = "sweepforge_final"
+"""Result key (True) of the report a worker adds after a user's function returns, with the
+metrics it returned beyond its last epoch's report (test scores): no epoch was trained for it."""
 
 
 def runtime_tag(name: str) -> str:

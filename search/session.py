@@ -247,7 +247,7 @@ class CampaignSession:
 def campaign_params(config: CampaignConfig) -> dict[str, Any]:
     """The campaign run's params: what the campaign file set, flattened."""
     return {
-        "trainable": config.trainable, "dataset": config.dataset, "metric": config.metric,
+        "trainable": config.trainable_name, "dataset": config.dataset, "metric": config.metric,
         "mode": config.mode, "seed": config.seed, "budget.trials": config.budget.trials,
         "budget.max_epochs": config.budget.max_epochs, "budget.epochs": config.budget.epochs,
         "scheduler": config.scheduler.type if config.scheduler else None,

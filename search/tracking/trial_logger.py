@@ -179,7 +179,7 @@ class TrialLogger(Callback):
             # what the worker and the trainables say about where the trial runs
             for name, value in result[schema.RUNTIME_TAGS_KEY].items():
                 tags[schema.runtime_tag(name)] = value
-        run.trained += 1
+        run.trained += not result.get(schema.FINAL_RESULT_KEY)  # (that one trained nothing)
         epoch = int(result.get("epoch", run.epochs + 1))
         if isinstance(result.get(CLONE_KEY), str):
             self._note_clone(run, json.loads(result[CLONE_KEY]))

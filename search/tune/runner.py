@@ -97,7 +97,7 @@ class TuneRunner:
                 run_trial, trainable_name=config.trainable, trainable_module=module,
                 trainable_root=module_root(module), data=plan.data, seed=config.seed,
                 fixed=plan.fixed, cpus=resources.cpu, gpus=resources.gpu,
-                data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}",
+                data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}", metric=config.metric,
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )

@@ -27,9 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweepforge.trainables import Dataset, get_trainable, load_dataset, runtime_tags
+from sweepforge.trainables import Dataset, load_dataset, runtime_tags
+from sweepforge.trainables.user_function import FunctionTrainableSpec, trainable_for
 
-from ..schema import RUNTIME_TAGS_KEY
+from ..schema import FINAL_RESULT_KEY, RUNTIME_TAGS_KEY
 
 if TYPE_CHECKING:
     from sweepforge.trainables.checkpoint import State
@@ -59,6 +60,8 @@ def _writable(data: Dataset, key: str) -> Dataset:
     """``data`` with arrays this process may write to, one copy per worker and ``key`` (the
     campaign's split, named by the master). Arrays that come out of Ray's object store are
     read-only views of shared memory."""
+    if not isinstance(data, Dataset):  # the user's own kind of data: theirs to handle
+        return data
     if key not in _WRITABLE:
         copies = {
             f.name: value.copy() if hasattr(value, "flags") and not value.flags.writeable else value
@@ -99,7 +102,7 @@ def _import_trainable_module(module: str, root: str | None) -> None:
 def run_trial(
     config: dict[str, Any], *, trainable_name: str, trainable_module: str, data: Dataset,
     seed: int, fixed: dict[str, Any], cpus: float, gpus: float, trainable_root: str | None = None,
-    data_key: str = "",
+    data_key: str = "", metric: str = "",
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
@@ -107,6 +110,8 @@ def run_trial(
     it otherwise), so a trainable registered in the user's own module (not only sweepforge's) is
     known in the worker too. ``data`` is the campaign's dataset, split by the master, and
     ``data_key`` names that split (campaign id, dataset, seed): a worker copies it once.
+    ``metric`` is the campaign's metric: a user's function that returns a single number
+    returns it.
     """
     import ray
     from ray import tune
@@ -125,7 +130,8 @@ def run_trial(
     checkpointer = TuneCheckpointer(resume_from, config=config)
     if trainable_module != "__main__":
         _import_trainable_module(trainable_module, trainable_root)
-    spec = get_trainable(trainable_name)
+    # a bundled name, or the user's own function (imported here as in the master)
+    spec = trainable_for(trainable_name, metric=metric, knobs=[*fixed, *config])
 
     torch = sys.modules.get("torch")
     if torch is None and gpus > 0:
@@ -138,8 +144,11 @@ def run_trial(
 
     node = ray.get_runtime_context().get_node_id()
     trial_config = spec.make_config({**fixed, **config})
-    last_epoch = getattr(trial_config, "epochs", None)
-    reported = []
+    # a user's function may return metrics beyond its last report (test scores), sent after it
+    # returns: Tune must not end its trial at the last epoch's report
+    own_function = isinstance(spec, FunctionTrainableSpec)
+    last_epoch = None if own_function else getattr(trial_config, "epochs", None)
+    reported: list[dict[str, Any]] = []
 
     facts: dict[str, Any] = {}
 
@@ -161,14 +170,22 @@ def run_trial(
             # between master and worker per trial (BENCHMARKS.md, "Orchestration overhead").
             extra["done"] = True
         checkpointer.report({**metrics, **extra})
-        reported.append(True)
+        reported.append(metrics)
 
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
     writable = _writable(data, data_key or f"{data.name}/{seed}")
     final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
-    if not reported and isinstance(final, dict) and final:
-        # restored from a checkpoint of its last epoch: nothing left to train, so say how it ended
+    if not isinstance(final, dict) or not final:
+        return
+    if not reported:
+        # restored from a checkpoint of its last epoch (nothing left to train), or a function
+        # that returns its one result: say how it ended
         tune.report({**final, **where()})
+    elif own_function and any(reported[-1].get(key) != value for key, value in final.items()):
+        # the returned metrics complete the last epoch's (same epoch: not logged twice)
+        last = reported[-1]
+        tune.report({**last, **final, "epoch": last.get("epoch", len(reported)),
+                     FINAL_RESULT_KEY: True, **where()})
 
 
 CLONE_KEY = "sweepforge_clone"

@@ -1,0 +1,156 @@
+"""The user's own code, named in a campaign: ``./my_model.py:train`` or ``my_package.models:train``.
+
+A reference names a function by where it lives. A *file* reference (a path ending in ``.py``,
+relative to the campaign file) is imported the way ``python my_model.py`` would see it: the
+file's folder goes first on ``sys.path`` and the file is imported by its stem, so the files
+beside it import as they would in the user's own scripts. A *module* reference is imported by
+its dotted name from wherever Python finds it. Importing runs the module's code: a campaign
+file that names code runs that code.
+
+The standard library's ``importlib`` does the work; this module only words the errors a new
+user meets (no such file, a module that fails to import, no such function) so that they name
+the campaign field, the value and what is allowed.
+
+Example:
+    >>> ref = FunctionRef.parse("./my_model.py:train", base_dir="/home/me/project")
+    >>> ref.module, ref.function, ref.root, ref.name
+    ('my_model', 'train', '/home/me/project', 'my_model:train')
+    >>> FunctionRef.parse("my_package.models:train").as_text()
+    'my_package.models:train'
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+
+def is_function_ref(text: object) -> bool:
+    """Whether ``text`` names a function (``module:function`` or ``path.py:function``) rather
+    than a bundled name."""
+    return isinstance(text, str) and ":" in text
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A function in the user's code: ``module`` (dotted), ``function`` (an attribute path in
+    it) and ``root``, the folder to put on ``sys.path`` first (``None``: importable as is)."""
+
+    module: str
+    function: str
+    root: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``module:function``: what MLflow, the progress table and the report show."""
+        return f"{self.module}:{self.function}"
+
+    def as_text(self) -> str:
+        """The reference as a campaign file would hold it, with a file's path made absolute
+        (what a resume from another folder needs)."""
+        if self.root is None or "." in self.module:  # a module found on sys.path by its name
+            return self.name
+        return f"{Path(self.root, self.module).with_suffix('.py')}:{self.function}"
+
+    @classmethod
+    def parse(cls, text: str, base_dir: str | os.PathLike[str] | None = None,
+              field: str = "trainable") -> FunctionRef:
+        """Reads ``path.py:function`` (relative to ``base_dir``, default the working directory)
+        or ``module:function``. Checks the form only; :meth:`load` imports.
+
+        Raises:
+            ConfigError: not of either form, or a file that does not exist.
+        """
+        where, _, function = str(text).rpartition(":")
+        if not where or not function or not all(part.isidentifier() for part in function.split(".")):
+            raise ConfigError(
+                f"{field}: {text!r} is not a function reference; write path/to/file.py:function "
+                "or package.module:function (or a bundled name: sweepforge trainables)",
+                field=field,
+            )
+        if where.endswith(".py") or "/" in where or os.sep in where:
+            path = Path(where).expanduser()
+            if not path.is_absolute():
+                path = Path(base_dir or os.getcwd()) / path
+            path = path.resolve()
+            if not path.is_file():
+                raise ConfigError(f"{field}: file {str(path)!r} (from {text!r}) does not exist",
+                                  field=field)
+            if path.suffix != ".py" or not path.stem.isidentifier():
+                raise ConfigError(
+                    f"{field}: {str(path)!r} must be a Python file whose name is a valid module "
+                    "name (letters, digits and _, ending in .py)", field=field)
+            return cls(path.stem, function, str(path.parent))
+        if not all(part.isidentifier() for part in where.split(".")):
+            raise ConfigError(f"{field}: {where!r} in {text!r} is not a module name", field=field)
+        return cls(where, function)
+
+    def load(self, field: str = "trainable") -> Callable[..., Any]:
+        """Imports the module (its folder first on ``sys.path`` for a file) and returns the
+        function.
+
+        Raises:
+            ConfigError: the module fails to import (its traceback in the message), or has no
+                such callable.
+        """
+        if self.root is not None and self.root not in sys.path:
+            sys.path.insert(0, self.root)
+        try:
+            module = importlib.import_module(self.module)
+        except Exception as err:  # noqa: BLE001  (the user's module: any error, shown whole)
+            if isinstance(err, ModuleNotFoundError) and err.name == self.module:
+                raise ConfigError(
+                    f"{field}: no module named {self.module!r} (from {self.as_text()!r}); is it "
+                    "installed, or did you mean a file (./path/to/file.py:function)?", field=field,
+                ) from None
+            shown = "".join(traceback.format_exception(err)).rstrip()
+            raise ConfigError(f"{field}: importing {self.module!r} failed:\n{shown}",
+                              field=field) from None
+        found: Any = module
+        for part in self.function.split("."):
+            found = getattr(found, part, None)
+            if found is None:
+                public = sorted(n for n, v in vars(module).items()
+                                if callable(v) and not n.startswith("_")
+                                and getattr(v, "__module__", None) == module.__name__)
+                raise ConfigError(
+                    f"{field}: module {self.module!r} has no function {self.function!r}; its "
+                    f"functions: {', '.join(public) or 'none'}", field=field)
+        if not callable(found):
+            raise ConfigError(f"{field}: {self.name} is a {type(found).__name__}, not a function",
+                              field=field)
+        return found
+
+
+def ref_of_callable(fn: Callable[..., Any]) -> FunctionRef:
+    """The reference of a function given from Python (``Campaign.from_dict``): its module and
+    qualified name, with the folder its module was imported from."""
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        raise ConfigError(
+            f"trainable: {fn!r} has no importable name (a lambda or a function defined inside "
+            "another); define it at the top level of a module", field="trainable")
+    return FunctionRef(module, qualname, _module_root(module))
+
+
+def _module_root(module: str) -> str | None:
+    """The folder from which ``module`` was imported, when it is not an installed package's."""
+    found = sys.modules.get(module)
+    path = getattr(found, "__file__", None)
+    if module == "__main__" or not path:
+        return None
+    file = Path(path).resolve()
+    parts = module.split(".")
+    tail = Path(*parts, "__init__.py") if file.name == "__init__.py" else Path(*parts).with_suffix(".py")
+    root = file.parents[len(tail.parts) - 1]
+    if root / tail != file or "site-packages" in file.parts:
+        return None
+    return str(root)
