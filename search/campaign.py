@@ -17,7 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import CampaignConfig, CampaignError, load_campaign_config
+from sweepforge.trainables import ConfigError
+from sweepforge.trainables.user_code import ref_of_callable
+
+from .config import CampaignConfig, CampaignError, load_campaign_config, parse_campaign_config
 from .plan import CampaignPlan, plan_campaign
 from .result import CampaignResult
 from .session import CampaignSession
@@ -67,6 +70,27 @@ class Campaign:
             check_resumable(resume_folder, self.plan, spool_dir=spool_dir(self.state_dir))
 
     @classmethod
+    def from_dict(cls, campaign: dict[str, Any], *, base_dir: str | Path | None = None,
+                  **kwargs: Any) -> Campaign:
+        """A campaign from a mapping shaped like a campaign file, for notebooks and scripts:
+        ``trainable`` and ``dataset.loader`` may be functions instead of strings (defined at
+        the top level of a module the workers can import: a file, a package, not ``__main__``).
+        Relative paths start at ``base_dir`` (default: the working directory). Checked before
+        anything runs (:class:`CampaignError`).
+
+        Example:
+            >>> from my_model import train                                  # doctest: +SKIP
+            >>> Campaign.from_dict({"name": "mine", "trainable": train, ...}).run()  # doctest: +SKIP
+        """
+        raw = dict(campaign)
+        if callable(raw.get("trainable")):
+            raw["trainable"] = _function_text(raw["trainable"], "trainable")
+        dataset = raw.get("dataset")
+        if isinstance(dataset, dict) and callable(dataset.get("loader")):
+            raw["dataset"] = {**dataset, "loader": _function_text(dataset["loader"], "dataset.loader")}
+        return cls(parse_campaign_config(raw, base_dir=base_dir), **kwargs)
+
+    @classmethod
     def from_yaml(cls, path: str | Path, **kwargs: Any) -> Campaign:
         """Loads and checks a campaign file; raises :class:`CampaignError` before anything runs."""
         return cls(load_campaign_config(path), **kwargs)
@@ -111,3 +135,17 @@ class Campaign:
                 resume_folder=self.resume_folder, progress=progress,
             )
             return session.run()
+
+
+def _function_text(fn: Any, field: str) -> str:
+    """The reference of a function given from Python, as a campaign file would name it."""
+    try:
+        ref = ref_of_callable(fn)
+    except ConfigError as err:
+        raise CampaignError(str(err).replace("trainable:", f"{field}:", 1)) from None
+    if ref.module == "__main__":
+        raise CampaignError(
+            f"{field}: {ref.function} is defined in __main__ (a notebook or the script being "
+            "run), which Ray workers cannot import; put it in a .py file beside it and import "
+            "it from there.")
+    return ref.as_text()

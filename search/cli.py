@@ -305,10 +305,22 @@ def trainables(
                           ", ".join(spec.field_names()))
         out.print(table)
         return
-    try:
-        spec = get_trainable(name)
+    from sweepforge.trainables.user_code import is_function_ref
+    from sweepforge.trainables.user_function import trainable_for
+
+    try:  # a bundled name, or your own function (./my_model.py:train, package.module:train)
+        spec = trainable_for(name, metric="(the campaign's metric)") if is_function_ref(name) \
+            else get_trainable(name)
     except ConfigError as err:
         _fail(str(err), code=2)
+    if is_function_ref(name):
+        out.print(f"[bold]{spec.name}[/]: your own function; it gets the data of "
+                  "dataset: (a bundled name, a table or your loader) and reports what it reports",
+                  highlight=False)
+        if not getattr(spec, "takes_dataclass", False):
+            out.print("knobs: a plain dict of the campaign's space: and fixed: names (annotate "
+                      "its config parameter with a dataclass to have them checked)", highlight=False)
+            return
     out.print(f"[bold]{spec.name}[/] ({spec.task}): trains on {' or '.join(spec.data_tasks)} data",
               highlight=False)
     out.print(f"datasets: {', '.join(spec.datasets)} (or your own table: dataset: "

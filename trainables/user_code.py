@@ -12,8 +12,8 @@ user meets (no such file, a module that fails to import, no such function) so th
 the campaign field, the value and what is allowed.
 
 Example:
-    >>> ref = FunctionRef.parse("./my_model.py:train", base_dir="/home/me/project")
-    >>> ref.module, ref.function, ref.root, ref.name
+    >>> ref = FunctionRef.parse("./my_model.py:train", base_dir="/home/me/project")  # doctest: +SKIP
+    >>> ref.module, ref.function, ref.root, ref.name  # doctest: +SKIP
     ('my_model', 'train', '/home/me/project', 'my_model:train')
     >>> FunctionRef.parse("my_package.models:train").as_text()
     'my_package.models:train'
@@ -138,19 +138,20 @@ def ref_of_callable(fn: Callable[..., Any]) -> FunctionRef:
         raise ConfigError(
             f"trainable: {fn!r} has no importable name (a lambda or a function defined inside "
             "another); define it at the top level of a module", field="trainable")
-    return FunctionRef(module, qualname, _module_root(module))
+    return FunctionRef(module, qualname, module_root(module))
 
 
-def _module_root(module: str) -> str | None:
-    """The folder from which ``module`` was imported, when it is not an installed package's."""
+def module_root(module: str) -> str | None:
+    """The folder to put on ``sys.path`` to import ``module`` as this process did (``None`` for
+    ``__main__`` or a module without a file). A Ray worker started elsewhere can then import a
+    function defined in the user's own files, e.g. ``benchmarks/lcbench.py``."""
     found = sys.modules.get(module)
     path = getattr(found, "__file__", None)
     if module == "__main__" or not path:
         return None
     file = Path(path).resolve()
     parts = module.split(".")
-    tail = Path(*parts, "__init__.py") if file.name == "__init__.py" else Path(*parts).with_suffix(".py")
+    tail = Path(*parts, "__init__.py") if file.name == "__init__.py" else Path(*parts).with_suffix(file.suffix)
     root = file.parents[len(tail.parts) - 1]
-    if root / tail != file or "site-packages" in file.parts:
-        return None
-    return str(root)
+    # an installed package mapped from other folders (package-dir) has no such root
+    return str(root) if root / tail == file else None

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sweepforge.trainables.user_code import module_root
+
 from .checkpoints import DropCheckpoints, tune_trial_dirname
 from .interrupt import InterruptFlag, StopOnInterrupt
 from .memory import ForgetFinishedTrialStats
@@ -27,7 +29,7 @@ from .population import PopulationBridge, population, population_dirname
 from .ray_setup import concurrency, trial_actors_on_idle_workers
 from .schedulers import make_scheduler
 from .searcher import CampaignSearcher
-from .worker import module_root, run_trial
+from .worker import run_trial
 
 if TYPE_CHECKING:
     from ray.tune import Callback
@@ -91,7 +93,9 @@ class TuneRunner:
         from ray import tune
 
         config, plan, resources = self.config, self.plan, self.config.resources
-        module = plan.trainable.train_fn.__module__
+        # the module that defines the train function (the user's own, for their function):
+        # workers import it first, from the folder the master imported it from
+        module = (getattr(plan.trainable, "user_fn", None) or plan.trainable.train_fn).__module__
         return tune.with_resources(
             tune.with_parameters(
                 run_trial, trainable_name=config.trainable, trainable_module=module,

@@ -73,22 +73,6 @@ def _writable(data: Dataset, key: str) -> Dataset:
     return _WRITABLE[key]
 
 
-def module_root(module: str) -> str | None:
-    """The folder to put on ``sys.path`` to import ``module`` as the master did (``None`` for
-    ``__main__`` or a module without a file). A worker started elsewhere can then import a
-    trainable defined in the user's own files, e.g. ``benchmarks/lcbench.py``."""
-    found = sys.modules.get(module)
-    path = getattr(found, "__file__", None)
-    if module == "__main__" or not path:
-        return None
-    file = Path(path).resolve()
-    parts = module.split(".")
-    tail = Path(*parts, "__init__.py") if file.name == "__init__.py" else Path(*parts).with_suffix(file.suffix)
-    root = file.parents[len(tail.parts) - 1]
-    # an installed package mapped from other folders (package-dir) has no such root
-    return str(root) if root / tail == file else None
-
-
 def _import_trainable_module(module: str, root: str | None) -> None:
     try:
         importlib.import_module(module)
@@ -175,6 +159,11 @@ def run_trial(
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
     writable = _writable(data, data_key or f"{data.name}/{seed}")
     final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
+    if own_function and metric and not any(metric in each for each in [*reported, final or {}]):
+        seen = sorted({key for each in [*reported, final or {}] for key in each})
+        raise ValueError(f"metric {metric!r} was never reported by {spec.name}; it reported: "
+                         f"{', '.join(seen) or 'nothing'} (check the campaign's metric: or what "
+                         "the function reports and returns)")
     if not isinstance(final, dict) or not final:
         return
     if not reported:

@@ -12,7 +12,7 @@ import pytest
 
 from sweepforge.search import Campaign
 from sweepforge.search.config import parse_campaign_config
-from sweepforge.search.tune.worker import module_root
+from sweepforge.trainables.user_code import module_root
 
 MODULE = textwrap.dedent('''
     from dataclasses import dataclass
