@@ -399,7 +399,8 @@ def _explain(err: ValidationError) -> str:
         loc = _without_tags(issue["loc"])
         where = ".".join(str(part) for part in loc) or "(top level)"
         if issue["type"] == "extra_forbidden":
-            model = _model_at(loc[:-1])
+            # (a loader mapping: the union's tag says which model; _model_at finds TableSource)
+            model = LoaderSource if issue["loc"][:2] == ("dataset", "loader") else _model_at(loc[:-1])
             allowed = ", ".join(model.model_fields) if model else "see the README"
             lines.append(f"  - unknown key '{where}'; allowed keys here: {allowed}")
         elif issue["type"] == "missing":
@@ -410,7 +411,7 @@ def _explain(err: ValidationError) -> str:
                 f"target: ..., categorical: [...], task: ...}} (got {issue.get('input')!r})"
             )
         else:
-            message = str(issue["msg"]).removeprefix("Value error, ")
+            message = str(issue["msg"]).removeprefix("Value error, ").removeprefix(f"{where}: ")
             lines.append(f"  - {where}: {message} (got {issue.get('input')!r})")
     return "\n".join(lines)
 
@@ -418,7 +419,7 @@ def _explain(err: ValidationError) -> str:
 def _without_tags(loc: tuple) -> tuple:
     """``('dataset', 'table', 'target')`` -> ``('dataset', 'target')``: the union's tag is not a
     key of the file."""
-    if len(loc) >= 2 and loc[0] == "dataset" and loc[1] in ("name", "table"):
+    if len(loc) >= 2 and loc[0] == "dataset" and loc[1] in ("name", "table", "loader"):
         return (loc[0], *loc[2:])
     return tuple(loc)
 

@@ -101,12 +101,23 @@ class FunctionRef:
             ConfigError: the module fails to import (its traceback in the message), or has no
                 such callable.
         """
-        if self.root is not None and self.root not in sys.path:
+        file = Path(self.root, f"{self.module}.py") if self.root and "." not in self.module else None
+        if file is not None:  # its folder first, even when it is on sys.path already
+            if self.root in sys.path:
+                sys.path.remove(self.root)
+            sys.path.insert(0, self.root)
+            loaded = sys.modules.get(self.module)
+            if loaded is not None and not _is_file(loaded, file):
+                if self.module not in _FILES:  # a module of Python's, a package's, the user's own
+                    raise ConfigError(_clash(field, file, loaded), field=field)
+                del sys.modules[self.module]  # another folder's file of that name: this one now
+        elif self.root is not None and self.root not in sys.path:
             sys.path.insert(0, self.root)
         try:
             module = importlib.import_module(self.module)
         except Exception as err:  # noqa: BLE001  (the user's module: any error, shown whole)
-            if isinstance(err, ModuleNotFoundError) and err.name == self.module:
+            if isinstance(err, ModuleNotFoundError) and err.name and (
+                    self.module == err.name or self.module.startswith(f"{err.name}.")):
                 raise ConfigError(
                     f"{field}: no module named {self.module!r} (from {self.as_text()!r}); is it "
                     "installed, or did you mean a file (./path/to/file.py:function)?", field=field,
@@ -114,6 +125,10 @@ class FunctionRef:
             shown = "".join(traceback.format_exception(err)).rstrip()
             raise ConfigError(f"{field}: importing {self.module!r} failed:\n{shown}",
                               field=field) from None
+        if file is not None:
+            if not _is_file(module, file):  # e.g. a module built into Python, found first
+                raise ConfigError(_clash(field, file, module), field=field)
+            _FILES[self.module] = file
         found: Any = module
         for part in self.function.split("."):
             found = getattr(found, part, None)
@@ -128,6 +143,24 @@ class FunctionRef:
             raise ConfigError(f"{field}: {self.name} is a {type(found).__name__}, not a function",
                               field=field)
         return found
+
+
+_FILES: dict[str, Path] = {}
+"""The user's files :meth:`FunctionRef.load` imported, by module name. Another file of the same
+name (another project's ``my_model.py``, in a notebook or a reused Ray worker) replaces one of
+these; a module imported otherwise (the standard library's ``json``) is never replaced."""
+
+
+def _is_file(module: Any, file: Path) -> bool:
+    found = getattr(module, "__file__", None)
+    return found is not None and Path(found).resolve() == file.resolve()
+
+
+def _clash(field: str, file: Path, module: Any) -> str:
+    where = getattr(module, "__file__", None) or "Python itself"
+    return (f"{field}: {str(file)!r} cannot be imported as {module.__name__!r}: a module of that "
+            f"name is already imported from {where}; rename {file.name} (its name is the "
+            "module's)")
 
 
 def ref_of_callable(fn: Callable[..., Any]) -> FunctionRef:

@@ -64,13 +64,13 @@ def dataset_from_loader(result: Any, *, name: str, seed: int, target: str | None
     if isinstance(result, tuple) and len(result) == 2:
         X, y = _pair(result, name, "")
         y, found = _labels(y, task, name)
-        return split_dataset(name, found, X.astype(np.float32), y, seed=seed)
+        return split_dataset(name, found, X, y, seed=seed)
     if isinstance(result, Mapping) and set(result) == set(_SPLITS):
         pairs = [_pair(result[split], name, f"[{split!r}]") for split in _SPLITS]
         # the labels of all three coded together, so a class has one code in each split
         y, found = _labels(np.concatenate([y for _, y in pairs]), task, name)
         ends = np.cumsum([len(part) for _, part in pairs])[:-1]
-        parts = [(X.astype(np.float32), coded) for (X, _), coded in zip(pairs, np.split(y, ends))]
+        parts = [(X, coded) for (X, _), coded in zip(pairs, np.split(y, ends))]
         return Dataset(name, found, *(array for pair in parts for array in pair))
     return result  # the user's own kind of data: the train function knows it
 
@@ -85,7 +85,12 @@ def _pair(value: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray]:
                           f"with {len(y)}; they must have the same length", field="loader")
     if len(X) == 0:
         raise ConfigError(f"dataset.loader: {name}{where} returned no rows", field="loader")
-    return X.reshape(len(X), -1), y
+    try:
+        return X.reshape(len(X), -1).astype(np.float32), y
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"dataset.loader: {name}{where} returned X that is not numeric ({err}); "
+                          "return numbers (encode text and categories first), or a DataFrame "
+                          "with target:", field="loader") from None
 
 
 def _array(value: Any) -> np.ndarray:

@@ -89,6 +89,10 @@ def function_trainable(fn: Callable[..., Any], *, name: str, metric: str,
     def train(config: Any, data: Any, report: Any = None, *, device: Any = "cpu", seed: int = 0,
               **extra: Any) -> dict[str, float]:
         given = {"report": report, "device": device, "seed": seed, **extra}
+        if given.get("checkpoint") is not None:
+            given["checkpoint"] = _OwnState(given["checkpoint"])
+        if report is not None:
+            given["report"] = _with_metric(report, metric, name)
         kwargs = {key: value for key, value in given.items() if key in accepted}
         values = config if takes_dataclass else {
             k: v for k, v in dataclasses.asdict(config).items() if v is not None}
@@ -106,6 +110,40 @@ def function_trainable(fn: Callable[..., Any], *, name: str, metric: str,
         name=name, config_cls=config_cls, train_fn=train_fn, metrics=metrics, datasets=(),
         task="custom", data_tasks=tuple(TASKS), user_fn=fn, takes_dataclass=takes_dataclass,
     )
+
+
+def _with_metric(report: Callable[[Any], Any], metric: str, name: str) -> Callable[[Any], Any]:
+    """``report`` refusing metrics without ``metric``: the trial fails saying what the function
+    reported (Ray Tune would otherwise end the whole campaign on such a result)."""
+
+    def checked(metrics: Any) -> Any:
+        if isinstance(metrics, Mapping) and metric not in metrics:
+            raise ValueError(
+                f"metric {metric!r} is not in a report of {name}; it reported: "
+                f"{', '.join(map(str, metrics)) or 'nothing'} (every report needs the campaign's "
+                "metric: check the campaign's metric: or what the function reports)")
+        return report(metrics)
+
+    return checked
+
+
+class _OwnState:
+    """The checkpointer a user's function gets: ``save(state)`` keeps the function's own dict
+    inside sweepforge's checkpoint format (the files Ray Tune and ``sweepforge resume`` restore
+    are checked for it, :func:`.checkpoint.load_state_file`); ``load()`` gives it back as saved,
+    or ``None``."""
+
+    def __init__(self, checkpointer: Any):
+        self._checkpointer = checkpointer
+
+    def load(self) -> Any:
+        state = self._checkpointer.load()
+        return None if state is None else state.get("own")
+
+    def save(self, state: Any) -> None:
+        from .checkpoint import FORMAT_VERSION  # (torch: only for a function that checkpoints)
+
+        self._checkpointer.save({"format": FORMAT_VERSION, "own": state})
 
 
 def trainable_for(text: str, *, metric: str, knobs: Iterable[str] = ()) -> TrainableSpec:

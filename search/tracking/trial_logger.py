@@ -184,6 +184,9 @@ class TrialLogger(Callback):
         if isinstance(result.get(CLONE_KEY), str):
             self._note_clone(run, json.loads(result[CLONE_KEY]))
         tags.update(self._attempt_tags(run, epoch, result.get("node")))
+        if result.get(schema.FINAL_RESULT_KEY):  # what a user's function returned at its end
+            run.buffer.extend(m for m in metrics_at(result, self._metric_names, step=run.epochs)
+                              if m.key.startswith("test_"))
         if epoch > run.epochs:  # (else a re-run after a restore from an older checkpoint: logged)
             run.epochs = epoch
             run.buffer.extend(metrics_at(result, self._metric_names, step=run.epochs))

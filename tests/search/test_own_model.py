@@ -1,0 +1,491 @@
+"""Your own model, your own data (issue 17), end to end: real Ray, a real MLflow store, real
+training. The user's project lives in a temporary folder outside the repository and off
+``sys.path``; campaigns name its files (``./my_model.py:train``), a module
+(``tests.search.own_model_functions:score_by_x``) or functions given from Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from sweepforge.search import Campaign
+from sweepforge.search.cli import app
+from sweepforge.search.config import CampaignError, parse_campaign_config
+from tests.search import own_model_functions
+from tests.search.test_resume import _campaign_folder, _in_flight_with_checkpoint, _wait
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
+
+MY_MODEL = '''
+"""The user's model: plain PyTorch, no sweepforge import."""
+import os
+import time
+
+import torch
+from torch import nn
+
+PAUSE_S = float(os.environ.get("OWN_MODEL_PAUSE_S", "0"))  # before each report (to be killed)
+
+
+def accuracy(model, X, y):
+    with torch.no_grad():
+        return (model(torch.as_tensor(X)).argmax(1) == torch.as_tensor(y)).float().mean().item()
+
+
+def train(config, data, report=None, *, device="cpu", seed=0, checkpoint=None):
+    torch.manual_seed(seed)
+    X, y = torch.as_tensor(data.X_train), torch.as_tensor(data.y_train)
+    model = nn.Sequential(nn.Linear(X.shape[1], config["hidden"]), nn.ReLU(),
+                          nn.Linear(config["hidden"], int(y.max()) + 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"])
+    first, metrics = 1, {}
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        first = state["epoch"] + 1
+    for epoch in range(first, config["epochs"] + 1):
+        for batch in torch.randperm(len(X)).split(32):
+            loss = nn.functional.cross_entropy(model(X[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        metrics = {"epoch": epoch, "train_loss": loss.item(),
+                   "val_accuracy": accuracy(model, data.X_val, data.y_val)}
+        if checkpoint is not None:
+            checkpoint.save({"epoch": epoch, "model": model.state_dict(),
+                             "optimizer": optimizer.state_dict()})
+        time.sleep(PAUSE_S)
+        if report is not None:
+            report(metrics)
+    return {**metrics, "test_accuracy": accuracy(model, data.X_test, data.y_test)}
+'''
+
+MY_DATA = '''
+import numpy as np
+
+
+def load():
+    rng = np.random.default_rng(0)
+    y = np.arange(240) % 3
+    X = rng.normal(size=(240, 6)) + 2.0 * np.eye(3, 6)[y]
+    return X.astype(np.float32), y
+'''
+
+
+def project_campaign(name: str, **overrides) -> dict:
+    campaign = {
+        "name": name, "trainable": "./my_model.py:train", "dataset": {"loader": "./my_data.py:load"},
+        "metric": "val_accuracy", "mode": "max", "seed": 0,
+        "budget": {"trials": 3, "max_epochs": 2}, "resources": {"cpu": 1, "gpu": 0},
+        "fixed": {"epochs": 2},
+        "space": {"lr": {"type": "float", "low": 0.01, "high": 0.5, "log": True},
+                  "hidden": [8, 16]},
+        "strategies": {"random": {}, "optuna": {"n_startup_trials": 2}},
+    }
+    campaign.update(overrides)
+    return campaign
+
+
+def write_project(folder: Path, campaign: dict, **files: str) -> Path:
+    """The user's project: ``files`` (name without .py -> code) and campaign.yaml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, code in files.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(code))
+    path = folder / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def forget_user_modules(monkeypatch):
+    """The user's modules and folders the in-process master imported are forgotten afterwards."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name in ("my_model", "my_data", "sk_model", "sk_data", "typed_model"):
+            del sys.modules[name]
+
+
+def runs_by_kind(uri: str, name: str) -> dict[str, list]:
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    out: dict[str, list] = {}
+    for run in runs:
+        out.setdefault(run.data.tags["sweepforge.kind"], []).append(run)
+    return out
+
+
+def output_of(result) -> str:
+    return " ".join(result.output.split())
+
+
+# --- bad input: exit 2 before Ray starts or anything is written ---------------------------------
+# (first in this module: the module's Ray is not started yet)
+
+BAD_MODEL_IMPORT = 'raise RuntimeError("no GPU drivers from 1987 here")\ndef train(config, data): ...\n'
+GOOD_MODEL = "def train(config, data):\n    return 0.5\n"
+NO_CONFIG_MODEL = "def train(data, params):\n    return 0.5\n"
+TYPED_MODEL = '''
+from dataclasses import dataclass
+
+
+@dataclass
+class Knobs:
+    lr: float = 0.1
+    epochs: int = 1
+
+
+def train(config: Knobs, data):
+    return config.lr
+'''
+GOOD_DATA = "import numpy as np\ndef load():\n    return np.zeros((30, 2)), np.arange(30) % 2\n"
+
+
+def _loader_returning(expression: str) -> str:
+    return f"import numpy as np\ndef load():\n    return {expression}\n"
+
+
+BAD_INPUTS = {
+    "missing file": ({"trainable": "./nope.py:train"}, {},
+                     ["- trainable: file '", "project/nope.py' (from './nope.py:train') does not exist"]),
+    "missing loader file": ({"dataset": {"loader": "./nope.py:load"}}, {},
+                            ["- dataset.loader: file '", "project/nope.py' (from './nope.py:load') does not exist"]),
+    "module fails to import": ({}, {"my_model": BAD_MODEL_IMPORT},
+                               ["trainable", "importing 'my_model' failed", "Traceback",
+                                "RuntimeError: no GPU drivers from 1987 here"]),
+    "no such function": ({"trainable": "./my_model.py:fit"}, {},
+                         ["trainable", "has no function 'fit'", "its functions: train"]),
+    "no config parameter": ({}, {"my_model": NO_CONFIG_MODEL},
+                            ["trainable", "my_model:train takes (data, params)"]),
+    "unknown key beside the loader": ({"dataset": {"loader": "./my_data.py:load", "colour": "red"}},
+                                      {}, ["unknown key 'dataset.colour'; allowed keys here: loader, target, categorical, task"]),
+    "loader raises": ({}, {"my_data": "def load():\n    raise ValueError('the CSV has no header')\n"},
+                      ["dataset.loader", "my_data:load raised", "Traceback",
+                       "ValueError: the CSV has no header"]),
+    "loader missing function": ({"dataset": {"loader": "./my_data.py:read"}}, {},
+                                ["dataset.loader", "has no function 'read'", "its functions: load"]),
+    "x and y lengths": ({}, {"my_data": _loader_returning("np.zeros((10, 2)), np.arange(9) % 2")},
+                        ["dataset.loader", "my_data:load returned X with 10 rows and y with 9"]),
+    "a split with no rows": ({}, {"my_data": _loader_returning(
+        "{'train': (np.zeros((8, 2)), np.arange(8) % 2), 'val': (np.zeros((0, 2)), []),"
+        " 'test': (np.zeros((4, 2)), np.arange(4) % 2)}")},
+        ["dataset.loader", "my_data:load['val'] returned no rows"]),
+    "loader returns None": ({}, {"my_data": _loader_returning("None")},
+                            ["dataset.loader", "my_data:load returned None"]),
+    "x not numeric": ({}, {"my_data": _loader_returning("np.array([['a', 'b']] * 30), np.arange(30) % 2")},
+                      ["dataset.loader", "my_data:load returned X that is not numeric"]),
+    "dataclass unknown knob": ({"space": {"lr": {"type": "float", "low": 0.01, "high": 0.1},
+                                          "dropout": {"type": "float", "low": 0.0, "high": 0.5}}},
+                               {"my_model": TYPED_MODEL},
+                               ["space.dropout", "my_model:train", "has no knob 'dropout'",
+                                "its knobs are: lr, epochs"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_own_code_or_data_exits_2_and_writes_nothing(case, bare_workdir, forget_user_modules):
+    import ray
+
+    overrides, files, expected = BAD_INPUTS[case]
+    campaign = project_campaign("bad-own", budget={"trials": 2, "max_epochs": 1},
+                                space={"lr": {"type": "float", "low": 0.01, "high": 0.1}},
+                                fixed={}, strategies={"random": {}})
+    campaign.update(overrides)
+    write_project(bare_workdir.cwd / "project", campaign,
+                  **{"my_model": GOOD_MODEL, "my_data": GOOD_DATA, **files})
+    result = runner.invoke(app, ["run", "project/campaign.yaml", "--no-progress"])
+    assert result.exit_code == 2, (result.output, result.exception)
+    text = output_of(result)
+    assert "error:" in text
+    for part in expected:
+        assert part in text, text
+    bare_workdir.assert_nothing_written("project")
+    assert not ray.is_initialized()
+
+
+# --- SIGKILL of the master, then `sweepforge resume` from another folder ----------------------
+
+def _start(args: list[str], log: Path, state_dir: Path, cwd: Path) -> subprocess.Popen:
+    """A real master, as the user starts it: the project is on no path the process knows."""
+    env = {**os.environ, "SWEEPFORGE_STATE_DIR": str(state_dir), "OWN_MODEL_PAUSE_S": "0.4"}
+    env.pop("PYTHONPATH", None)
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from sweepforge.search.cli import main; main()", *args],
+            cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_from_another_folder_restores_the_user_s_checkpoint(tmp_path):
+    name, epochs = "own-killed", 3
+    campaign = project_campaign(name, budget={"trials": 3, "max_epochs": epochs},
+                                fixed={"epochs": epochs}, max_concurrent_trials=1,
+                                strategies={"random": {}})
+    write_project(tmp_path / "project", campaign, my_model=MY_MODEL, my_data=MY_DATA)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
+    client = MlflowClient(uri)
+
+    def trials():
+        experiment = client.get_experiment_by_name(name)
+        return client.search_runs([experiment.experiment_id], "tags.`sweepforge.kind` = 'trial'",
+                                  max_results=1000) if experiment else []
+
+    proc = _start(["run", "../project/campaign.yaml", "--tracking-uri", uri, "--no-progress",
+                   "--no-report"], log, state_dir, cwd=tmp_path / "first")
+    try:
+        def mid_trial_after_one_finished():
+            folder = _campaign_folder(state_dir, name)
+            if folder is None:
+                return None
+            finished = [r for r in trials() if r.info.status == "FINISHED"]
+            flights = _in_flight_with_checkpoint(folder)
+            return folder if finished and any(e == 1 for e in flights.values()) else None
+
+        folder = _wait(proc, log, mid_trial_after_one_finished, "a trial mid-way after one finished")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)  # let the orphaned Ray of the killed master notice its driver is gone
+    checkpointed = _in_flight_with_checkpoint(folder)
+    assert checkpointed, "the kill came after the trial in flight had finished"
+    assert "RUNNING" in {r.info.status for r in trials()}  # left by the killed master
+
+    resumed = _start(["resume", name, "--no-progress", "--no-report"], log, state_dir,
+                     cwd=tmp_path / "second")
+    assert resumed.wait(timeout=240) == 0, log.read_text()
+
+    runs = trials()
+    keys = Counter((r.data.tags["sweepforge.strategy"], int(r.data.tags["sweepforge.trial_id"]))
+                   for r in runs)
+    assert keys == {("random", 0): 1, ("random", 1): 1, ("random", 2): 1}, keys
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    by_key = {(r.data.tags["sweepforge.strategy"], int(r.data.tags["sweepforge.trial_id"])): r
+              for r in runs}
+    for key, epochs_done in checkpointed.items():  # the user's checkpoint was loaded
+        tags = by_key[key].data.tags
+        assert int(tags["sweepforge.resumed_at_epoch"]) == epochs_done + 1, tags
+        assert tags["sweepforge.attempts"] == "2"
+    for run in runs:  # each epoch once (one the killed master had not yet written may lack)
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert len(steps) == len(set(steps)) and max(steps) == epochs, (run.info.run_name, steps)
+        assert set(steps) <= set(range(1, epochs + 1)), (run.info.run_name, steps)
+    (campaign_run,) = runs_by_kind(uri, name)["campaign"]
+    assert campaign_run.info.status == "FINISHED"
+    assert campaign_run.data.params["trainable"] == "my_model:train"
+
+
+# --- real campaigns on the module's Ray ---------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_project_outside_the_repository_runs_from_another_folder(
+        ray_local, tmp_path, monkeypatch, forget_user_modules):
+    project = tmp_path / "project"
+    path = write_project(project, project_campaign("own-project"), my_model=MY_MODEL,
+                         my_data=MY_DATA)
+    assert str(project) not in sys.path and "my_model" not in sys.modules
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
+                                 "--no-report"])
+    assert result.exit_code == 0, (result.output, result.exception)
+
+    runs = runs_by_kind(uri, "own-project")
+    assert {kind: len(found) for kind, found in runs.items()} == {
+        "campaign": 1, "strategy": 2, "trial": 6}
+    assert {r.info.status for found in runs.values() for r in found} == {"FINISHED"}
+    client = MlflowClient(uri)
+    for run in runs["trial"]:
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert steps == [1, 2], (run.info.run_name, steps)
+        assert {"lr", "hidden", "epochs"} <= set(run.data.params)
+        assert run.data.params["epochs"] == "2" and run.data.metrics["epochs_run"] == 2
+        # the test score the function returned after its last report, on the trial's run
+        assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0, run.data.metrics
+    (campaign_run,) = runs["campaign"]
+    assert campaign_run.data.params["trainable"] == "my_model:train"
+    assert campaign_run.data.params["dataset"] == "my_data:load"
+
+    # test_accuracy, returned after the last report, is the table's test column; the extra
+    # report that brought it trained nothing: 3 trials x 2 epochs per strategy
+    text = client.download_artifacts(campaign_run.info.run_id, "comparison.csv", str(tmp_path))
+    table = pd.read_csv(text).set_index("strategy")
+    assert sorted(table.index) == ["optuna", "random"]
+    assert (table["epochs"] == 6).all() and (table["trials"] == 3).all()
+    assert table["test_value"].between(0.0, 1.0).all(), table  # not empty
+    best = {r.data.tags["sweepforge.strategy"]: r for r in runs["trial"]
+            if int(r.data.tags["sweepforge.trial_id"]) == table.loc[
+                r.data.tags["sweepforge.strategy"], "best_trial"]}
+    for strategy, row in table.iterrows():
+        assert row["best_value"] == best[strategy].data.metrics["val_accuracy"]
+
+
+SK_MODEL = '''
+from sklearn.linear_model import LogisticRegression
+
+
+def train(config, data):
+    model = LogisticRegression(C=config["C"], max_iter=200).fit(data.X_train, data.y_train)
+    return model.score(data.X_val, data.y_val)
+'''
+
+SK_DATA = '''
+import numpy as np
+import pandas as pd
+
+
+def load():
+    rng = np.random.default_rng(0)
+    kind = np.array(["setosa", "other"])[np.arange(100) % 2]
+    return pd.DataFrame({"a": rng.normal(size=100) + (kind == "setosa"), "b": rng.normal(size=100),
+                         "kind": kind})
+'''
+
+
+@pytest.mark.slow
+def test_a_scikit_learn_function_returning_one_number_on_a_dataframe(
+        ray_local, tmp_path, forget_user_modules):
+    campaign = project_campaign(
+        "own-sklearn", trainable="./sk_model.py:train",
+        dataset={"loader": "./sk_data.py:load", "target": "kind"},
+        budget={"trials": 3, "max_epochs": 1}, fixed={},
+        space={"C": {"type": "float", "low": 0.01, "high": 10.0, "log": True}},
+        strategies={"random": {}})
+    path = write_project(tmp_path / "project", campaign, sk_model=SK_MODEL, sk_data=SK_DATA)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
+                                 "--no-report"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    runs = runs_by_kind(uri, "own-sklearn")
+    assert len(runs["trial"]) == 3
+    for run in runs["trial"]:
+        assert run.info.status == "FINISHED" and run.data.tags["sweepforge.state"] == "COMPLETE"
+        assert 0.0 <= run.data.metrics["val_accuracy"] <= 1.0
+        assert run.data.metrics["epochs_run"] == 1
+
+
+@pytest.mark.slow
+def test_asha_prunes_the_user_s_trials_and_tells_the_strategies(ray_local, tmp_path):
+    """A module reference (``pkg.module:function``); ``x`` is the score each epoch, so ASHA
+    stops the low ones."""
+    raw = {
+        "name": "own-asha", "trainable": "tests.search.own_model_functions:score_by_x",
+        "dataset": {"loader": "tests.search.own_model_functions:load_blobs"},
+        "metric": "val_accuracy", "mode": "max", "seed": 3,
+        "budget": {"trials": 6, "max_epochs": 4}, "fixed": {"epochs": 4},
+        "max_concurrent_trials": 2,
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        "space": {"x": {"type": "float", "low": 0.1, "high": 0.9}},
+        "strategies": {"random": {}, "optuna": {"n_startup_trials": 2}},
+    }
+    with pytest.warns(UserWarning, match="takes no `checkpoint` argument"):  # max_epochs > 1
+        campaign = Campaign(parse_campaign_config(raw), state_dir=tmp_path / "state",
+                            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = campaign.run()
+    trials = result.trials
+    assert len(trials) == 12 and set(trials["state"]) == {"COMPLETE", "PRUNED"}, trials
+    pruned = trials[trials["state"] == "PRUNED"]
+    assert (pruned["epochs"] < 4).all()
+    assert (trials[trials["state"] == "COMPLETE"]["epochs"] == 4).all()
+    # the strategies were told PRUNED, with the epoch reached (the journal holds every tell)
+    journal = next((tmp_path / "state").rglob("journal.jsonl"))
+    tells = [json.loads(line) for line in journal.read_text().splitlines() if '"tell"' in line]
+    told_pruned = {(t["strategy"], t["trial"]): t["step"] for t in tells if t["state"] == "PRUNED"}
+    assert told_pruned == {(r.strategy, r.trial_id): r.epochs for r in pruned.itertuples()}
+
+
+@pytest.mark.slow
+def test_functions_given_from_python(ray_local, tmp_path):
+    raw = {
+        "name": "own-python", "trainable": own_model_functions.closest_to_half,
+        "dataset": {"loader": own_model_functions.load_blobs},
+        "metric": "val_accuracy", "budget": {"trials": 3, "max_epochs": 1},
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}, "strategies": {"random": {}},
+    }
+    campaign = Campaign.from_dict(raw, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                  state_dir=tmp_path / "state")
+    assert campaign.config.trainable == "tests.search.own_model_functions:closest_to_half"
+    result = campaign.run()
+    assert list(result.trials["state"]) == ["COMPLETE"] * 3, result.trials["error"].tolist()
+    expected = [1.0 - abs(x - 0.5) for x in result.trials["config.x"]]
+    assert result.trials["value"].tolist() == pytest.approx(expected)
+
+
+def _defined_in_main():
+    namespace = {"__name__": "__main__"}  # as a notebook or `python script.py` defines it
+    exec("def train(config, data):\n    return 1.0\n", namespace)
+    return namespace["train"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("trainable", lambda config, data: 1.0, "trainable: <function"),
+        ("trainable", _defined_in_main(), "trainable: train is defined in __main__"),
+        ("dataset.loader", lambda: None, "dataset.loader: <function"),
+        ("dataset.loader", _defined_in_main(), "dataset.loader: train is defined in __main__"),
+    ],
+)
+def test_functions_the_workers_cannot_import_are_refused(field, value, message):
+    raw = {"name": "own-refused", "trainable": own_model_functions.closest_to_half,
+           "dataset": {"loader": own_model_functions.load_blobs}, "metric": "val_accuracy",
+           "budget": {"trials": 1, "max_epochs": 1},
+           "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+           "strategies": {"random": {}}}
+    if field == "trainable":
+        raw["trainable"] = value
+    else:
+        raw["dataset"] = {"loader": value}
+    with pytest.raises(CampaignError) as err:
+        Campaign.from_dict(raw)
+    assert str(err.value).startswith(message), err.value
+
+
+@pytest.mark.slow
+def test_a_function_that_never_reports_the_metric_fails_its_trials(ray_local, tmp_path):
+    """Its trials end FAILED naming what it did report, the campaign goes on (Ray Tune alone
+    would end the whole campaign at the first report without the metric)."""
+    raw = {
+        "name": "own-wrong-metric",
+        "trainable": "tests.search.own_model_functions:reports_something_else",
+        "dataset": {"loader": "tests.search.own_model_functions:load_blobs"},
+        "metric": "val_accuracy", "budget": {"trials": 2, "max_epochs": 1}, "fixed": {"epochs": 1},
+        "space": {"style": ["report", "return"]}, "strategies": {"grid": {}},
+    }
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = Campaign(parse_campaign_config(raw), tracking_uri=uri,
+                      state_dir=tmp_path / "state").run()
+    trials = result.trials.set_index("config.style")
+    assert list(trials["state"]) == ["FAILED", "FAILED"]
+    name = "tests.search.own_model_functions:reports_something_else"
+    said = {"report": f"metric 'val_accuracy' is not in a report of {name}; it reported: epoch, "
+                      "val_acc, train_loss",
+            "return": f"metric 'val_accuracy' was never reported by {name}; it reported: val_acc"}
+    for style, message in said.items():
+        assert message in trials.loc[style, "error"], trials.loc[style, "error"]
+    runs = runs_by_kind(uri, "own-wrong-metric")["trial"]
+    assert len(runs) == 2
+    for run in runs:
+        assert run.info.status == "FAILED"
+        assert said[run.data.params["style"]] in run.data.tags["sweepforge.error"]
