@@ -159,7 +159,7 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
         _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {then}",
               code=143 if terminated else 130)
     console.print(_comparison_table(result.summary, result.metric))
-    _fail_if_writes_wait(campaign.state_dir, result)
+    _fail_if_writes_wait(result)
     console.print(
         f"MLflow: experiment '{result.name}' (campaign run {result.campaign_run_id}) in "
         f"{result.tracking_uri}. Browse it with: sweepforge ui"
@@ -408,15 +408,12 @@ def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped
     return table
 
 
-def _fail_if_writes_wait(state_dir: Path, result) -> None:  # type: ignore[no-untyped-def]
+def _fail_if_writes_wait(result) -> None:  # type: ignore[no-untyped-def]
     """A campaign that ended while MLflow was still away (past ``$SWEEPFORGE_MLFLOW_WAIT_S``)
     left writes in its spool: say where, and how they get written, and exit 1."""
-    from .state.spool import Spool, spool_dir, spool_path
-
-    path = spool_path(result.campaign_id, spool_dir(state_dir))
-    if path.is_file():
+    if result.writes_waiting:
         _fail(f"MLflow at {result.tracking_uri} was still unreachable when the campaign ended: "
-              f"{len(Spool.load(path).pending)} writes (runs, params, metrics) wait in {path}. "
+              f"{result.writes_waiting} writes (runs, params, metrics) wait in {result.spool_path}. "
               f"Once it answers, `sweepforge resume {result.name}` writes them, once and in "
               "order.", code=1)
 

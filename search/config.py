@@ -399,8 +399,7 @@ def _explain(err: ValidationError) -> str:
         loc = _without_tags(issue["loc"])
         where = ".".join(str(part) for part in loc) or "(top level)"
         if issue["type"] == "extra_forbidden":
-            # (a loader mapping: the union's tag says which model; _model_at finds TableSource)
-            model = LoaderSource if issue["loc"][:2] == ("dataset", "loader") else _model_at(loc[:-1])
+            model = _model_at(issue["loc"][:-1])  # (with a union's tag: it names the model)
             allowed = ", ".join(model.model_fields) if model else "see the README"
             lines.append(f"  - unknown key '{where}'; allowed keys here: {allowed}")
         elif issue["type"] == "missing":
@@ -425,14 +424,31 @@ def _without_tags(loc: tuple) -> tuple:
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The model at pydantic's location ``loc``, where a tagged union's field is followed by
+    the tag of the member that was validated (``('dataset', 'loader')``: :class:`LoaderSource`)."""
     model: type[BaseModel] = CampaignConfig
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        found = _model_in(getattr(field, "annotation", None))
+    parts = list(loc)
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = getattr(field, "annotation", None)
+        members = _tagged_members(annotation)
+        if parts and parts[0] in members:
+            annotation = members[parts.pop(0)]
+        found = _model_in(annotation)
         if found is None:
             return None
         model = found
     return model
+
+
+def _tagged_members(annotation: Any) -> dict[str, Any]:
+    """A tagged union's members by tag (``dataset``: name, table, loader); ``{}`` otherwise."""
+    members = {}
+    for member in typing.get_args(annotation):
+        for meta in typing.get_args(member)[1:]:
+            if isinstance(meta, Tag):
+                members[meta.tag] = typing.get_args(member)[0]
+    return members
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +34,10 @@ class CampaignResult:
     mode: str
     trials: pd.DataFrame
     summary: pd.DataFrame
+    writes_waiting: int = 0
+    """MLflow writes still in the spool (``spool_path``) when the campaign ended: MLflow was
+    away past ``$SWEEPFORGE_MLFLOW_WAIT_S``; ``sweepforge resume NAME`` writes them."""
+    spool_path: Path | None = None
 
     def best_config(self, strategy: str | None = None) -> dict[str, Any]:
         """The best config found (by one strategy, or by any)."""

@@ -93,6 +93,7 @@ class CampaignSession:
         self.strategy_runs = {name: self._open_strategy_run(name, runs.strategies.get(name))
                               for name in self.state.strategies}
         self.records: list[TrialRecord] = []
+        self.writes_waiting = 0  # MLflow writes left in the spool when the campaign ended
         self.display = CampaignProgress(list(self.state.strategies),
                                         budget=config.budget.trial_cap, metric=config.metric,
                                         mode=config.mode, enabled=progress)
@@ -176,6 +177,7 @@ class CampaignSession:
             campaign_run_id=self.campaign_run, experiment_id=self.tracker.experiment_id,
             tracking_uri=self.tracking_uri, metric=self.config.metric, mode=self.config.mode,
             trials=trials_frame(self.records), summary=summary,
+            writes_waiting=self.writes_waiting, spool_path=Path(self.tracker.spool_path),
         )
 
     def close(self, status: str) -> pd.DataFrame:
@@ -192,7 +194,8 @@ class CampaignSession:
                               schema.ARTIFACT_COMPARISON)
         self.tracker.end_run(self.campaign_run, status)
         # writes spooled while MLflow was away: replayed now (waiting a while for it)
-        self.tracker.close(wait_s=mlflow_wait_s() if status != "KILLED" else 0.0)
+        wait_s = mlflow_wait_s() if status != "KILLED" else 0.0
+        self.writes_waiting = self.tracker.close(wait_s=wait_s)
         self.campaign_run = self.tracker.real_run_id(self.campaign_run)
         for record in self.records:
             record.run_id = self.tracker.real_run_id(record.run_id)

@@ -33,6 +33,24 @@ def ray_local() -> Iterator[None]:
         ray.shutdown()
 
 
+@pytest.fixture(scope="module")
+def two_node_cluster() -> Iterator[Any]:
+    """A real two-node Ray cluster (1 CPU each: 2 CPUs in all, no node with 2) for the whole
+    test module, which campaigns join but do not own."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
 def small_campaign(**overrides: Any) -> dict[str, Any]:
     """A campaign small enough for a test: digits, 3 trials x 2 epochs per strategy."""
     campaign: dict[str, Any] = {

@@ -132,9 +132,10 @@ def replay_finished_spools(state_dir: Path, name: str, campaign_id: str | None =
         except ValueError as err:  # Spool.load names the file and the line
             raise CampaignError(f"{err} Nothing was written; move it away.") from None
         uri = tracking_uri or spool.tracking_uri
-        if replay_spool(path, uri):
+        left = replay_spool(path, uri)
+        if left:
             raise WritesStillWait(
-                f"MLflow at {uri} still cannot be reached: {len(Spool.load(path).pending)} writes "
+                f"MLflow at {uri} still cannot be reached: {left} writes "
                 f"of campaign {name!r} ({path.stem}) still wait in {path}. Run `sweepforge resume "
                 f"{name}` again once it answers.")
         written.append(SpoolWritten(path.stem, len(spool.pending), uri))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 
 from sweepforge.search import Campaign
 from sweepforge.search.config import CampaignError, parse_campaign_config
@@ -13,36 +12,24 @@ from tests.conftest import small_campaign
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A real two-node Ray cluster (1 CPU each) that the campaign joins but does not own."""
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    try:
-        yield cluster
-    finally:
-        cluster.shutdown()
-
-
-def test_a_campaign_joins_the_cluster_and_leaves_it_running(cluster, tmp_path):
+def test_a_campaign_joins_the_cluster_and_leaves_it_running(two_node_cluster, tmp_path):
     config = parse_campaign_config(small_campaign(strategies={"random": {}},
                                                   budget={"trials": 2, "max_epochs": 1}))
     result = Campaign(config, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
-                      address=cluster.address).run()
+                      address=two_node_cluster.address).run()
     assert list(result.trials["state"]) == ["COMPLETE", "COMPLETE"]
     assert not ray.is_initialized()  # the campaign disconnected ...
-    ray.init(address=cluster.address)
+    ray.init(address=two_node_cluster.address)
     try:
         assert ray.cluster_resources()["CPU"] == 2  # ... and the cluster is still there
     finally:
         ray.shutdown()
 
 
-def test_gpus_are_checked_against_the_cluster_before_anything_is_written(cluster, tmp_path):
+def test_gpus_are_checked_against_the_cluster_before_anything_is_written(two_node_cluster, tmp_path):
     config = parse_campaign_config(small_campaign(resources={"cpu": 1, "gpu": 1}))
     campaign = Campaign(config, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
-                        address=cluster.address)  # the master has no GPU; the cluster decides
+                        address=two_node_cluster.address)  # the master has no GPU; the cluster decides
     with pytest.raises(CampaignError, match=r"resources\.gpu: .*cluster has 0"):
         campaign.run()
     assert not (tmp_path / "m.db").exists()

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from sweepforge.search import Campaign
 from sweepforge.search.cli import app
 from sweepforge.search.config import CampaignError, parse_campaign_config
 from tests.search import own_model_functions
-from tests.search.test_resume import _campaign_folder, _in_flight_with_checkpoint, _wait
+from tests.search.test_resume import _kill_mid_trial
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -251,24 +249,7 @@ def test_sigkill_then_resume_from_another_folder_restores_the_user_s_checkpoint(
 
     proc = _start(["run", "../project/campaign.yaml", "--tracking-uri", uri, "--no-progress",
                    "--no-report"], log, state_dir, cwd=tmp_path / "first")
-    try:
-        def mid_trial_after_one_finished():
-            folder = _campaign_folder(state_dir, name)
-            if folder is None:
-                return None
-            finished = [r for r in trials() if r.info.status == "FINISHED"]
-            flights = _in_flight_with_checkpoint(folder)
-            return folder if finished and any(e == 1 for e in flights.values()) else None
-
-        folder = _wait(proc, log, mid_trial_after_one_finished, "a trial mid-way after one finished")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    time.sleep(1)  # let the orphaned Ray of the killed master notice its driver is gone
-    checkpointed = _in_flight_with_checkpoint(folder)
-    assert checkpointed, "the kill came after the trial in flight had finished"
+    _, checkpointed = _kill_mid_trial(proc, log, state_dir, name, trial_runs=trials, finished=1)
     assert "RUNNING" in {r.info.status for r in trials()}  # left by the killed master
 
     resumed = _start(["resume", name, "--no-progress", "--no-report"], log, state_dir,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 from typer.testing import CliRunner
 
 from sweepforge.search import Campaign
@@ -16,25 +15,10 @@ from tests.conftest import small_campaign
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """Two nodes of 1 CPU each: 2 CPUs in all, but no node with 2."""
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    try:
-        yield cluster
-    finally:
-        cluster.shutdown()
-
-
-def test_a_trial_bigger_than_every_node_is_refused_though_the_cluster_total_would_hold_it(
-        cluster, tmp_path):
+def test_a_trial_bigger_than_every_node_is_refused_though_the_cluster_total_would_hold_it(two_node_cluster, tmp_path):
     config = parse_campaign_config(small_campaign(resources={"cpu": 2}))
     campaign = Campaign(config, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
-                        address=cluster.address, state_dir=tmp_path / "state")
+                        address=two_node_cluster.address, state_dir=tmp_path / "state")
     with pytest.raises(CampaignError, match=r"each trial asks for 2 CPU\(s\), but no node .* "
                                             r"the largest of its 2 node\(s\) has 1 CPU\(s\), 0 GPU"):
         campaign.run()
@@ -42,10 +26,10 @@ def test_a_trial_bigger_than_every_node_is_refused_though_the_cluster_total_woul
     assert not ray.is_initialized()
 
 
-def test_the_command_line_exits_2_and_writes_nothing(cluster, tmp_path, write_campaign):
+def test_the_command_line_exits_2_and_writes_nothing(two_node_cluster, tmp_path, write_campaign):
     path = write_campaign(small_campaign(resources={"cpu": 64}))
     db = tmp_path / "m.db"
-    result = CliRunner().invoke(app, ["run", str(path), "--address", cluster.address,
+    result = CliRunner().invoke(app, ["run", str(path), "--address", two_node_cluster.address,
                                       "--tracking-uri", f"sqlite:///{db}", "--no-progress",
                                       "--state-dir", str(tmp_path / "state")])
     assert result.exit_code == 2, result.output
@@ -53,7 +37,7 @@ def test_the_command_line_exits_2_and_writes_nothing(cluster, tmp_path, write_ca
     assert not db.exists()
 
 
-def test_a_local_ray_refuses_it_too(cluster, tmp_path, write_campaign):
+def test_a_local_ray_refuses_it_too(two_node_cluster, tmp_path, write_campaign):
     """No address: the campaign's own local Ray has this machine's CPUs, far fewer."""
     path = write_campaign(small_campaign(resources={"cpu": 100_000}))
     db = tmp_path / "m.db"

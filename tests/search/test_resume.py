@@ -235,6 +235,32 @@ def _assert_complete(client: MlflowClient, name: str, strategies, budget: int, e
     return trials
 
 
+def _kill_mid_trial(proc: subprocess.Popen, log: Path, state_dir: Path, name: str, trial_runs,
+                    finished: int) -> tuple[Path, dict[tuple[str, int], int]]:
+    """SIGKILLs the master ``proc`` between epochs 1 and 2 of a trial, once ``finished`` trials
+    of ``trial_runs()`` are FINISHED in MLflow; returns the campaign folder and the epochs each
+    trial in flight had checkpointed."""
+    def mid_trial():
+        folder = _campaign_folder(state_dir, name)
+        if folder is None:
+            return None
+        done = [r for r in trial_runs() if r.info.status == "FINISHED"]
+        flights = _in_flight_with_checkpoint(folder)
+        return folder if len(done) >= finished and any(e == 1 for e in flights.values()) else None
+
+    try:
+        folder = _wait(proc, log, mid_trial, f"a trial mid-way after {finished} finished")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)  # let the orphaned Ray of the killed master notice its driver is gone
+    checkpointed = _in_flight_with_checkpoint(folder)
+    assert checkpointed, "the kill came after the trial in flight had finished"
+    return folder, checkpointed
+
+
 def _wait(proc: subprocess.Popen, log: Path, until, what: str, timeout: float = 150):
     deadline = time.monotonic() + timeout
     while True:
@@ -260,25 +286,9 @@ def test_sigkill_mid_campaign_then_resume(tmp_path):
     uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
     client = MlflowClient(uri)
     proc = _start(["run", str(path), "--tracking-uri", uri, "--no-progress", "--no-report"], log, state_dir)
-    try:
-        def mid_trial_after_some_finished():
-            folder = _campaign_folder(state_dir, name)
-            if folder is None or not client.get_experiment_by_name(name):
-                return None
-            finished = [r for r in _trial_runs(client, name) if r.info.status == "FINISHED"]
-            flights = _in_flight_with_checkpoint(folder)
-            # kill between epochs 1 and 2 of a trial, once 4 trials are in MLflow
-            return folder if len(finished) >= 4 and any(e == 1 for e in flights.values()) else None
-
-        folder = _wait(proc, log, mid_trial_after_some_finished, "a trial mid-way after 4 finished")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    time.sleep(1)  # let the orphaned Ray of the killed master notice its driver is gone
-    checkpointed = _in_flight_with_checkpoint(folder)
-    assert checkpointed, "the kill came after the trial in flight had finished"
+    folder, checkpointed = _kill_mid_trial(  # between epochs 1 and 2, once 4 trials are in MLflow
+        proc, log, state_dir, name, finished=4,
+        trial_runs=lambda: _trial_runs(client, name) if client.get_experiment_by_name(name) else [])
     before = {r.info.run_id: r.info.status for r in _trial_runs(client, name)}
     assert "RUNNING" in before.values()  # left by the killed master
 
