@@ -63,7 +63,8 @@ class Campaign:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.plan: CampaignPlan = plan_campaign(
-            config, only=strategies, cuda_available=True if self.address else None
+            config, only=strategies, cuda_available=True if self.address else None,
+            ship_code=self.address is not None,
         )
         self.resume_folder = resume_folder
         if resume_folder is not None:
@@ -129,7 +130,8 @@ class Campaign:
     def run(self, *, progress: bool = False) -> CampaignResult:
         """Runs every strategy (for a campaign from :meth:`resume`, what is left of them);
         returns the trials and the comparison table."""
-        with ray_session(self.address, self.config):
+        with ray_session(self.address, self.config, code=self.plan.shipped,
+                         keep_out=[self.state_dir]):
             session = CampaignSession(
                 self.config, self.plan, tracking_uri=self.tracking_uri, state_dir=self.state_dir,
                 resume_folder=self.resume_folder, progress=progress,

@@ -21,6 +21,7 @@ from sweepforge.trainables import (
     TrainableSpec,
     check_environment,
 )
+from sweepforge.trainables.user_code import CodeFolder, code_folder
 from sweepforge.trainables.user_data import dataset_from_loader
 from sweepforge.trainables.user_function import FunctionTrainableSpec, trainable_for
 
@@ -41,6 +42,10 @@ class CampaignPlan:
     data: Any  # a Dataset, or what a user's loader returned for the user's own function
     fixed: dict[str, Any]
     strategies: dict[str, tuple[str, dict[str, Any]]]
+    shipped: CodeFolder | None = None
+    """The user's code folder that Ray sends to the workers of a cluster (``--address``), and
+    the reference they load the function by from there; ``None`` when workers import it as the
+    master does (one machine, a bundled name, an installed package)."""
 
     def new_strategy(self, name: str) -> Strategy:
         """A fresh strategy object for strategy ``name`` of this campaign."""
@@ -72,9 +77,13 @@ class CampaignPlan:
 
 
 def plan_campaign(
-    config: CampaignConfig, *, only: Sequence[str] | None = None, cuda_available: bool | None = None
+    config: CampaignConfig, *, only: Sequence[str] | None = None, cuda_available: bool | None = None,
+    ship_code: bool = False,
 ) -> CampaignPlan:
-    """Checks ``config`` end to end and returns the plan; raises :class:`CampaignError`."""
+    """Checks ``config`` end to end and returns the plan; raises :class:`CampaignError`.
+
+    ``ship_code``: the trials run on a Ray cluster, whose nodes get the user's code folder from
+    Ray (:attr:`CampaignPlan.shipped`) rather than from this machine's disk."""
     strategies = _select_strategies(config, only)
     try:
         space = Space.from_dict(config.space)
@@ -106,7 +115,8 @@ def plan_campaign(
     _check_gpu(config, cuda_available)
     _check_trainables_environment()
     _warn_without_checkpoints(config, trainable)
-    return CampaignPlan(config, space, trainable, data, fixed, strategies)
+    shipped = code_folder(config.trainable) if ship_code else None
+    return CampaignPlan(config, space, trainable, data, fixed, strategies, shipped)
 
 
 def _field_message(field: str, err: ConfigError) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,3 +189,36 @@ def module_root(module: str) -> str | None:
     root = file.parents[len(tail.parts) - 1]
     # an installed package mapped from other folders (package-dir) has no such root
     return str(root) if root / tail == file else None
+
+
+@dataclass(frozen=True)
+class CodeFolder:
+    """The folder of a user's function that Ray workers on other machines need, and the
+    reference (``module:function``) they load it by once that folder is theirs."""
+
+    folder: str
+    reference: str
+
+
+def code_folder(text: str) -> CodeFolder | None:
+    """What a Ray cluster must be sent so its workers can import the function ``text`` names:
+    a file's folder, or the folder a module was imported from (after the master imported it).
+    ``None`` for a bundled name and for code installed in Python's environment (site-packages),
+    which every node has when it has sweepforge."""
+    if not is_function_ref(text):
+        return None
+    ref = FunctionRef.parse(text)
+    root = ref.root or module_root(ref.module)
+    if root is None or _installed(Path(root)):
+        return None
+    return CodeFolder(root, ref.name)
+
+
+def _installed(folder: Path) -> bool:
+    """Whether ``folder`` is (in) one of the environment's package folders."""
+    paths = sysconfig.get_paths()
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        place = Path(paths[key]).resolve()
+        if folder.resolve() == place or place in folder.resolve().parents:
+            return True
+    return False

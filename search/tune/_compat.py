@@ -91,3 +91,24 @@ def local_ray_processes() -> dict[str, Any]:
         if process is not None and hasattr(process, "poll"):
             found[kind] = process
     return found
+
+
+RUNTIME_ENV_PACKAGE = "ray._private.runtime_env"
+"""Where Ray's runtime environment code lives (private): the package that zips and uploads a
+job's ``working_dir`` when ``ray.init`` is given one."""
+
+
+def raised_by_runtime_env(err: BaseException) -> bool:
+    """Whether ``err``, raised by ``ray.init``, came from Ray preparing the job's runtime
+    environment (zipping or uploading its ``working_dir``) rather than from joining the
+    cluster. Ray raises plain ``ValueError`` / ``RuntimeError`` for both, so this looks at the
+    modules the traceback passed through; relies on :data:`RUNTIME_ENV_PACKAGE`."""
+    import traceback
+
+    marker = f"{RUNTIME_ENV_PACKAGE.replace('.', '/')}/"
+    while err is not None:
+        for frame, _ in traceback.walk_tb(err.__traceback__):
+            if marker in frame.f_code.co_filename.replace("\\", "/"):
+                return True
+        err = err.__cause__ or err.__context__
+    return False

@@ -29,15 +29,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import CampaignError
-from ._compat import local_ray_processes, preload_options, tune_actor_env
+from ._compat import local_ray_processes, preload_options, raised_by_runtime_env, tune_actor_env
 from .interrupt import report_ray_lost, sigterm_as_interrupt
 
 if TYPE_CHECKING:
+    from sweepforge.trainables.user_code import CodeFolder
+
     from ..config import CampaignConfig
 
 PRELOAD_MODULES = ("ray.tune", "sweepforge.search.tune.worker")
@@ -102,16 +105,20 @@ def concurrency(config: CampaignConfig) -> int:
 
 
 @contextmanager
-def ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
+def ray_session(address: str | None, config: CampaignConfig, *, code: CodeFolder | None = None,
+                keep_out: Sequence[str | os.PathLike[str]] = ()) -> Iterator[None]:
     """Uses a running Ray, joins ``address``, or starts a local Ray for the campaign's length.
 
     Without ``address`` the campaign starts its own Ray (``address="local"``), whatever other
-    Ray runs on the machine. Before anything is yielded, the trial's resources are checked
-    against the cluster's nodes (:func:`check_trials_fit`), and SIGTERM ends the campaign the
-    way Ctrl-C does (:func:`.interrupt.sigterm_as_interrupt`).
+    Ray runs on the machine. Joining ``address``, the user's ``code`` folder goes to the
+    cluster's workers as the job's ``working_dir`` (:func:`shipping_env`), less ``keep_out``
+    (the campaign's state folder). Before anything is yielded, the trial's resources are
+    checked against the cluster's nodes (:func:`check_trials_fit`), and SIGTERM ends the
+    campaign the way Ctrl-C does (:func:`.interrupt.sigterm_as_interrupt`).
 
     Raises:
-        CampaignError: ``address`` cannot be joined, or no node can hold one trial.
+        CampaignError: ``address`` cannot be joined, ``code`` cannot be sent to it, or no node
+            can hold one trial.
     """
     import logging
 
@@ -134,6 +141,8 @@ def ray_session(address: str | None, config: CampaignConfig) -> Iterator[None]:
             # stale ray_current_cluster file); its idle workers import what a trial actor needs
             ray.init(address="local", **options, **local_ray_options())
         else:
+            if code is not None:
+                options["runtime_env"] = shipping_env(code, keep_out)
             join_cluster(address, **options)
         started = True
     try:
@@ -177,6 +186,27 @@ def _watch_local_ray(enabled: bool, period_s: float = 0.2) -> Iterator[None]:
         watcher.join(timeout=2 * period_s)
 
 
+SHIPPING_EXCLUDES = (".sweepforge", "mlruns", "mlflow.db")
+"""What sweepforge leaves out of a user's code folder sent to a cluster, besides what Ray
+leaves out itself (``.git``, ``.venv``, ``venv``, ``__pycache__``, and what the folder's
+``.gitignore`` and ``.rayignore`` list): the campaign state and MLflow stores that a campaign
+run from that folder writes there by default."""
+
+
+def shipping_env(code: CodeFolder, keep_out: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
+    """The job's Ray ``runtime_env`` that sends the user's code folder to every worker of a
+    cluster: Ray zips ``code.folder`` once, each node unpacks it, and the workers start in it
+    with it on ``sys.path``, so they import the user's module by its name
+    (``code.reference``). ``keep_out`` are folders inside it not to send."""
+    folder = Path(code.folder).resolve()
+    excludes = list(SHIPPING_EXCLUDES)
+    for path in keep_out:
+        inside = Path(path).resolve()
+        if folder in inside.parents:
+            excludes.append(f"/{inside.relative_to(folder).as_posix()}")
+    return {"working_dir": str(folder), "excludes": excludes}
+
+
 def join_cluster(address: str, **options: Any) -> None:
     """``ray.init(address=...)``, with a clear :class:`CampaignError` that names ``address``
     and the likely cause when the cluster cannot be joined (nothing listening there, or a
@@ -198,7 +228,19 @@ def join_cluster(address: str, **options: Any) -> None:
         ray.init(address=address, **options)
     except Exception as err:  # noqa: BLE001  (Ray raises ConnectionError, RuntimeError, AuthenticationError...)
         ray.shutdown()
+        shipped = options.get("runtime_env", {}).get("working_dir")
+        if shipped and raised_by_runtime_env(err):
+            raise CampaignError(_shipping_failure(address, shipped, err)) from None
         raise CampaignError(_join_failure(address, err)) from None
+
+
+def _shipping_failure(address: str, folder: str, err: Exception) -> str:
+    """Why the user's code folder could not be sent to the cluster, and what to do."""
+    said = " ".join(str(err).split()) or type(err).__name__
+    return (f"trainable: cannot send your code's folder {folder} to the Ray cluster at "
+            f"{address}: {said}. Ray sends the whole folder (README, \"Search your own model\"): "
+            "keep large data out of it, or list it in a .rayignore (or .gitignore) file there, "
+            "and have your loader return a path that your function reads on the worker.")
 
 
 def _join_failure(address: str, err: Exception) -> str:

@@ -94,12 +94,16 @@ class TuneRunner:
 
         config, plan, resources = self.config, self.plan, self.config.resources
         # the module that defines the train function (the user's own, for their function):
-        # workers import it first, from the folder the master imported it from
+        # workers import it first, from the folder the master imported it from, or on a
+        # cluster from the copy of that folder Ray sent them (their working directory)
         module = (getattr(plan.trainable, "user_fn", None) or plan.trainable.train_fn).__module__
+        name, root = config.trainable, module_root(module)
+        if plan.shipped is not None:
+            name, root = plan.shipped.reference, None
         return tune.with_resources(
             tune.with_parameters(
-                run_trial, trainable_name=config.trainable, trainable_module=module,
-                trainable_root=module_root(module), data=plan.data, seed=config.seed,
+                run_trial, trainable_name=name, trainable_module=module,
+                trainable_root=root, data=plan.data, seed=config.seed,
                 fixed=plan.fixed, cpus=resources.cpu, gpus=resources.gpu,
                 data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}", metric=config.metric,
             ),

@@ -116,3 +116,33 @@ def test_local_ray_processes_are_known(local_ray):
         f"ray._private.worker._global_node.all_processes (found {sorted(processes)})")
     assert all(process.poll() is None for process in processes.values()), moved(
         "the local raylet / GCS server processes")
+
+
+def test_a_working_dir_upload_failure_is_told_from_a_join_failure(tmp_path):
+    """``ray.init`` raises the same plain exception types whether the job's ``working_dir``
+    could not be uploaded or the cluster could not be joined; the traceback through
+    ``ray._private.runtime_env`` tells them apart. The failure is Ray's own fault injection."""
+    import os
+    import subprocess
+
+    (tmp_path / "code.py").write_text("x = 1\n")
+    probe = (
+        "import ray\n"
+        "from sweepforge.search.tune._compat import raised_by_runtime_env\n"
+        "try:\n"
+        f"    ray.init(address='local', num_cpus=1, include_dashboard=False, runtime_env={{'working_dir': {str(tmp_path)!r}}})\n"
+        "except Exception as err:\n"
+        "    print('upload', raised_by_runtime_env(err))\n"
+        "else:\n"
+        "    print('no error')\n"
+        "try:\n"
+        "    raise ConnectionError('nobody there')\n"
+        "except Exception as err:\n"
+        "    print('join', raised_by_runtime_env(err))\n"
+    )
+    env = {**os.environ, "RAY_RUNTIME_ENV_FAIL_UPLOAD_FOR_TESTING": "1"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.split(" ")[0] in ("upload", "join", "no")]
+    assert lines == ["upload True", "join False"], moved(
+        f"{_compat.RUNTIME_ENV_PACKAGE} (where ray.init uploads a working_dir)") + done.stderr[-2000:]

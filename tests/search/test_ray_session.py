@@ -47,3 +47,13 @@ def test_a_local_ray_refuses_it_too(two_node_cluster, tmp_path, write_campaign):
     assert result.exit_code == 2, result.output
     assert "100000 CPU(s)" in result.output and not db.exists()
     assert not ray.is_initialized()
+
+
+def test_the_code_folder_goes_as_the_working_dir_without_the_campaign_state(tmp_path):
+    from sweepforge.search.tune.ray_setup import SHIPPING_EXCLUDES, shipping_env
+    from sweepforge.trainables.user_code import CodeFolder
+
+    code = CodeFolder(str(tmp_path), "my_model:train")
+    env = shipping_env(code, keep_out=[tmp_path / "runs" / "state", tmp_path.parent / "other"])
+    assert env == {"working_dir": str(tmp_path.resolve()),
+                   "excludes": [*SHIPPING_EXCLUDES, "/runs/state"]}

@@ -167,3 +167,86 @@ def test_without_address_a_campaign_starts_its_own_ray_beside_a_running_one(
                        cluster["env"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not set(_trial_nodes(uri, "own-ray")) & set(joined_campaign)  # not the cluster's nodes
+
+
+# --- the user's own code, sent to the cluster's nodes by Ray ------------------------------------
+
+_USER_MODEL = '''
+import time
+from pathlib import Path
+
+from helpers import score          # a file beside this one: it travels with the folder
+
+
+def train(config, data, report=None):
+    here = Path(__file__).resolve().parent
+    with open(config["marker"], "a") as out:
+        out.write(f"{here} {(here / 'big.bin').exists()} {(here / 'notes.txt').exists()}\\n")
+    for epoch in range(1, 3):
+        time.sleep(0.5)  # long enough for the two nodes to run trials side by side
+        report({"epoch": epoch, "val_score": score(config["x"], epoch)})
+'''
+
+
+def _user_project(root: Path, big_mib: int = 0) -> Path:
+    """A user's project outside the repository: a model file, a helper beside it, a loader,
+    a text file and (``big_mib``) a large file that ``.rayignore`` keeps out."""
+    project = root / "my-project"
+    project.mkdir()
+    (project / "my_model.py").write_text(_USER_MODEL)
+    (project / "helpers.py").write_text("def score(x, epoch):\n    return -(x - 0.3) ** 2 + epoch\n")
+    (project / "my_data.py").write_text("def load():\n    return 'rows live on the workers'\n")
+    (project / "notes.txt").write_text("shipped with the code\n")
+    if big_mib:
+        (project / "big.bin").write_bytes(os.urandom(big_mib * 2**20))
+    return project
+
+
+def _user_campaign(project: Path, marker: Path, name: str) -> Path:
+    path = project / "campaign.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": name, "trainable": "./my_model.py:train", "dataset": {"loader": "./my_data.py:load"},
+        "metric": "val_score", "mode": "max", "seed": 0, "fixed": {"marker": str(marker)},
+        "budget": {"trials": 4, "max_epochs": 2}, "resources": {"cpu": 1},
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "strategies": {"random": {}},
+    }))
+    return path
+
+
+def test_the_users_code_folder_goes_to_the_nodes_through_ray(cluster, tmp_path):
+    """The user's project (not on sys.path, outside the repository) run with --address from
+    another folder: each trial imports the copy of the folder Ray unpacked on its node, not the
+    original, with the files beside the model and without what .rayignore lists."""
+    project = _user_project(tmp_path, big_mib=1)
+    (project / ".rayignore").write_text("big.bin\n")
+    elsewhere, marker = tmp_path / "elsewhere", tmp_path / "where.txt"
+    elsewhere.mkdir()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = _sweepforge(["run", str(_user_campaign(project, marker, "shipped")), "--address",
+                        cluster["address"], "--tracking-uri", uri], cluster["joined"], elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line.split() for line in marker.read_text().splitlines()]
+    assert len(lines) == 4
+    for folder, big, notes in lines:
+        assert Path(folder) != project.resolve()  # the copy, not the user's folder
+        assert str(cluster["temp"]) in folder and "working_dir_files" in folder, folder
+        assert (big, notes) == ("False", "True")  # .rayignore honoured; other files sent
+    assert len(set(_trial_nodes(uri, "shipped"))) == 2  # on the head and on the worker node
+
+
+def test_a_code_folder_too_big_to_send_exits_2_naming_it_before_writing(cluster, tmp_path):
+    """Ray refuses a folder above its upload limit (512 MiB; lowered here to 1 MiB for the
+    master, as ``RAY_max_grpc_message_size`` allows): exit 2 naming the folder and the remedy,
+    nothing written to MLflow."""
+    project = _user_project(tmp_path, big_mib=2)
+    db = tmp_path / "mlflow.db"
+    env = {**cluster["joined"], "RAY_max_grpc_message_size": str(2**20)}
+    refused = _sweepforge(["run", str(_user_campaign(project, tmp_path / "m.txt", "too-big")),
+                           "--address", cluster["address"], "--tracking-uri", f"sqlite:///{db}"],
+                          env, tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert f"cannot send your code's folder {project.resolve()} to the Ray cluster" in message
+    assert "exceeds the maximum size" in message and ".rayignore" in message
+    assert "Traceback" not in refused.stderr and not db.exists()

@@ -21,7 +21,13 @@ from sweepforge.trainables.checkpoint import (
     MemoryCheckpointer,
     load_state_file,
 )
-from sweepforge.trainables.user_code import FunctionRef, is_function_ref, ref_of_callable
+from sweepforge.trainables.user_code import (
+    CodeFolder,
+    FunctionRef,
+    code_folder,
+    is_function_ref,
+    ref_of_callable,
+)
 from sweepforge.trainables.user_data import dataset_from_loader
 from sweepforge.trainables.user_function import (
     FunctionTrainableSpec,
@@ -489,3 +495,28 @@ def test_anything_else_is_handed_through_unchanged(kind):
     result = {"object": object(), "path": Path("/data/images"),
               "dict": {"train": (X, y), "extra": 1}, "triple": (X, y, y)}[kind]
     assert dataset_from_loader(result, name="mine:load", seed=0) is result
+
+
+# --- code_folder: what a Ray cluster is sent ----------------------------------------------------
+
+def test_a_file_reference_sends_its_folder_and_is_loaded_there_by_module_name(user_dir, tmp_path):
+    user_dir("proj/uc_shipped.py", "def train(config, data): return 1.0\n")
+    text = FunctionRef.parse("./proj/uc_shipped.py:train", base_dir=tmp_path).as_text()
+    assert code_folder(text) == CodeFolder(str(tmp_path / "proj"), "uc_shipped:train")
+
+
+def test_a_module_of_the_users_sends_the_folder_it_was_imported_from(user_dir, tmp_path):
+    user_dir("uc_pkg/__init__.py", "")
+    user_dir("uc_pkg/models.py", "def train(config, data): return 1.0\n")
+    sys.path.insert(0, str(tmp_path))
+    FunctionRef.parse("uc_pkg.models:train").load()
+    assert code_folder("uc_pkg.models:train") == CodeFolder(str(tmp_path), "uc_pkg.models:train")
+
+
+@pytest.mark.parametrize("text", ["mlp", "optuna.samplers:TPESampler", "json:dumps"])
+def test_bundled_names_and_installed_code_send_nothing(text):
+    import json  # noqa: F401  (imported, as the plan imports a reference before asking)
+
+    import optuna  # noqa: F401
+
+    assert code_folder(text) is None
