@@ -112,13 +112,19 @@ def function_trainable(fn: Callable[..., Any], *, name: str, metric: str,
     )
 
 
+class MetricNotReported(ValueError):
+    """A user's function reported without the campaign's metric, or ended without ever
+    reporting it. Raised in the worker; the master stops the campaign after the first trial
+    that raises it (every other trial would fail the same way)."""
+
+
 def _with_metric(report: Callable[[Any], Any], metric: str, name: str) -> Callable[[Any], Any]:
     """``report`` refusing metrics without ``metric``: the trial fails saying what the function
     reported (Ray Tune would otherwise end the whole campaign on such a result)."""
 
     def checked(metrics: Any) -> Any:
         if isinstance(metrics, Mapping) and metric not in metrics:
-            raise ValueError(
+            raise MetricNotReported(
                 f"metric {metric!r} is not in a report of {name}; it reported: "
                 f"{', '.join(map(str, metrics)) or 'nothing'} (every report needs the campaign's "
                 "metric: check the campaign's metric: or what the function reports)")

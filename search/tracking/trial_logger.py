@@ -12,11 +12,9 @@ the trial trained (its compute); the metric steps are the epochs the trainable r
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
@@ -34,6 +32,7 @@ from ..schema import (
 )
 from ..strategies.base import TrialState
 from ..tune.searcher import searched_config
+from ..tune.trial_errors import trial_error_text
 from ..tune.worker import CLONE_KEY
 from .tracker import Tracker, config_json, metrics_at
 
@@ -200,7 +199,7 @@ class TrialLogger(Callback):
         self._close(trial, error="")
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        error = _error_text(trial) or "the trial raised an error"
+        error = trial_error_text(trial) or "the trial raised an error"
         reason = self.stop_reasons.get(trial.trial_id)
         self._close(trial, error=f"{reason}\n\n{error}" if reason else error, summary=reason)
 
@@ -210,7 +209,7 @@ class TrialLogger(Callback):
         run = self._open.get(trial.trial_id)
         if run is not None:
             run.recovering = True
-            error = _error_text(trial) or "the trial raised an error"
+            error = trial_error_text(trial) or "the trial raised an error"
             self.tracker.log_text(run.run_id, error, f"error-attempt-{run.attempt}.txt")
 
     def close_unfinished(self, status: str) -> None:
@@ -315,14 +314,4 @@ def _last_chars(text: str, limit: int) -> str:
     return text if len(text) <= limit else "..." + text[-(limit - 3):]
 
 
-def _error_text(trial: Trial) -> str:
-    """The trial's error as Ray Tune wrote it (with the worker's traceback), colours removed."""
-    path = getattr(trial, "error_file", None)
-    if path and Path(path).is_file():
-        text = Path(path).read_text(errors="replace")
-    else:
-        text = str(getattr(trial, "error_msg", "") or "")
-    return _ANSI_ESCAPE.sub("", text)
 
-
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")

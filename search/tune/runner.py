@@ -29,6 +29,7 @@ from .population import PopulationBridge, population, population_dirname
 from .ray_setup import concurrency, trial_actors_on_idle_workers
 from .schedulers import make_scheduler
 from .searcher import CampaignSearcher
+from .trial_errors import StopOnMetricNotReported
 from .worker import run_trial
 
 if TYPE_CHECKING:
@@ -119,7 +120,8 @@ class TuneRunner:
         from ray import tune
 
         config = self.config
-        callbacks: list[Any] = [*self.callbacks, StopOnInterrupt(interrupt),
+        callbacks: list[Any] = [*self.callbacks, StopOnMetricNotReported(),  # (after the logger)
+                                StopOnInterrupt(interrupt),
                                 DropCheckpoints(at_end=points is not None),
                                 ForgetFinishedTrialStats()]  # flat master memory
         search: dict[str, Any] = {"search_alg": self.searcher, "num_samples": trials,

@@ -28,7 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweepforge.trainables import Dataset, load_dataset, runtime_tags
-from sweepforge.trainables.user_function import FunctionTrainableSpec, trainable_for
+from sweepforge.trainables.user_function import (
+    FunctionTrainableSpec,
+    MetricNotReported,
+    trainable_for,
+)
 
 from ..schema import FINAL_RESULT_KEY, RUNTIME_TAGS_KEY
 
@@ -161,7 +165,7 @@ def run_trial(
     final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
     if own_function and metric and not any(metric in each for each in [*reported, final or {}]):
         seen = sorted({key for each in [*reported, final or {}] for key in each})
-        raise ValueError(f"metric {metric!r} was never reported by {spec.name}; it reported: "
+        raise MetricNotReported(f"metric {metric!r} was never reported by {spec.name}; it reported: "
                          f"{', '.join(seen) or 'nothing'} (check the campaign's metric: or what "
                          "the function reports and returns)")
     if not isinstance(final, dict) or not final:

@@ -443,30 +443,37 @@ def test_functions_the_workers_cannot_import_are_refused(field, value, message):
     assert str(err.value).startswith(message), err.value
 
 
+_NAME = "tests.search.own_model_functions:reports_something_else"
+
+
 @pytest.mark.slow
-def test_a_function_that_never_reports_the_metric_fails_its_trials(ray_local, tmp_path):
-    """Its trials end FAILED naming what it did report, the campaign goes on (Ray Tune alone
-    would end the whole campaign at the first report without the metric)."""
+@pytest.mark.parametrize("style, said", [
+    ("report", f"metric 'val_accuracy' is not in a report of {_NAME}; it reported: epoch, "
+               "val_acc, train_loss"),
+    ("return", f"metric 'val_accuracy' was never reported by {_NAME}; it reported: val_acc"),
+])
+def test_a_function_that_never_reports_the_metric_stops_the_campaign_after_one_trial(
+        ray_local, tmp_path, style, said):
+    """A report without the metric, or a function that ends without ever giving it: the first
+    trial fails naming what the function did report, and the campaign stops there with that
+    message instead of running its 6 trials into nothing (Ray Tune alone would end the whole
+    run at the first report without the metric, with a KeyError)."""
     raw = {
-        "name": "own-wrong-metric",
-        "trainable": "tests.search.own_model_functions:reports_something_else",
+        "name": f"own-wrong-metric-{style}", "trainable": _NAME,
         "dataset": {"loader": "tests.search.own_model_functions:load_blobs"},
-        "metric": "val_accuracy", "budget": {"trials": 2, "max_epochs": 1}, "fixed": {"epochs": 1},
-        "space": {"style": ["report", "return"]}, "strategies": {"grid": {}},
+        "metric": "val_accuracy", "budget": {"trials": 6, "max_epochs": 1},
+        "fixed": {"epochs": 1, "style": style}, "max_concurrent_trials": 1,
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "strategies": {"random": {}},
     }
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = Campaign(parse_campaign_config(raw), tracking_uri=uri,
-                      state_dir=tmp_path / "state").run()
-    trials = result.trials.set_index("config.style")
-    assert list(trials["state"]) == ["FAILED", "FAILED"]
-    name = "tests.search.own_model_functions:reports_something_else"
-    said = {"report": f"metric 'val_accuracy' is not in a report of {name}; it reported: epoch, "
-                      "val_acc, train_loss",
-            "return": f"metric 'val_accuracy' was never reported by {name}; it reported: val_acc"}
-    for style, message in said.items():
-        assert message in trials.loc[style, "error"], trials.loc[style, "error"]
-    runs = runs_by_kind(uri, "own-wrong-metric")["trial"]
-    assert len(runs) == 2
-    for run in runs:
-        assert run.info.status == "FAILED"
-        assert said[run.data.params["style"]] in run.data.tags["sweepforge.error"]
+    campaign = Campaign(parse_campaign_config(raw), tracking_uri=uri, state_dir=tmp_path / "state")
+    with pytest.raises(CampaignError) as err:
+        campaign.run()
+    assert str(err.value).startswith(f"metric: {said}"), err.value
+    assert "stopped after this trial" in str(err.value)
+    runs = runs_by_kind(uri, raw["name"])
+    assert len(runs["trial"]) == 1
+    assert runs["trial"][0].info.status == "FAILED"
+    assert said in runs["trial"][0].data.tags["sweepforge.error"]
+    assert [run.info.status for run in runs["campaign"]] == ["FAILED"]
