@@ -314,19 +314,37 @@ def trainables(
     except ConfigError as err:
         _fail(str(err), code=2)
     if is_function_ref(name):
-        out.print(f"[bold]{spec.name}[/]: your own function; it gets the data of "
-                  "dataset: (a bundled name, a table or your loader) and reports what it reports",
-                  highlight=False)
-        if not getattr(spec, "takes_dataclass", False):
-            out.print("knobs: a plain dict of the campaign's space: and fixed: names (annotate "
-                      "its config parameter with a dataclass to have them checked)", highlight=False)
-            return
+        _own_function(out, spec)
+        return
     out.print(f"[bold]{spec.name}[/] ({spec.task}): trains on {' or '.join(spec.data_tasks)} data",
               highlight=False)
     out.print(f"datasets: {', '.join(spec.datasets)} (or your own table: dataset: "
               "{path: ..., target: ...})", highlight=False, markup=False)
     out.print(f"metrics: {', '.join(sorted(spec.metrics))}", highlight=False)
     table = Table(title=f"Knobs of {spec.name} ({spec.config_cls.__name__})")
+    for column in ("knob", "type", "default", "meaning"):
+        table.add_column(column)
+    for knob, kind, default, meaning in _knobs(spec.config_cls):
+        table.add_row(knob, kind, default, meaning)
+    out.print(table)
+
+
+def _own_function(out: Console, spec: Any) -> None:
+    """What sweepforge makes of the user's own function (``sweepforge trainables ./f.py:fn``)."""
+    out.print(f"[bold]{spec.name}[/]: your own function; it gets the data of dataset: (a "
+              "bundled name, a table or your loader) and reports what it reports", highlight=False)
+    if spec.supports_checkpoint:
+        out.print("checkpoints: it takes `checkpoint`, so a retried, moved or resumed trial "
+                  "continues from its last saved epoch", highlight=False)
+    else:
+        out.print("checkpoints: it takes no `checkpoint`, so a retried, moved or resumed trial "
+                  "starts again from epoch 0", highlight=False)
+    if not spec.takes_dataclass:
+        out.print("knobs: a plain dict of the campaign's space: and fixed: names (annotate its "
+                  "config parameter with a dataclass to have them checked)", highlight=False)
+        return
+    table = Table(title=f"Knobs of {spec.name} ({spec.config_cls.__name__}), checked before "
+                        "anything runs")
     for column in ("knob", "type", "default", "meaning"):
         table.add_column(column)
     for knob, kind, default, meaning in _knobs(spec.config_cls):

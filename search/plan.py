@@ -253,20 +253,29 @@ def _check_knobs(
 ) -> None:
     """Builds the trainable's config at every extreme of every parameter, against the data."""
     try:
-        trainable.make_config(fixed, data)
+        made = trainable.make_config(fixed, data)
     except ConfigError as err:
         raise CampaignError(f"fixed: {err}") from None
+    if "epochs" in fixed:
+        _check_epochs("fixed.epochs", made, config)
     for param in space:
         for value in _extremes(param):
             try:
                 made = trainable.make_config({**fixed, param.name: value}, data)
             except ConfigError as err:
                 raise CampaignError(f"space.{param.name}: {err}") from None
-            epochs = getattr(made, "epochs", None)
-            if param.name == "epochs" and epochs is not None and epochs > config.budget.max_epochs:
-                raise CampaignError(
-                    f"space.epochs: high={epochs} exceeds budget.max_epochs={config.budget.max_epochs}."
-                )
+            if param.name == "epochs":
+                _check_epochs("space.epochs", made, config)
+
+
+def _check_epochs(field: str, made: Any, config: CampaignConfig) -> None:
+    """A trial's epochs within ``budget.max_epochs``: the schedulers' last rung and the epoch
+    budget count whole trials by it."""
+    epochs, most = getattr(made, "epochs", None), config.budget.max_epochs
+    if isinstance(epochs, int) and epochs > most:
+        raise CampaignError(
+            f"{field}: {epochs} epochs exceeds budget.max_epochs={most}; lower it, or raise "
+            "budget.max_epochs.")
 
 
 def _extremes(param: Float | Int | Categorical) -> list[Any]:

@@ -96,3 +96,58 @@ def test_the_installed_command_lists_trainables():
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "Knobs of mlp (MLPConfig)" in done.stdout
+
+
+_PLAIN = '''
+def train(config, data, report=None):
+    return {"val_score": config["x"]}
+'''
+
+_DECLARED = '''
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Knobs:
+    lr: float = field(default=0.01, metadata={"help": "step size of the optimizer"})
+    hidden: int = 64
+    epochs: int = 5
+
+
+def train(config: Knobs, data, report=None, *, checkpoint=None):
+    return {"val_score": config.lr}
+'''
+
+
+def test_trainables_shows_what_sweepforge_makes_of_a_plain_function(tmp_path, monkeypatch):
+    (tmp_path / "cli_plain_fn.py").write_text(_PLAIN)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["trainables", "./cli_plain_fn.py:train"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert out.startswith("cli_plain_fn:train: your own function")
+    assert "takes no `checkpoint`, so a retried, moved or resumed trial starts again from epoch 0" in out
+    assert "knobs: a plain dict of the campaign's space: and fixed: names" in out
+    assert "custom" not in out and "datasets:" not in out
+
+
+def test_trainables_lists_the_knobs_of_a_function_with_a_config_dataclass(tmp_path, monkeypatch):
+    (tmp_path / "cli_declared_fn.py").write_text(_DECLARED)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["trainables", "./cli_declared_fn.py:train"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "it takes `checkpoint`, so a retried, moved or resumed trial continues" in out
+    assert "Knobs of cli_declared_fn:train (Knobs)" in out
+    rows = {line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") > 3}
+    assert {"lr", "hidden", "epochs"} <= rows
+    assert "custom" not in out and "datasets:" not in out
+
+
+def test_trainables_names_a_missing_function_with_exit_2(tmp_path, monkeypatch):
+    (tmp_path / "cli_missing_fn.py").write_text(_PLAIN)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["trainables", "./cli_missing_fn.py:trian"])
+    assert result.exit_code == 2
+    assert "module 'cli_missing_fn' has no function 'trian'; its functions: train" in " ".join(
+        result.output.split())

@@ -92,3 +92,20 @@ def test_a_bad_linear_backend_stops_the_campaign_before_any_trial(monkeypatch):
     monkeypatch.setenv("SWEEPFORGE_LINEAR_BACKEND", "mkl")
     with pytest.raises(CampaignError, match=r"SWEEPFORGE_LINEAR_BACKEND='mkl'.*auto, onednn, torch"):
         plan()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"fixed": {"epochs": 5}}, "fixed.epochs: 5 epochs exceeds budget.max_epochs=2; lower it, or raise budget.max_epochs."),
+    ({"space": with_param("epochs", {"type": "int", "low": 1, "high": 4})},
+     "space.epochs: 4 epochs exceeds budget.max_epochs=2"),
+    ({"trainable": "tests.search.own_model_functions:closest_to_half", "metric": "val_score",
+      "dataset": {"loader": "tests.search.own_model_functions:load_blobs"},
+      "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}, "fixed": {"epochs": 3}},
+     "fixed.epochs: 3 epochs exceeds budget.max_epochs=2"),
+])
+def test_epochs_beyond_the_budgets_max_epochs_are_refused(overrides, message):
+    """A trial longer than budget.max_epochs would outrun the schedulers' last rung and the
+    epoch budget, which count whole trials by it; a user's own function included."""
+    with pytest.raises(CampaignError) as err:
+        plan(**overrides)
+    assert str(err.value).startswith(message), err.value
