@@ -448,8 +448,8 @@ _NAME = "tests.search.own_model_functions:reports_something_else"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("style, said", [
-    ("report", f"metric 'val_accuracy' is not in a report of {_NAME}; it reported: epoch, "
-               "val_acc, train_loss"),
+    ("report", (f"metric 'val_accuracy' is not in a report of {_NAME}; it reported: epoch, "
+                "val_acc, train_loss")),
     ("return", f"metric 'val_accuracy' was never reported by {_NAME}; it reported: val_acc"),
 ])
 def test_a_function_that_never_reports_the_metric_stops_the_campaign_after_one_trial(
