@@ -321,6 +321,14 @@ def test_a_project_outside_the_repository_runs_from_another_folder(
     for strategy, row in table.iterrows():
         assert row["best_value"] == best[strategy].data.metrics["val_accuracy"]
 
+    # the offline report names the user's trainable and compares both strategies
+    written = runner.invoke(app, ["report", "own-project", "--tracking-uri", uri, "-o",
+                                  str(tmp_path / "report.html")])
+    assert written.exit_code == 0, written.output
+    html = (tmp_path / "report.html").read_text()
+    assert "my_model:train" in html and "my_data:load" in html
+    assert "optuna" in html and "random" in html
+
 
 SK_MODEL = '''
 from sklearn.linear_model import LogisticRegression
