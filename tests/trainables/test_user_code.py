@@ -497,6 +497,215 @@ def test_anything_else_is_handed_through_unchanged(kind):
     assert dataset_from_loader(result, name="mine:load", seed=0) is result
 
 
+def _digit_images(n=300):
+    """scikit-learn's 8x8 digits as a loader would return them: ``(n, 1, 8, 8)`` and labels."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:n].reshape(n, 1, 8, 8), y[:n]
+
+
+@pytest.mark.parametrize("kind", ["numpy (n, H, W)", "numpy (n, C, H, W)", "torch (n, C, H, W)"])
+def test_images_keep_their_shape_channels_first(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3, 5, 6) if "C" in kind else (40, 5, 6))
+    y = np.arange(40) % 2
+    given = (torch.tensor(X), torch.tensor(y)) if kind.startswith("torch") else (X, y)
+    data = dataset_from_loader(given, name="mine:load", seed=0)
+    assert data.image_shape == ((3, 5, 6) if "C" in kind else (1, 5, 6))
+    assert data.X_train.dtype == np.float32 and data.X_train.shape == (24, 90 if "C" in kind else 30)
+    # stored flat in C, H, W order: every row is one image, raveled
+    flat = X.reshape(40, -1).astype(np.float32)
+    assert all(any(np.array_equal(row, image) for image in flat) for row in data.X_test)
+    tabular = dataset_from_loader((X.reshape(40, -1), y), name="mine:load", seed=0)
+    assert tabular.image_shape is None and np.array_equal(tabular.X_train, data.X_train)
+
+
+def test_train_val_test_images_keep_their_shape():
+    X, y = _digit_images(90)
+    splits = {"train": (X[:50], y[:50]), "val": (X[50:70, 0], y[50:70]),  # (n, H, W): 1 channel
+              "test": (torch.tensor(X[70:]), torch.tensor(y[70:]))}
+    data = dataset_from_loader(splits, name="mine:load", seed=0)
+    assert data.image_shape == (1, 8, 8) and data.X_val.shape == (20, 64)
+    assert np.array_equal(data.X_val, X[50:70].reshape(20, 64).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("split", "X", "shown"),
+    [
+        ("val", np.zeros((10, 1, 4, 16)), ("['val'] returned images of shape (1, 4, 16), but "
+                                           "mine:load['train'] returned images of shape (1, 8, 8)")),
+        ("test", np.zeros((10, 64)), ("['test'] returned rows of 64 values, but mine:load['train'] "
+                                      "returned images of shape (1, 8, 8)")),
+        ("val", np.zeros((10, 2, 8, 8)), "['val'] returned images of shape (2, 8, 8)"),
+    ],
+    ids=["other size", "a table", "other channels"],
+)
+def test_splits_of_different_image_shapes_are_refused_naming_the_split(split, X, shown):
+    images, y = _digit_images(30)
+    splits = {part: (images[:10], y[:10]) for part in ("train", "val", "test")}
+    splits[split] = (X, y[:10])
+    with pytest.raises(ConfigError) as err:
+        dataset_from_loader(splits, name="mine:load", seed=0)
+    assert str(err.value).startswith(f"dataset.loader: mine:load{shown}")
+    assert "channels first" in str(err.value) and err.value.field == "loader"
+
+
+def test_tables_of_different_widths_are_refused_naming_the_split():
+    X, y = _xy(n=30)
+    splits = {"train": (X[:20], y[:20]), "val": (X[20:25], y[20:25]),
+              "test": (X[25:, :2], y[25:])}
+    with pytest.raises(ConfigError, match=r"mine:load\['test'\] returned rows of 2 values, but "
+                                          r"mine:load\['train'\] returned rows of 3 values"):
+        dataset_from_loader(splits, name="mine:load", seed=0)
+
+
+def test_the_bundled_cnn_trains_on_images_a_loader_returned():
+    from sweepforge.trainables import get_trainable
+
+    data = dataset_from_loader(_digit_images(), name="mine:load", seed=0)
+    spec = get_trainable("cnn")
+    assert data.task in spec.data_tasks and data.image_shape == (1, 8, 8)
+    config = spec.make_config({"epochs": 1, "width": 4, "batch_size": 32}, data)  # its checks
+    result = spec.train(config, data, seed=0)
+    assert result["epoch"] == 1 and 0 <= result["val_accuracy"] <= 1
+    assert np.isfinite(result["val_loss"])
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "python lists", "pandas"])
+def test_a_list_of_x_and_y_is_the_pair_x_y(kind):
+    X, y = _xy()
+    y = (y == "dog").astype(int)
+    listed = {"numpy": [X, y], "torch": [torch.tensor(X), torch.tensor(y)],
+              "python lists": [X.tolist(), y.tolist()],
+              "pandas": [pd.DataFrame(X), pd.Series(y)]}[kind]
+    data = dataset_from_loader(listed, name="mine:load", seed=0)
+    paired = dataset_from_loader((X, y), name="mine:load", seed=0)
+    assert isinstance(data, Dataset) and data.task == "classification"
+    assert np.array_equal(data.X_train, paired.X_train) and np.array_equal(data.y_test,
+                                                                           paired.y_test)
+
+
+def test_a_list_of_images_and_labels_keeps_the_image_shape():
+    X, y = _digit_images(60)
+    assert dataset_from_loader([X, y], name="mine:load", seed=0).image_shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["two paths", "two Paths", "two lists of paths", "different lengths", "two dicts",
+     "a number and an array", "ragged lists", "three parts"],
+)
+def test_any_other_list_is_handed_through_unchanged(kind):
+    X, y = _xy()
+    result = {
+        "two paths": ["/data/train.csv", "/data/test.csv"],
+        "two Paths": [Path("/data/train"), Path("/data/test")],
+        "two lists of paths": [["a.png", "b.png"], ["c.png", "d.png"]],
+        "different lengths": [X, y[:10]],
+        "two dicts": [{"X": X}, {"y": y}],
+        "a number and an array": [3, X],
+        "ragged lists": [[[1.0, 2.0], [3.0]], [0, 1]],
+        "three parts": [X, y, y],
+    }[kind]
+    assert dataset_from_loader(result, name="mine:load", seed=0) is result
+
+
+def test_a_tuple_of_things_that_are_not_arrays_is_refused():
+    with pytest.raises(ConfigError) as err:
+        dataset_from_loader(("/data/train.csv", "/data/test.csv"), name="mine:load", seed=0)
+    assert str(err.value) == ("dataset.loader: mine:load must be an (X, y) pair of arrays or "
+                              "tensors, got str and str")
+    assert err.value.field == "loader"
+
+
+class _Squares(torch.utils.data.Dataset):
+    """A map-style dataset of ``n`` items ``(i, i * i)``."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        return torch.tensor(float(index)), index * index
+
+
+def test_a_map_style_torch_dataset_is_split_by_index_with_the_seed():
+    from torch.utils.data import Subset
+
+    from sweepforge.trainables.user_data import TorchDatasetSplits
+
+    dataset = _Squares(50)
+    data = dataset_from_loader(dataset, name="mine:load", seed=0)
+    assert isinstance(data, TorchDatasetSplits) and data.name == "mine:load"
+    assert all(isinstance(part, Subset) and part.dataset is dataset
+               for part in (data.train, data.val, data.test))
+    assert (len(data.train), len(data.val), len(data.test)) == (30, 10, 10)  # as (X, y) gets
+    indices = [*data.train.indices, *data.val.indices, *data.test.indices]
+    assert sorted(indices) == list(range(50)) and indices != list(range(50))  # shuffled
+    assert all(type(i) is int for i in indices)
+    first = data.val.indices[0]
+    assert data.val[0][1] == first * first  # items are read through the subset
+    again = dataset_from_loader(dataset, name="mine:load", seed=0)
+    other = dataset_from_loader(dataset, name="mine:load", seed=1)
+    assert [again.train.indices, again.val.indices, again.test.indices] == [
+        data.train.indices, data.val.indices, data.test.indices]
+    assert other.train.indices != data.train.indices
+    tensors = dataset_from_loader(torch.utils.data.TensorDataset(torch.zeros(7, 2)),
+                                  name="mine:load", seed=0)
+    assert (len(tensors.train), len(tensors.val), len(tensors.test)) == (3, 2, 2)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_a_torch_dataset_too_small_for_three_splits_is_refused(n):
+    with pytest.raises(ConfigError) as err:
+        dataset_from_loader(_Squares(n), name="mine:load", seed=0)
+    assert str(err.value).startswith(f"dataset.loader: mine:load returned a torch Dataset of "
+                                     f"{n} items") and "at least 3" in str(err.value)
+    assert err.value.field == "loader"
+    assert len(dataset_from_loader(_Squares(3), name="mine:load", seed=0).train) == 1
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        return iter(range(10))
+
+
+class _NoLength(torch.utils.data.Dataset):
+    def __getitem__(self, index):
+        return index
+
+
+@pytest.mark.parametrize("dataset", [_Stream(), _NoLength()], ids=["iterable", "no __len__"])
+def test_a_torch_dataset_that_cannot_be_split_by_index_is_handed_through(dataset):
+    assert dataset_from_loader(dataset, name="mine:load", seed=0) is dataset
+
+
+def test_torch_datasets_are_only_looked_for_when_torch_is_imported(monkeypatch):
+    dataset = _Squares(20)
+    monkeypatch.delitem(sys.modules, "torch.utils.data")  # as in a process without torch
+    assert dataset_from_loader(dataset, name="mine:load", seed=0) is dataset
+
+
+def test_reading_a_loader_s_arrays_does_not_import_torch():
+    import subprocess
+
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from sweepforge.trainables.user_data import dataset_from_loader
+        X, y = np.zeros((30, 2, 4, 4)), np.arange(30) % 2
+        for result in ((X, y), [X, y], ["a.csv", "b.csv"], object()):
+            dataset_from_loader(result, name="mine:load", seed=0)
+        assert "torch" not in sys.modules, "torch was imported"
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+
 # --- code_folder: what a Ray cluster is sent ----------------------------------------------------
 
 def test_a_file_reference_sends_its_folder_and_is_loaded_there_by_module_name(user_dir, tmp_path):
