@@ -132,11 +132,15 @@ def run_trial(
 
     node = ray.get_runtime_context().get_node_id()
     trial_config = spec.make_config({**fixed, **config})
-    # a user's function may return metrics beyond its last report (test scores), sent after it
-    # returns: Tune must not end its trial at the last epoch's report
     own_function = isinstance(spec, FunctionTrainableSpec)
-    last_epoch = None if own_function else getattr(trial_config, "epochs", None)
+    last_epoch = getattr(trial_config, "epochs", None)
+    if not isinstance(last_epoch, int):  # (a user's function without an `epochs` knob)
+        last_epoch = None
     reported: list[dict[str, Any]] = []
+    # A user's function returns its final metrics (test scores) after its last report. That
+    # report is held until it returns and goes with them: sent at once, a scheduler stopping
+    # trials at max_epochs (ASHA) or Tune's end of the trial would cut the function off first.
+    held: list[dict[str, Any]] = []
 
     facts: dict[str, Any] = {}
 
@@ -157,6 +161,10 @@ def run_trial(
             # next trial. Otherwise it waits for the function to return, one more round trip
             # between master and worker per trial (BENCHMARKS.md, "Orchestration overhead").
             extra["done"] = True
+            if own_function:
+                held.append({**metrics, **extra})
+                reported.append(metrics)
+                return
         checkpointer.report({**metrics, **extra})
         reported.append(metrics)
 
@@ -168,6 +176,11 @@ def run_trial(
         raise MetricNotReported(f"metric {metric!r} was never reported by {spec.name}; it reported: "
                          f"{', '.join(seen) or 'nothing'} (check the campaign's metric: or what "
                          "the function reports and returns)")
+    if held:  # the last epoch's report, with what the function returned
+        last = held[-1]
+        checkpointer.report({**last, **(final if isinstance(final, dict) else {}),
+                             "epoch": last["epoch"]})
+        return
     if not isinstance(final, dict) or not final:
         return
     if not reported:
