@@ -30,6 +30,7 @@ _LAZY = {
     "components": ("ACTIVATIONS", "INITIALIZERS", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS"),
     "preprocessing": ("MinMaxScaler", "Standardizer"),
     "tables": ("load_table",),
+    "user_data": ("TorchDatasetSplits",),
     "autoencoder": ("AutoencoderConfig", "train_autoencoder"),
     "cnn": ("CNN", "CNNConfig", "train_cnn"),
     "entity_embedding": ("EntityEmbeddingConfig", "train_entity_embedding"),
@@ -75,6 +76,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names the lazy loader provi
     from .rnn import RNNConfig, train_rnn
     from .tables import load_table
     from .unet import UNet, UNetConfig, train_unet
+    from .user_data import TorchDatasetSplits
     from .word2vec import Word2VecConfig, WordVectors, fit_word2vec, train_word2vec
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "Checkpointer",
     "ConfigError",
     "Dataset",
+    "TorchDatasetSplits",
     "DirectoryCheckpointer",
     "EntityEmbeddingConfig",
     "LinearRegressionConfig",
