@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweepforge.trainables.user_code import module_root
 
+from ..config import LoaderSource
 from .checkpoints import DropCheckpoints, tune_trial_dirname
 from .interrupt import InterruptFlag, StopOnInterrupt
 from .memory import ForgetFinishedTrialStats
@@ -91,6 +92,7 @@ class TuneRunner:
                 raise interrupt.exception()
 
     def _trainable(self) -> Any:
+        import ray
         from ray import tune
 
         config, plan, resources = self.config, self.plan, self.config.resources
@@ -101,10 +103,17 @@ class TuneRunner:
         name, root = config.trainable, module_root(module)
         if plan.shipped is not None:
             name, root = plan.shipped.reference, None
+        # the data goes once into Ray's object store; workers fetch it after importing the
+        # user's modules (a loader may return objects of its own classes), so by reference
+        data_roots = ()
+        if isinstance(config.dataset, LoaderSource) and plan.shipped is None:
+            loader = config.dataset.ref
+            data_roots = tuple(filter(None, [loader.root or module_root(loader.module)]))
         return tune.with_resources(
             tune.with_parameters(
                 run_trial, trainable_name=name, trainable_module=module,
-                trainable_root=root, data=plan.data, seed=config.seed,
+                trainable_root=root, data_ref=[ray.put(plan.data)], data_roots=data_roots,
+                seed=config.seed,
                 fixed=plan.fixed, cpus=resources.cpu, gpus=resources.gpu,
                 data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}", metric=config.metric,
             ),

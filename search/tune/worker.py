@@ -77,6 +77,18 @@ def _writable(data: Dataset, key: str) -> Dataset:
     return _WRITABLE[key]
 
 
+def _campaign_data(ref: Any, key: str) -> Any:
+    """The campaign's data for one trial, fetched from Ray's object store once the user's
+    modules can be imported (the data may hold objects of their classes: a torch ``Dataset``).
+    A :class:`Dataset` is fetched and copied once per worker (:func:`_writable`); the user's
+    own kind of data afresh for each trial, as the master sent it."""
+    if key in _WRITABLE:
+        return _WRITABLE[key]
+    import ray
+
+    return _writable(ray.get(ref), key)
+
+
 def _import_trainable_module(module: str, root: str | None) -> None:
     try:
         importlib.import_module(module)
@@ -88,16 +100,19 @@ def _import_trainable_module(module: str, root: str | None) -> None:
 
 
 def run_trial(
-    config: dict[str, Any], *, trainable_name: str, trainable_module: str, data: Dataset,
+    config: dict[str, Any], *, trainable_name: str, trainable_module: str, data_ref: list[Any],
     seed: int, fixed: dict[str, Any], cpus: float, gpus: float, trainable_root: str | None = None,
-    data_key: str = "", metric: str = "",
+    data_roots: tuple[str, ...] = (), data_key: str = "", metric: str = "",
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
     ``trainable_module`` is imported first (from ``trainable_root`` when the worker cannot find
     it otherwise), so a trainable registered in the user's own module (not only sweepforge's) is
-    known in the worker too. ``data`` is the campaign's dataset, split by the master, and
-    ``data_key`` names that split (campaign id, dataset, seed): a worker copies it once.
+    known in the worker too. ``data_ref`` holds the Ray object of the campaign's data (split by
+    the master, or what the user's loader returned), inside a list so that Tune does not fetch
+    it before that import: ``data_roots`` (the loader's folder) go on ``sys.path`` too, then it
+    is fetched. ``data_key`` names that data (campaign id, dataset, seed): a worker copies a
+    :class:`Dataset` once.
     ``metric`` is the campaign's metric: a user's function that returns a single number
     returns it.
     """
@@ -118,6 +133,9 @@ def run_trial(
     checkpointer = TuneCheckpointer(resume_from, config=config)
     if trainable_module != "__main__":
         _import_trainable_module(trainable_module, trainable_root)
+    for root in data_roots:  # where the loader's classes are, for what it returned
+        if root not in sys.path:
+            sys.path.append(root)
     # a bundled name, or the user's own function (imported here as in the master)
     spec = trainable_for(trainable_name, metric=metric, knobs=[*fixed, *config])
 
@@ -169,8 +187,8 @@ def run_trial(
         reported.append(metrics)
 
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
-    writable = _writable(data, data_key or f"{data.name}/{seed}")
-    final = spec.train(trial_config, writable, report, device=device, seed=seed, **keeps)
+    data = _campaign_data(data_ref[0], data_key)
+    final = spec.train(trial_config, data, report, device=device, seed=seed, **keeps)
     if own_function and metric and not any(metric in each for each in [*reported, final or {}]):
         seen = sorted({key for each in [*reported, final or {}] for key in each})
         raise MetricNotReported(f"metric {metric!r} was never reported by {spec.name}; it reported: "

@@ -489,3 +489,73 @@ def test_a_function_that_never_reports_the_metric_stops_the_campaign_after_one_t
     assert runs["trial"][0].info.status == "FAILED"
     assert said in runs["trial"][0].data.tags["sweepforge.error"]
     assert [run.info.status for run in runs["campaign"]] == ["FAILED"]
+
+
+TORCH_DATA = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class Blobs(Dataset):
+    """The user's own map-style Dataset class: workers must import this module to unpickle it."""
+
+    def __init__(self, n=120):
+        generator = torch.Generator().manual_seed(0)
+        self.y = torch.arange(n) % 2
+        self.X = torch.randn(n, 4, generator=generator) + self.y[:, None]
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+def load():
+    return Blobs()
+'''
+
+TORCH_DATA_MODEL = '''
+import torch
+from torch.utils.data import DataLoader
+
+
+def train(config, data, report=None):
+    assert (len(data.train), len(data.val), len(data.test)) == (72, 24, 24)  # 60/20/20 by index
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"])
+    for epoch in range(1, config["epochs"] + 1):
+        for X, y in DataLoader(data.train, batch_size=16, shuffle=True):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(X), y).backward()
+            optimizer.step()
+        with torch.no_grad():
+            X, y = next(iter(DataLoader(data.val, batch_size=len(data.val))))
+            report({"epoch": epoch, "val_accuracy": (model(X).argmax(1) == y).float().mean().item()})
+'''
+
+
+@pytest.mark.slow
+def test_a_torch_dataset_of_the_user_s_own_class_reaches_the_workers_split_by_index(
+        ray_local, tmp_path, monkeypatch, forget_user_modules):
+    """The loader (in its own folder, apart from the model's) returns an instance of a class
+    of its module: the workers fetch the data only after that folder is importable, and the
+    function gets train/val/test Subsets (72/24/24 of 120 rows)."""
+    project = tmp_path / "project"
+    write_project(project / "data", {}, ds_blobs=TORCH_DATA)
+    path = write_project(project, project_campaign(
+        "own-torch-dataset", trainable="./models/ds_model.py:train",
+        dataset={"loader": "./data/ds_blobs.py:load"}, space={"lr": [0.05, 0.2]},
+        strategies={"grid": {}}))
+    write_project(project / "models", {}, ds_model=TORCH_DATA_MODEL)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
+                                 "--no-report"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    runs = runs_by_kind(uri, "own-torch-dataset")["trial"]
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+    for run in runs:
+        assert 0.0 <= run.data.metrics["val_accuracy"] <= 1.0
