@@ -36,6 +36,22 @@ def channel_stats(X: np.ndarray, image_shape: ImageShape) -> tuple[np.ndarray, n
     return mean, np.where(std > 0, std, 1.0)
 
 
+def pixel_scaling(data: Dataset, image_shape: ImageShape) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``float32`` ``(offset, scale)`` of flat image rows: each pixel gets its
+    channel's training-split mean and std, and :func:`image_splits` stores
+    ``(X - offset) / scale``.
+
+    Example:
+        >>> from sweepforge.trainables import load_dataset
+        >>> offset, scale = pixel_scaling(load_dataset("digits"), (1, 8, 8))
+        >>> offset.shape, offset.dtype, bool((offset == offset[0]).all())
+        ((64,), dtype('float32'), True)
+    """
+    mean, std = channel_stats(data.X_train, image_shape)
+    pixels = image_shape[1] * image_shape[2]
+    return np.repeat(mean, pixels).astype(np.float32), np.repeat(std, pixels).astype(np.float32)
+
+
 def image_splits(data: Dataset, image_shape: ImageShape, device: torch.device) -> TensorSplits:
     """Scale every split per channel with training-split statistics; move it to ``device``.
 
@@ -47,10 +63,7 @@ def image_splits(data: Dataset, image_shape: ImageShape, device: torch.device) -
         >>> splits.x_train.shape, round(float(splits.x_train.mean()), 4)
         (torch.Size([1077, 64]), 0.0)
     """
-    mean, std = channel_stats(data.X_train, image_shape)
-    pixels = image_shape[1] * image_shape[2]
-    offset = np.repeat(mean, pixels).astype(np.float32)
-    scale = np.repeat(std, pixels).astype(np.float32)
+    offset, scale = pixel_scaling(data, image_shape)
     parts = []
     for part in ("train", "val", "test"):
         X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")

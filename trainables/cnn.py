@@ -147,6 +147,25 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
+def build_cnn(config: CNNConfig, image_shape: ImageShape, n_classes: int) -> CNN:
+    """The :class:`CNN` that ``config`` describes for ``image_shape`` images, not yet initialized
+    with ``config.init`` (the training loop does that).
+
+    Example:
+        >>> build_cnn(CNNConfig(depth=2, width=4), (1, 8, 8), 10)(torch.zeros(3, 64)).shape
+        torch.Size([3, 10])
+    """
+    return CNN(
+        image_shape,
+        n_classes,
+        depth=config.depth,
+        width=config.width,
+        activation=config.activation,
+        batch_norm=config.batch_norm,
+        dropout=config.dropout,
+    )
+
+
 def check_cnn_data(config: CNNConfig, data: Dataset) -> None:
     """Raise :class:`ConfigError` unless ``data`` holds images big enough for ``config.depth``."""
     image_shape = require_image_shape(data, "cnn", DATASETS)
@@ -192,15 +211,7 @@ def train_cnn(
         1
     """
     return train_image_classifier(
-        lambda image_shape, n_classes: CNN(
-            image_shape,
-            n_classes,
-            depth=config.depth,
-            width=config.width,
-            activation=config.activation,
-            batch_norm=config.batch_norm,
-            dropout=config.dropout,
-        ),
+        lambda image_shape, n_classes: build_cnn(config, image_shape, n_classes),
         config,
         data,
         report,

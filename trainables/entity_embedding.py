@@ -152,14 +152,9 @@ def table_splits(
     A regression target is stored as ``(z - offset) / scale`` with ``z = log(y)`` when
     ``log_target`` (else ``z = y``) and training-split statistics.
     """
-    numeric = [i for i in range(data.n_features) if i not in (data.categories or {})]
-    scaler = Standardizer().fit(data.X_train[:, numeric]) if numeric else None
+    numeric, scaler, offset, scale = table_scaling(data, log_target=log_target)
     regression = data.task == "regression"
     log = regression and log_target
-    z_train = np.log(data.y_train) if log else data.y_train
-    offset = float(z_train.mean()) if regression else 0.0
-    scale = float(z_train.std()) if regression else 1.0
-    scale = scale if scale > 0 else 1.0
     parts = []
     for part in ("train", "val", "test"):
         X = getattr(data, f"X_{part}").copy()
@@ -172,6 +167,22 @@ def table_splits(
     splits = TensorSplits(*parts, y_offset=offset, y_scale=scale)
     objective = target_regression(offset, scale, log=log) if regression else classification()
     return splits, objective
+
+
+def table_scaling(
+    data: Dataset, *, log_target: bool
+) -> tuple[list[int], Standardizer | None, float, float]:
+    """What :func:`table_splits` fits on the training split: the indices of the numeric
+    columns, their :class:`Standardizer` (``None`` when every column is categorical), and the
+    ``offset`` and ``scale`` of a regression target stored as ``(z - offset) / scale`` (0 and 1
+    for class labels)."""
+    numeric = [i for i in range(data.n_features) if i not in (data.categories or {})]
+    scaler = Standardizer().fit(data.X_train[:, numeric]) if numeric else None
+    regression = data.task == "regression"
+    z_train = np.log(data.y_train) if regression and log_target else data.y_train
+    offset = float(z_train.mean()) if regression else 0.0
+    scale = float(z_train.std()) if regression else 1.0
+    return numeric, scaler, offset, (scale if scale > 0 else 1.0)
 
 
 def target_regression(offset: float, scale: float, *, log: bool) -> Objective:

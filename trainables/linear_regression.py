@@ -93,6 +93,19 @@ def check_linear_knobs(config: Any) -> None:
     check_optimizer_args(config.optimizer, config.lr, config.weight_decay, config.momentum)
 
 
+def build_linear_model(config: Any, n_inputs: int, n_outputs: int) -> nn.Linear:
+    """Build ``nn.Linear(n_inputs, n_outputs)``, initialized with ``config.init``; the model of
+    both linear families (draws from torch's global RNG).
+
+    Example:
+        >>> build_linear_model(LinearRegressionConfig(), 10, 1).weight.abs().sum().item()
+        0.0
+    """
+    model = nn.Linear(n_inputs, n_outputs)
+    initialize(model, config.init)
+    return model
+
+
 def fit_linear_model(
     config: Any,
     splits: TensorSplits,
@@ -109,14 +122,8 @@ def fit_linear_model(
     Shared by the linear families; ``config`` has the fields of :class:`LinearRegressionConfig`.
     The model, its initialization and the batch order are all drawn from ``seed``.
     """
-
-    def build() -> nn.Module:
-        model = nn.Linear(splits.x_train.shape[1], n_outputs)
-        initialize(model, config.init)
-        return model
-
     return train_model(
-        build,
+        lambda: build_linear_model(config, splits.x_train.shape[1], n_outputs),
         config,
         splits,
         objective,

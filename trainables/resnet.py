@@ -184,6 +184,24 @@ class ResNet(nn.Module):
         return self.head(self.features(x))
 
 
+def build_resnet(config: ResNetConfig, image_shape: ImageShape, n_classes: int) -> ResNet:
+    """The :class:`ResNet` that ``config`` describes for ``image_shape`` images, not yet
+    initialized with ``config.init`` (the training loop does that).
+
+    Example:
+        >>> build_resnet(ResNetConfig(depth=1), (1, 8, 8), 10)(torch.zeros(3, 64)).shape
+        torch.Size([3, 10])
+    """
+    return ResNet(
+        image_shape,
+        n_classes,
+        depth=config.depth,
+        widen=config.widen,
+        activation=config.activation,
+        dropout=config.dropout,
+    )
+
+
 @register_trainable(
     "resnet",
     config_cls=ResNetConfig,
@@ -215,14 +233,7 @@ def train_resnet(
         1
     """
     return train_image_classifier(
-        lambda image_shape, n_classes: ResNet(
-            image_shape,
-            n_classes,
-            depth=config.depth,
-            widen=config.widen,
-            activation=config.activation,
-            dropout=config.dropout,
-        ),
+        lambda image_shape, n_classes: build_resnet(config, image_shape, n_classes),
         config,
         data,
         report,

@@ -226,24 +226,31 @@ def train_rnn(
         n_outputs, objective = 1, regression_with_baseline(splits)
     else:
         n_outputs, objective = data.n_classes, classification_with_baseline(data)
-
-    def build() -> RecurrentNet:
-        model = RecurrentNet(
-            shape,
-            n_outputs,
-            cell=config.cell,
-            hidden_size=config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout,
-            bidirectional=config.bidirectional,
-        )
-        initialize_recurrent(model, config.init)
-        return model
-
     return train_model(
-        build, config, splits, objective, device=torch_device, seed=seed, report=report,
-        checkpoint=checkpoint,
+        lambda: build_rnn(config, shape, n_outputs), config, splits, objective,
+        device=torch_device, seed=seed, report=report, checkpoint=checkpoint,
     )
+
+
+def build_rnn(config: RNNConfig, shape: SequenceShape, n_outputs: int) -> RecurrentNet:
+    """The :class:`RecurrentNet` that ``config`` describes for ``(T, F)`` sequences, initialized
+    with ``config.init`` (draws from torch's global RNG).
+
+    Example:
+        >>> build_rnn(RNNConfig(hidden_size=4), (5, 2), 1)(torch.zeros(3, 10)).shape
+        torch.Size([3, 1])
+    """
+    model = RecurrentNet(
+        shape,
+        n_outputs,
+        cell=config.cell,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+        bidirectional=config.bidirectional,
+    )
+    initialize_recurrent(model, config.init)
+    return model
 
 
 def sequence_splits(data: Dataset, shape: SequenceShape, device: torch.device) -> TensorSplits:
@@ -257,8 +264,7 @@ def sequence_splits(data: Dataset, shape: SequenceShape, device: torch.device) -
         >>> round(float(splits.x_train.mean()), 4), round(float(splits.y_train.std()), 2)
         (0.0, 1.0)
     """
-    features = Standardizer().fit(data.X_train.reshape(-1, shape[1]))
-    target = Standardizer().fit(data.y_train.reshape(-1, 1)) if data.task == "regression" else None
+    features, target = sequence_scalers(data, shape)
     parts = []
     for part in ("train", "val", "test"):
         X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
@@ -272,6 +278,16 @@ def sequence_splits(data: Dataset, shape: SequenceShape, device: torch.device) -
     if target is None:
         return TensorSplits(*parts)
     return TensorSplits(*parts, y_offset=float(target.offset_[0]), y_scale=float(target.scale_[0]))
+
+
+def sequence_scalers(
+    data: Dataset, shape: SequenceShape
+) -> tuple[Standardizer, Standardizer | None]:
+    """The scalers :func:`sequence_splits` fits on the training split: one over the ``F``
+    features of every step, and one of a regression target (``None`` for class labels)."""
+    features = Standardizer().fit(data.X_train.reshape(-1, shape[1]))
+    target = Standardizer().fit(data.y_train.reshape(-1, 1)) if data.task == "regression" else None
+    return features, target
 
 
 def regression_with_baseline(splits: TensorSplits) -> Objective:

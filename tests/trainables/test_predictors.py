@@ -1,0 +1,331 @@
+"""A predictor rebuilt from a trial's checkpoint predicts from raw inputs exactly as the trial did.
+
+Every family really trains (1-2 epochs on small bundled data) with a MemoryCheckpointer; the
+predictor built from the last state must reproduce, bit for bit on the CPU, the test metrics the
+trial reported and the outputs of a model restored the way the training loop restores one.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sweepforge.trainables import ConfigError, MemoryCheckpointer, get_trainable, load_dataset
+from sweepforge.trainables._images import image_splits
+from sweepforge.trainables._loop import TensorSplits, classification, regression
+from sweepforge.trainables.checkpoint import DirectoryCheckpointer, restore
+from sweepforge.trainables.cnn import build_cnn
+from sweepforge.trainables.components import build_optimizer
+from sweepforge.trainables.datasets import Dataset
+from sweepforge.trainables.entity_embedding import build_entity_embedding, table_splits
+from sweepforge.trainables.linear_regression import build_linear_model
+from sweepforge.trainables.mlp import build_mlp
+from sweepforge.trainables.predictors import (
+    SUPPORTED,
+    UNSUPPORTED,
+    Predictor,
+    predictor_from_state,
+)
+from sweepforge.trainables.resnet import build_resnet
+from sweepforge.trainables.rnn import build_rnn, sequence_splits
+from sweepforge.trainables.sequence_datasets import sequence_shape
+from sweepforge.trainables.tables import load_table, table_arrays
+
+CPU = torch.device("cpu")
+
+CASES = {
+    "mlp-iris": ("mlp", "iris", {"epochs": 2, "width": 16, "dropout": 0.2, "batch_norm": True}),
+    "logistic_regression-wine": ("logistic_regression", "wine", {"epochs": 2}),
+    "mlp_regressor-diabetes": ("mlp_regressor", "diabetes", {"epochs": 2, "dropout": 0.1}),
+    "linear_regression-diabetes": ("linear_regression", "diabetes", {"epochs": 2, "l1": 1e-3}),
+    "cnn-digits": ("cnn", "digits", {"epochs": 1, "depth": 2, "width": 4}),
+    "resnet-digits": ("resnet", "digits", {"epochs": 1, "depth": 2, "dropout": 0.2}),
+    "entity_embedding-store_sales": (
+        "entity_embedding", "store_sales", {"epochs": 1, "depth": 1, "width": 16},
+    ),
+    "rnn-adding": ("rnn", "adding", {"epochs": 1, "hidden_size": 8}),
+    "rnn-temporal_order": ("rnn", "temporal_order", {"epochs": 1, "hidden_size": 8, "cell": "gru"}),
+}
+
+
+@dataclass(frozen=True)
+class Trial:
+    name: str
+    overrides: dict[str, Any]
+    config: Any
+    data: Dataset
+    result: dict[str, float]
+    state: dict[str, Any]
+
+
+@functools.cache
+def trial(case: str) -> Trial:
+    """Train ``case`` once per test session and keep its last checkpoint state."""
+    name, dataset, overrides = CASES[case]
+    return train(name, load_dataset(dataset, seed=0), overrides)
+
+
+def train(name: str, data: Dataset, overrides: dict[str, Any]) -> Trial:
+    spec, keeper = get_trainable(name), MemoryCheckpointer()
+    result = spec.train(overrides, data, seed=0, checkpoint=keeper)
+    assert keeper.state is not None and keeper.state["epoch"] == overrides["epochs"]
+    return Trial(name, overrides, spec.make_config(overrides), data, result, keeper.state)
+
+
+# --- references: what the family's own training code computes --------------------------------
+
+
+def family_splits(name: str, config: Any, data: Dataset) -> tuple[TensorSplits, Any]:
+    """The scaled splits and the objective the family's train function uses."""
+    if name in ("mlp", "logistic_regression"):
+        return TensorSplits.from_dataset(data, CPU, scaling="standard"), classification()
+    if name in ("mlp_regressor", "linear_regression"):
+        splits = TensorSplits.from_dataset(data, CPU, scaling="standard", target_scaling="standard")
+        return splits, regression(splits.y_offset, splits.y_scale)
+    if name in ("cnn", "resnet"):
+        return image_splits(data, data.image_shape, CPU), classification()
+    if name == "rnn":
+        splits = sequence_splits(data, sequence_shape(data), CPU)
+        if data.task == "classification":
+            return splits, classification()
+        return splits, regression(splits.y_offset, splits.y_scale)
+    assert name == "entity_embedding"
+    return table_splits(data, CPU, log_target=config.log_target)
+
+
+def family_model(name: str, config: Any, data: Dataset) -> torch.nn.Module:
+    n_outputs = data.n_classes if data.task == "classification" else 1
+    if name in ("mlp", "mlp_regressor"):
+        return build_mlp(config, data.n_features, n_outputs)
+    if name in ("logistic_regression", "linear_regression"):
+        return build_linear_model(config, data.n_features, n_outputs)
+    if name == "cnn":
+        return build_cnn(config, data.image_shape, n_outputs)
+    if name == "resnet":
+        return build_resnet(config, data.image_shape, n_outputs)
+    if name == "rnn":
+        return build_rnn(config, sequence_shape(data), n_outputs)
+    return build_entity_embedding(config, data, n_outputs)
+
+
+def restored_test_outputs(t: Trial, splits: TensorSplits) -> torch.Tensor:
+    """Outputs on the scaled test split of a model restored as the loop restores one (model,
+    optimizer, shuffling generator via checkpoint.restore), evaluated as evaluate() does."""
+    with torch.random.fork_rng(devices=[]):  # restore() sets the global RNG state
+        model = family_model(t.name, t.config, t.data)
+        optimizer = build_optimizer(
+            t.config.optimizer, model.parameters(), t.config.lr, t.config.weight_decay,
+            t.config.momentum,
+        )
+        epoch = restore(t.state, model=model, optimizer=optimizer, generator=torch.Generator(),
+                        device=CPU)
+    assert epoch == t.overrides["epochs"]
+    model.eval()
+    with torch.inference_mode():
+        return model(splits.x_test)
+
+
+def original_test_targets(t: Trial, splits: TensorSplits) -> torch.Tensor:
+    """The test targets in original units, as the family's metrics compute them."""
+    if t.name != "entity_embedding":
+        return splits.y_test * splits.y_scale + splits.y_offset
+    z = splits.y_test.double() * splits.y_scale + splits.y_offset
+    return z.exp() if t.config.log_target else z
+
+
+# --- every supported family ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_predictor_reproduces_the_trial_bit_for_bit(case):
+    t = trial(case)
+    predictor = predictor_from_state(t.name, t.overrides, t.data, t.state)
+    splits, objective = family_splits(t.name, t.config, t.data)
+    outputs = predictor(torch.from_numpy(t.data.X_test))  # raw, unscaled test rows
+
+    # 1. The test metrics the trial reported, recomputed from the predictor's outputs.
+    metrics = objective.metrics(outputs, splits.y_test)
+    for name in objective.names:
+        assert metrics[name] == t.result[f"test_{name}"], name
+    # 2. The outputs of the model restored by the training loop's path, on its scaled split.
+    assert torch.equal(outputs, restored_test_outputs(t, splits))
+
+    predicted = predictor.predict(t.data.X_test)
+    if t.data.task == "classification":
+        assert predicted.dtype == np.int64
+        assert np.array_equal(predicted, outputs.argmax(dim=1).numpy())
+        accuracy = float((torch.from_numpy(predicted) == splits.y_test).float().mean())
+        assert accuracy == t.result["test_accuracy"]
+        proba = predictor.predict_proba(t.data.X_test)
+        assert proba.shape == (len(t.data.X_test), t.data.n_classes)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+        assert np.array_equal(proba.argmax(axis=1), predicted)
+    else:
+        # 3. Values in the target's original units: the trial's test MAE, exactly, and its R²
+        # (up to float32 rounding) against the raw targets of the dataset itself.
+        assert predicted.dtype == np.float64 and predicted.shape == t.data.y_test.shape
+        y = original_test_targets(t, splits)
+        mae = float((torch.from_numpy(predicted).to(y.dtype) - y).abs().mean())
+        assert mae == t.result["test_mae"]
+        raw = t.data.y_test.astype(np.float64)
+        r2 = 1 - ((predicted - raw) ** 2).sum() / ((raw - raw.mean()) ** 2).sum()
+        assert r2 == pytest.approx(t.result["test_r2"], rel=1e-4, abs=1e-5)
+        with pytest.raises(ValueError, match="regressor"):
+            predictor.predict_proba(t.data.X_test)
+
+
+def test_every_family_is_either_supported_or_refused_with_a_reason():
+    from sweepforge.trainables import list_trainables
+
+    bundled = {name for name in list_trainables()  # not the ones other tests register
+               if get_trainable(name).train_fn.__module__.startswith("sweepforge.trainables.")}
+    assert set(SUPPORTED) | set(UNSUPPORTED) == bundled
+    assert {name for name, *_ in CASES.values()} == set(SUPPORTED)
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_families_without_a_target_per_row_are_refused(name):
+    with pytest.raises(ConfigError, match=f"trainable '{name}' has no predictor") as err:
+        predictor_from_state(name, {}, load_dataset("digits"), {})
+    assert err.value.field == "trainable"
+    assert UNSUPPORTED[name] in str(err.value) and "mlp, mlp_regressor" in str(err.value)
+
+
+def test_an_unknown_trainable_is_a_config_error():
+    with pytest.raises(ConfigError, match="did you mean 'mlp'"):
+        predictor_from_state("mpl", {}, load_dataset("iris"), {})
+
+
+# --- labels, inputs, configs and states ---------------------------------------------------
+
+
+def test_string_labels_of_a_table_come_back_as_strings(tmp_path):
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "green", "blue"], 300)
+    size = rng.normal(size=300).round(3)
+    ok = np.where(size + 1.5 * (colour == "red") > 0.5, "yes", "no")
+    frame = pd.DataFrame({"colour": colour, "size": size, "ok": ok})
+    frame.to_csv(tmp_path / "orders.csv", index=False)
+    data = load_table(tmp_path / "orders.csv", target="ok", categorical=["colour"], seed=0)
+    # The Dataset keeps codes only; the caller names the labels in code order (sorted levels).
+    classes = tuple(frame["ok"].astype("category").cat.categories)
+    _, codes, _, _ = table_arrays(frame, target="ok", categorical=["colour"])
+    assert classes == ("no", "yes") and (np.asarray(classes)[codes] == ok).all()
+
+    overrides = {"epochs": 2, "depth": 1, "width": 16, "batch_size": 32}
+    t = train("entity_embedding", data, overrides)
+    predictor = predictor_from_state("entity_embedding", overrides, data, t.state, classes=classes)
+    labels = predictor.predict(data.X_test)
+    assert labels.dtype.kind == "U" and set(labels) <= {"no", "yes"}
+    truth = np.asarray(classes)[data.y_test]
+    assert float(torch.from_numpy(labels == truth).float().mean()) == t.result["test_accuracy"]
+    proba = predictor.predict_proba(data.X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert (np.asarray(classes)[proba.argmax(axis=1)] == labels).all()
+
+    unknown = data.X_test[:2].copy()
+    unknown[1, 0] = 3.0  # colour has levels 0..2
+    with pytest.raises(ValueError, match="'colour' must hold a code 0..2, but row 1 holds 3.0"):
+        predictor.predict(unknown)
+    with pytest.raises(ConfigError, match="each of the 2 classes") as err:
+        predictor_from_state("entity_embedding", overrides, data, t.state, classes=("no",))
+    assert err.value.field == "classes"
+
+
+def test_a_config_dataclass_or_mapping_give_the_same_predictor():
+    t = trial("mlp-iris")
+    from_mapping = predictor_from_state("mlp", t.overrides, t.data, t.state)
+    from_config = predictor_from_state("mlp", t.config, t.data, t.state)
+    X = torch.from_numpy(t.data.X_val)
+    assert torch.equal(from_mapping(X), from_config(X))
+    with pytest.raises(TypeError, match="MLPConfig or a mapping"):
+        predictor_from_state("mlp", ["epochs"], t.data, t.state)
+
+
+def test_building_leaves_the_rng_alone_and_a_predictor_stays_in_eval_mode():
+    t = trial("mlp-iris")  # dropout and batch norm: training mode would change the outputs
+    before = torch.get_rng_state()
+    predictor = predictor_from_state("mlp", t.overrides, t.data, t.state)
+    assert torch.equal(torch.get_rng_state(), before)
+    expected = predictor.predict_proba(t.data.X_test)
+    predictor.train()
+    assert not any(module.training for module in predictor.modules())
+    assert np.array_equal(predictor.predict_proba(t.data.X_test), expected)
+    assert not any(p.requires_grad for p in predictor.parameters())
+    assert not predictor(torch.from_numpy(t.data.X_test)).requires_grad
+
+
+def test_inputs_are_raw_rows_float64_or_images():
+    t = trial("cnn-digits")
+    predictor = predictor_from_state("cnn", t.overrides, t.data, t.state)
+    X = t.data.X_test
+    expected = predictor(torch.from_numpy(X))
+    assert torch.equal(predictor(torch.from_numpy(X.reshape(-1, 1, 8, 8))), expected)
+    assert torch.equal(predictor(torch.from_numpy(X.reshape(-1, 8, 8))), expected)
+    assert np.array_equal(predictor.predict(X.astype(np.float64)), predictor.predict(X))
+    assert np.array_equal(predictor.predict(X.tolist()), predictor.predict(X))
+    with pytest.raises(ValueError, match=r"rows of 64 raw features or images \(1, 8, 8\)"):
+        predictor.predict(X[:, :10])
+
+
+def test_a_state_that_does_not_fit_is_refused():
+    t = trial("mlp-iris")
+    with pytest.raises(ValueError, match="weights do not fit the 'mlp' model"):
+        predictor_from_state("mlp", {**t.overrides, "width": 8}, t.data, t.state)
+    with pytest.raises(ValueError, match="must be a checkpoint state"):
+        predictor_from_state("mlp", t.overrides, t.data, t.state["model"])
+    d = trial("linear_regression-diabetes")
+    with pytest.raises(ConfigError, match="labels of a classifier") as err:
+        predictor_from_state("linear_regression", d.overrides, d.data, d.state, classes=(1, 2))
+    assert err.value.field == "classes"
+
+
+def test_a_state_read_back_from_a_checkpoint_file_gives_the_same_predictor(tmp_path):
+    t = trial("logistic_regression-wine")
+    DirectoryCheckpointer(tmp_path).save(t.state)
+    from_file = DirectoryCheckpointer(tmp_path).load()  # torch.load(weights_only=True)
+    X = torch.from_numpy(t.data.X_test)
+    expected = predictor_from_state(t.name, t.overrides, t.data, t.state)(X)
+    assert torch.equal(predictor_from_state(t.name, t.overrides, t.data, from_file)(X), expected)
+
+
+def test_a_pickled_predictor_predicts_the_same_in_a_fresh_process(tmp_path):
+    """The pytorch flavour of MLflow pickles the whole module: torch.save / torch.load(
+    weights_only=False) in a new interpreter must give the same predictions."""
+    cases = {
+        "mlp": ("mlp-iris", ("setosa", "versicolor", "virginica")),  # string labels
+        "cnn": ("cnn-digits", None),  # batch norm, images
+        "entity_embedding": ("entity_embedding-store_sales", None),  # codes, log target
+    }
+    predictors = {}
+    for name, (case, classes) in cases.items():
+        t = trial(case)
+        predictors[name] = predictor_from_state(name, t.overrides, t.data, t.state, classes=classes)
+        assert isinstance(predictors[name], Predictor)
+        torch.save(predictors[name], tmp_path / f"{name}.pt")
+        np.save(tmp_path / f"{name}-X.npy", t.data.X_test)
+    script = (
+        "import sys, numpy as np, torch\n"
+        "for name in sys.argv[2:]:\n"
+        "    path = sys.argv[1] + '/' + name\n"
+        "    predictor = torch.load(path + '.pt', weights_only=False)\n"
+        "    assert not predictor.training, name\n"
+        "    np.save(path + '-out.npy', predictor.predict(np.load(path + '-X.npy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path), *predictors],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    for name, predictor in predictors.items():
+        fresh = np.load(tmp_path / f"{name}-out.npy")
+        expected = predictor.predict(trial(cases[name][0]).data.X_test)
+        assert fresh.dtype == expected.dtype and np.array_equal(fresh, expected), name
+    assert np.load(tmp_path / "mlp-out.npy")[0] in ("setosa", "versicolor", "virginica")
+

@@ -1,0 +1,448 @@
+"""A trial's trained model plus the preprocessing its trainable applied: one module that
+predicts from raw inputs.
+
+The output of a campaign is a model, not a config. A checkpoint (the state
+:func:`~.checkpoint.capture` saves after every epoch) holds only weights: the architecture lives
+in the family's code, and the scaling of inputs and target is recomputed from the training split
+on every run, never saved. :func:`predictor_from_state` puts the three back together: it builds
+the model with the family's own build function (the one its train function calls), loads the
+weights, and recomputes the scaling statistics with the family's own functions on the same
+training split. The :class:`Predictor` it returns is a ``torch.nn.Module`` (so a tracking layer
+can save it as a PyTorch model) whose outputs on raw rows equal, bit for bit on the CPU, those
+the trial's model had on its scaled splits.
+
+Supported: the families whose model predicts one target per row (:data:`SUPPORTED`). The
+others are refused with a :class:`~._errors.ConfigError` saying why (:data:`UNSUPPORTED`).
+
+Example:
+    >>> from sweepforge.trainables import MemoryCheckpointer, get_trainable, load_dataset
+    >>> data, keeper = load_dataset("iris"), MemoryCheckpointer()
+    >>> result = get_trainable("mlp").train({}, data, checkpoint=keeper)
+    >>> predictor = predictor_from_state("mlp", {}, data, keeper.state,
+    ...                                  classes=("setosa", "versicolor", "virginica"))
+    >>> predictor.predict(data.X_test[:3]).tolist()  # raw (unscaled) rows in, labels out
+    ['setosa', 'versicolor', 'setosa']
+    >>> predictor.predict_proba(data.X_test[:3]).sum(axis=1).round(4).tolist()
+    [1.0, 1.0, 1.0]
+
+Hand-written because nothing else knows these pieces: MLflow's pytorch flavour saves a module
+it is handed but cannot build one from a sweepforge config and checkpoint, and no library
+knows which statistics a family fitted on which split (they are not in the checkpoint). The
+code stays small by reusing each family's build and scaling functions rather than copying them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._errors import ConfigError
+from ._runtime import resolve_device
+from .checkpoint import FORMAT_VERSION, State
+from .datasets import Dataset, ImageShape
+from .preprocessing import Standardizer
+from .registry import TrainableSpec, get_trainable
+
+__all__ = [
+    "SUPPORTED",
+    "UNSUPPORTED",
+    "Predictor",
+    "TargetScaling",
+    "predictor_from_state",
+]
+
+UNSUPPORTED = {
+    "autoencoder": "it learns to reconstruct its inputs, not to predict a target",
+    "unet": "it labels every pixel of an image (segmentation), not one target per row",
+    "word2vec": "it learns word vectors from text, not a target of a row",
+}
+"""Bundled families with no predictor, and why."""
+
+
+@dataclass(frozen=True)
+class TargetScaling:
+    """How a family stored a regression target: ``(z - offset) / scale``, with ``z = log(y)``
+    when ``log`` and ``z = y`` otherwise; :meth:`decode` turns outputs back into ``y``.
+
+    ``double`` decodes in float64 (as ``entity_embedding``'s metrics do); otherwise in float32
+    (as the shared loop's ``regression`` objective does), so the values are those the trial's
+    metrics were computed from.
+
+    Example:
+        >>> TargetScaling(offset=10.0, scale=2.0).decode(torch.tensor([[1.0], [-1.0]])).tolist()
+        [12.0, 8.0]
+    """
+
+    offset: float
+    scale: float
+    log: bool = False
+    double: bool = False
+
+    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Targets in original units (float64) from model outputs ``(n,)`` or ``(n, 1)``."""
+        stored = outputs.reshape(-1)
+        if self.double:
+            z = stored.double() * self.scale + self.offset
+        else:
+            z = (stored * self.scale + self.offset).double()
+        # Like the family's metrics: a wild prediction stays finite (exp(700) is, exp(710) not).
+        return z.clamp(max=700.0).exp() if self.log else z
+
+
+class Predictor(nn.Module):
+    """A trained model with the input preprocessing (and, for a classifier, the labels) of its
+    trial: raw rows in, outputs, labels or values out.
+
+    Inputs are scaled per column, ``(x - input_offset) / input_scale`` in float32 (every bundled
+    family's scaling has that form: standardization, per-channel pixel scaling, categorical
+    code columns left as they are with offset 0 and scale 1). It is always in eval mode (dropout
+    off, batch norm on its running statistics; :meth:`train` changes nothing) and computes
+    without gradients. Build it with :func:`predictor_from_state`.
+
+    Attributes:
+        model: the family's model, trained weights loaded.
+        trainable: the family's registry name, e.g. ``"mlp"``.
+        task: ``"classification"`` or ``"regression"``.
+        n_features: columns of a raw row; image families also take ``(n, *image_shape)``.
+        classes: the original label of each class index, or ``None`` (labels are ``0..k-1``).
+        target: how a regression target was scaled; ``None`` for a classifier.
+        feature_names, image_shape, categories: as in the training :class:`~.datasets.Dataset`
+            (``categories`` maps a column holding codes ``0..n-1`` to ``n``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        trainable: str,
+        task: str,
+        input_offset: np.ndarray,
+        input_scale: np.ndarray,
+        target: TargetScaling | None = None,
+        classes: Sequence[Any] | None = None,
+        feature_names: Sequence[str] | None = None,
+        image_shape: ImageShape | None = None,
+        categories: Mapping[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task={task!r} must be 'classification' or 'regression'")
+        if (task == "regression") != (target is not None):
+            raise ValueError("a regression predictor needs a target scaling, a classifier none")
+        offset = torch.as_tensor(np.asarray(input_offset, dtype=np.float32)).clone()
+        scale = torch.as_tensor(np.asarray(input_scale, dtype=np.float32)).clone()
+        if offset.ndim != 1 or offset.shape != scale.shape:
+            raise ValueError(
+                f"input_offset and input_scale must be 1-D of one length, got shapes "
+                f"{tuple(offset.shape)} and {tuple(scale.shape)}"
+            )
+        self.model = model
+        self.trainable = trainable
+        self.task = task
+        self.target = target
+        self.classes = tuple(classes) if classes is not None else None
+        self.n_features = int(offset.shape[0])
+        self.feature_names = tuple(feature_names) if feature_names is not None else None
+        self.image_shape = tuple(image_shape) if image_shape is not None else None
+        self.categories = dict(categories or {})
+        self.register_buffer("input_offset", offset)
+        self.register_buffer("input_scale", scale)
+        columns = sorted(self.categories)
+        self.register_buffer("code_columns", torch.tensor(columns, dtype=torch.long), False)
+        levels = [float(self.categories[c]) for c in columns]
+        self.register_buffer("code_levels", torch.tensor(levels, dtype=torch.float32), False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> Predictor:
+        """Stay in eval mode whatever ``mode`` says: a predictor is never trained."""
+        return super().train(False)
+
+    def forward(self, raw_X: torch.Tensor) -> torch.Tensor:
+        """The model's outputs for raw rows ``(n, n_features)`` (or images ``(n, C, H, W)``):
+        logits ``(n, k)`` of a classifier, the scaled target of a regressor."""
+        x = self._rows(torch.as_tensor(raw_X))
+        with torch.no_grad():
+            return self.model((x - self.input_offset) / self.input_scale)
+
+    def predict(self, raw_X: Any) -> np.ndarray:
+        """Labels of raw rows (original values when ``classes`` is known, else ``0..k-1``), or
+        a regressor's values in the target's original units (float64)."""
+        outputs = self(self._tensor(raw_X))
+        if self.target is not None:
+            return self.target.decode(outputs).cpu().numpy()
+        index = outputs.argmax(dim=1).cpu().numpy()
+        return index if self.classes is None else np.asarray(self.classes)[index]
+
+    def predict_proba(self, raw_X: Any) -> np.ndarray:
+        """Class probabilities ``(n, k)`` of raw rows (float32, softmax of the logits); column
+        ``i`` is class ``i``, i.e. ``classes[i]``."""
+        if self.task != "classification":
+            raise ValueError(
+                f"predict_proba needs a classifier; this {self.trainable!r} predictor is a "
+                "regressor: use predict"
+            )
+        return torch.softmax(self(self._tensor(raw_X)), dim=1).cpu().numpy()
+
+    def extra_repr(self) -> str:
+        shown = f"trainable={self.trainable!r}, task={self.task!r}, n_features={self.n_features}"
+        return shown + (f", classes={self.classes!r}" if self.classes is not None else "")
+
+    def _tensor(self, raw_X: Any) -> torch.Tensor:
+        if isinstance(raw_X, torch.Tensor):
+            return raw_X
+        return torch.from_numpy(np.ascontiguousarray(raw_X, dtype=np.float32))
+
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim > 2 and self.image_shape is not None:
+            shape, images = tuple(x.shape[1:]), self.image_shape
+            if shape == images or (images[0] == 1 and shape == images[1:]):
+                x = x.reshape(len(x), -1)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            images = f" or images {self.image_shape}" if self.image_shape is not None else ""
+            raise ValueError(
+                f"the {self.trainable!r} predictor takes rows of {self.n_features} raw features"
+                f"{images}, got an input of shape {tuple(x.shape)}"
+            )
+        x = x.to(device=self.input_offset.device, dtype=torch.float32)
+        if len(self.code_columns):
+            self._check_codes(x[:, self.code_columns])
+        return x
+
+    def _check_codes(self, codes: torch.Tensor) -> None:
+        bad = (codes != codes.round()) | (codes < 0) | (codes >= self.code_levels)
+        if bool(bad.any()):
+            row, j = (int(i) for i in bad.nonzero()[0])
+            column = int(self.code_columns[j])
+            name = self.feature_names[column] if self.feature_names else f"column {column}"
+            raise ValueError(
+                f"categorical {name!r} must hold a code 0..{self.categories[column] - 1}, but "
+                f"row {row} holds {float(codes[row, j])!r}"
+            )
+
+
+def predictor_from_state(
+    trainable: str,
+    config: Any,
+    data: Dataset,
+    state: State,
+    *,
+    classes: Sequence[Any] | None = None,
+    device: str | torch.device = "cpu",
+) -> Predictor:
+    """Rebuild a trial's trained model, with its preprocessing, as a :class:`Predictor`.
+
+    Args:
+        trainable: the family's registry name, one of :data:`SUPPORTED`.
+        config: the trial's config: the family's config dataclass or a mapping of overrides
+            (read by ``get_trainable(trainable).make_config``).
+        data: the campaign's data, split as in the trial: scaling statistics are recomputed
+            from its training split exactly as training computed them.
+        state: a checkpoint state of that trial (:func:`~.checkpoint.capture`; ``state["model"]``
+            holds the weights), e.g. ``MemoryCheckpointer.state`` or
+            :func:`~.checkpoint.load_state_file` of a ``DirectoryCheckpointer``'s file.
+        classes: for a classifier, the original label of each class index (``classes[i]`` is
+            what label ``i`` of ``data`` stands for); the :class:`Dataset` does not keep them.
+        device: where the predictor computes; the CPU by default.
+
+    Raises:
+        ConfigError: an unknown or unsupported trainable, a bad config, a config that does not
+            fit ``data``, or ``classes`` of the wrong length (or given to a regressor).
+        ValueError: ``state`` is not a checkpoint state, or its weights do not fit the model
+            that ``config`` describes.
+
+    The caller's torch RNG state is left as it was.
+    """
+    spec = get_trainable(trainable)
+    recipe = _RECIPES.get(trainable)
+    if recipe is None or not spec.train_fn.__module__.startswith(f"{__package__}."):
+        reason = UNSUPPORTED.get(trainable, "it is not a family bundled with sweepforge")
+        raise ConfigError(
+            f"trainable {trainable!r} has no predictor: {reason}; predictors exist for the "
+            f"families that predict a target per row: {', '.join(SUPPORTED)}",
+            field="trainable",
+        )
+    config = _checked_config(spec, config, data)
+    weights = _weights(state, trainable)
+    task = data.task
+    if classes is not None:
+        if task != "classification":
+            raise ConfigError(
+                f"classes are the labels of a classifier, but dataset {data.name!r} has a "
+                f"{task} target",
+                field="classes",
+            )
+        if isinstance(classes, (str, bytes)) or len(classes) != data.n_classes:
+            raise ConfigError(
+                f"classes={classes!r} must list the original label of each of the "
+                f"{data.n_classes} classes of dataset {data.name!r}, in label order",
+                field="classes",
+            )
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's
+        model, offset, scale, target = recipe(config, data)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ValueError(
+            f"the checkpoint's weights do not fit the {trainable!r} model that this config builds "
+            f"for dataset {data.name!r} (was the state saved by this trainable, with this config "
+            f"and data?): {err}"
+        ) from None
+    predictor = Predictor(
+        model,
+        trainable=trainable,
+        task=task,
+        input_offset=offset,
+        input_scale=scale,
+        target=target,
+        classes=classes,
+        feature_names=data.feature_names,
+        image_shape=data.image_shape,
+        categories=data.categories,
+    )
+    return predictor.to(resolve_device(device))
+
+
+def _checked_config(spec: TrainableSpec, config: Any, data: Dataset) -> Any:
+    # As TrainableSpec.train reads a config: a mapping of overrides or the config dataclass.
+    if isinstance(config, Mapping):
+        return spec.make_config(config, data)
+    if isinstance(config, spec.config_cls):
+        spec.check_data(config, data)
+        return config
+    raise TypeError(
+        f"config must be a {spec.config_cls.__name__} or a mapping, got {type(config).__name__}"
+    )
+
+
+def _weights(state: Any, trainable: str) -> Mapping[str, torch.Tensor]:
+    if (
+        not isinstance(state, Mapping)
+        or state.get("format") != FORMAT_VERSION
+        or not isinstance(state.get("model"), Mapping)
+    ):
+        found = sorted(state) if isinstance(state, Mapping) else type(state).__name__
+        raise ValueError(
+            f"state must be a checkpoint state of a {trainable!r} trial (format {FORMAT_VERSION}, "
+            f"weights in state['model'], as capture() makes it); got {found}"
+        )
+    return state["model"]
+
+
+# --- what each family trained: its model, input scaling and target scaling ------------------
+#
+# Each recipe calls the family's own build function (the one its train function calls) and the
+# functions that compute its scaling statistics from the training split; a family module is
+# imported only when its recipe runs. The column-wise (offset, scale) reproduce the family's
+# scaling exactly: the same float32 subtraction and division of the same values.
+
+_Recipe = tuple[nn.Module, np.ndarray, np.ndarray, TargetScaling | None]
+
+
+def _standardized(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    # TensorSplits.from_dataset(scaling="standard"): a Standardizer fitted on X_train.
+    scaler = Standardizer().fit(data.X_train)
+    return scaler.offset_, scaler.scale_
+
+
+def _standard_target(data: Dataset) -> TargetScaling:
+    # TensorSplits.from_dataset(target_scaling="standard"), decoded as regression() does.
+    target = Standardizer().fit(data.y_train.reshape(-1, 1))
+    return TargetScaling(float(target.offset_[0]), float(target.scale_[0]))
+
+
+def _mlp(config: Any, data: Dataset) -> _Recipe:
+    from .mlp import build_mlp
+
+    return build_mlp(config, data.n_features, data.n_classes), *_standardized(data), None
+
+
+def _mlp_regressor(config: Any, data: Dataset) -> _Recipe:
+    from .mlp import build_mlp
+
+    return build_mlp(config, data.n_features, 1), *_standardized(data), _standard_target(data)
+
+
+def _logistic_regression(config: Any, data: Dataset) -> _Recipe:
+    from .linear_regression import build_linear_model
+
+    model = build_linear_model(config, data.n_features, data.n_classes)
+    return model, *_standardized(data), None
+
+
+def _linear_regression(config: Any, data: Dataset) -> _Recipe:
+    from .linear_regression import build_linear_model
+
+    model = build_linear_model(config, data.n_features, 1)
+    return model, *_standardized(data), _standard_target(data)
+
+
+def _image_classifier(build: Callable[[Any, ImageShape, int], nn.Module]) -> Callable[..., _Recipe]:
+    def recipe(config: Any, data: Dataset) -> _Recipe:
+        from ._images import pixel_scaling
+
+        assert data.image_shape is not None  # the spec's data check requires images
+        model = build(config, data.image_shape, data.n_classes)
+        return model, *pixel_scaling(data, data.image_shape), None
+
+    return recipe
+
+
+def _cnn(config: Any, data: Dataset) -> _Recipe:
+    from .cnn import build_cnn
+
+    return _image_classifier(build_cnn)(config, data)
+
+
+def _resnet(config: Any, data: Dataset) -> _Recipe:
+    from .resnet import build_resnet
+
+    return _image_classifier(build_resnet)(config, data)
+
+
+def _rnn(config: Any, data: Dataset) -> _Recipe:
+    from .rnn import build_rnn, sequence_scalers
+    from .sequence_datasets import sequence_shape
+
+    shape = sequence_shape(data)
+    features, target = sequence_scalers(data, shape)
+    # Rows are step-major (row[t * F + f]): feature f's statistics repeat once per step.
+    offset, scale = np.tile(features.offset_, shape[0]), np.tile(features.scale_, shape[0])
+    if target is None:
+        return build_rnn(config, shape, data.n_classes), offset, scale, None
+    scaling = TargetScaling(float(target.offset_[0]), float(target.scale_[0]))
+    return build_rnn(config, shape, 1), offset, scale, scaling
+
+
+def _entity_embedding(config: Any, data: Dataset) -> _Recipe:
+    from .entity_embedding import build_entity_embedding, table_scaling
+
+    numeric, scaler, target_offset, target_scale = table_scaling(data, log_target=config.log_target)
+    offset = np.zeros(data.n_features, dtype=np.float32)  # code columns pass unchanged
+    scale = np.ones(data.n_features, dtype=np.float32)
+    if scaler is not None:
+        offset[numeric], scale[numeric] = scaler.offset_, scaler.scale_
+    if data.task != "regression":
+        return build_entity_embedding(config, data, data.n_classes), offset, scale, None
+    target = TargetScaling(target_offset, target_scale, log=config.log_target, double=True)
+    return build_entity_embedding(config, data, 1), offset, scale, target
+
+
+_RECIPES: dict[str, Callable[[Any, Dataset], _Recipe]] = {
+    "cnn": _cnn,
+    "entity_embedding": _entity_embedding,
+    "linear_regression": _linear_regression,
+    "logistic_regression": _logistic_regression,
+    "mlp": _mlp,
+    "mlp_regressor": _mlp_regressor,
+    "resnet": _resnet,
+    "rnn": _rnn,
+}
+
+SUPPORTED = tuple(_RECIPES)
+"""The bundled families :func:`predictor_from_state` rebuilds: each predicts a target per row."""
