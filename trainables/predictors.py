@@ -18,8 +18,7 @@ Example:
     >>> from sweepforge.trainables import MemoryCheckpointer, get_trainable, load_dataset
     >>> data, keeper = load_dataset("iris"), MemoryCheckpointer()
     >>> result = get_trainable("mlp").train({}, data, checkpoint=keeper)
-    >>> predictor = predictor_from_state("mlp", {}, data, keeper.state,
-    ...                                  classes=("setosa", "versicolor", "virginica"))
+    >>> predictor = predictor_from_state("mlp", {}, data, keeper.state)  # labels: data.classes
     >>> predictor.predict(data.X_test[:3]).tolist()  # raw (unscaled) rows in, labels out
     ['setosa', 'versicolor', 'setosa']
     >>> predictor.predict_proba(data.X_test[:3]).sum(axis=1).round(4).tolist()
@@ -247,7 +246,10 @@ def predictor_from_state(
             holds the weights), e.g. ``MemoryCheckpointer.state`` or
             :func:`~.checkpoint.load_state_file` of a ``DirectoryCheckpointer``'s file.
         classes: for a classifier, the original label of each class index (``classes[i]`` is
-            what label ``i`` of ``data`` stands for); the :class:`Dataset` does not keep them.
+            what label ``i`` of ``data`` stands for); by default ``data.classes``, the labels
+            the :class:`~.datasets.Dataset` kept (a table's or loader's label values, iris'
+            species names), or ``0..k-1`` when it kept none. Given, they win over
+            ``data.classes``.
         device: where the predictor computes; the CPU by default.
 
     Raises:
@@ -270,19 +272,20 @@ def predictor_from_state(
     config = _checked_config(spec, config, data)
     weights = _weights(state, trainable)
     task = data.task
-    if classes is not None:
-        if task != "classification":
-            raise ConfigError(
-                f"classes are the labels of a classifier, but dataset {data.name!r} has a "
-                f"{task} target",
-                field="classes",
-            )
-        if isinstance(classes, (str, bytes)) or len(classes) != data.n_classes:
-            raise ConfigError(
-                f"classes={classes!r} must list the original label of each of the "
-                f"{data.n_classes} classes of dataset {data.name!r}, in label order",
-                field="classes",
-            )
+    if classes is None:
+        classes = data.classes  # None for a regressor, or labels that are their codes
+    elif task != "classification":
+        raise ConfigError(
+            f"classes are the labels of a classifier, but dataset {data.name!r} has a "
+            f"{task} target",
+            field="classes",
+        )
+    elif isinstance(classes, (str, bytes)) or len(classes) != data.n_classes:
+        raise ConfigError(
+            f"classes={classes!r} must list the original label of each of the "
+            f"{data.n_classes} classes of dataset {data.name!r}, in label order",
+            field="classes",
+        )
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's
         model, offset, scale, target = recipe(config, data)
     try:

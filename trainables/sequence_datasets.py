@@ -42,6 +42,8 @@ SEQUENCE_SHAPES: dict[str, SequenceShape] = {}
 ADDING_STEPS = 50
 ORDER_STEPS = 60
 ORDER_SYMBOLS = ("a", "b", "c", "d", "X", "Y")  # four distractors, then the two to remember
+ORDER_CLASSES = ("XX", "XY", "YX", "YY")
+"""The ``classes`` of ``temporal_order``: label ``i`` names the two symbols in their order."""
 N_SEQUENCES = 5000
 
 
@@ -163,6 +165,8 @@ def load_adding() -> tuple[np.ndarray, np.ndarray, dict]:
     "temporal_order", task="classification", shape=(ORDER_STEPS, len(ORDER_SYMBOLS))
 )
 def load_temporal_order() -> tuple[np.ndarray, np.ndarray, dict]:
-    """5,000 temporal-order sequences of 60 steps (see :func:`temporal_order`)."""
+    """5,000 temporal-order sequences of 60 steps (see :func:`temporal_order`), labels named
+    by their pair of symbols (:data:`ORDER_CLASSES`)."""
     X, y = temporal_order(N_SEQUENCES, ORDER_STEPS, seed=0)
-    return X, y, {"feature_names": _step_names(ORDER_STEPS, ORDER_SYMBOLS)}
+    return X, y, {"feature_names": _step_names(ORDER_STEPS, ORDER_SYMBOLS),
+                  "classes": ORDER_CLASSES}

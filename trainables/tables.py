@@ -6,13 +6,14 @@ classification). :func:`table_arrays` does the conversion for any ``pandas`` fra
 
 - each column named in ``categorical`` becomes integer codes ``0..n-1`` (levels in sorted
   order, or in the column's own order for a pandas ``category``); ``Dataset.categories`` maps its
-  column index to ``n``. Codes are assigned on the whole table before it is split, so a level
-  that only occurs in the validation or test rows still has a code (its embedding is simply
-  never trained);
+  column index to ``n``, ``Dataset.levels`` to its level values in code order. Codes are
+  assigned on the whole table before it is split, so a level that only occurs in the validation
+  or test rows still has a code (its embedding is simply never trained);
 - every other feature column must be numeric and becomes ``float32``;
-- the target is label-encoded for classification; a numeric target is a regression target,
-  unless it holds at most :data:`MAX_INFERRED_CLASSES` distinct whole numbers (then it is
-  read as class labels). Pass ``task`` to decide yourself.
+- the target is label-encoded for classification, in the same order, and ``Dataset.classes``
+  keeps its label values in code order (``("no", "yes")``); a numeric target is a regression
+  target, unless it holds at most :data:`MAX_INFERRED_CLASSES` distinct whole numbers (then it
+  is read as class labels). Pass ``task`` to decide yourself.
 
 Bad input raises :class:`~._errors.ConfigError` naming what is wrong and what is allowed;
 ``err.field`` is the argument at fault (``path``, ``target``, ``categorical``, ``task``).
@@ -26,6 +27,8 @@ Example:
     >>> data = load_table(path, target="sales", categorical=["shop"])
     >>> data.task, data.feature_names, dict(data.categories), data.n_train
     ('regression', ('shop', 'size'), {0: 3}, 12)
+    >>> data.levels, data.classes
+    ({0: ('a', 'b', 'c')}, None)
 """
 
 from __future__ import annotations
@@ -144,14 +147,18 @@ def table_arrays(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], str]:
     """Turn a frame into ``(X, y, extras, task)`` for :class:`~.datasets.Dataset`.
 
-    ``extras`` holds ``feature_names`` and ``categories``; a registered loader may return
-    ``(X, y, extras)`` directly. ``source`` names the table in error messages.
+    ``extras`` holds ``feature_names``, ``categories``, ``levels`` (the level values of each
+    categorical column, in code order) and ``classes`` (the target's label values in code order;
+    ``None`` for regression); a registered loader may return ``(X, y, extras)`` directly.
+    ``source`` names the table in error messages.
 
     Example:
         >>> frame = pd.DataFrame({"colour": ["red", "blue", "red"], "ok": ["y", "n", "y"]})
         >>> X, y, extras, task = table_arrays(frame, target="ok", categorical=["colour"])
         >>> X.ravel().tolist(), y.tolist(), extras["categories"], task
         ([1.0, 0.0, 1.0], [1, 0, 1], {0: 2}, 'classification')
+        >>> extras["levels"], extras["classes"]
+        ({0: ('blue', 'red')}, ('n', 'y'))
     """
     columns = list(frame.columns)
     if target not in columns:
@@ -175,17 +182,20 @@ def table_arrays(
             f"[{', '.join(loose)}]) or drop {'them' if len(loose) > 1 else 'it'} from the file",
             field="categorical",
         )
-    y, task = _target(frame[target], target, task, source)
+    y, task, classes = _target(frame[target], target, task, source)
     X = np.empty((len(frame), len(features)), dtype=np.float32)
     categories: dict[int, int] = {}
+    levels: dict[int, tuple[Any, ...]] = {}
     for index, column in enumerate(features):
         if column in categorical:
-            codes, levels = _codes(frame[column])
+            codes, levels[index] = _codes(frame[column])
             X[:, index] = codes
-            categories[index] = levels
+            categories[index] = len(levels[index])
         else:
             X[:, index] = frame[column].to_numpy(dtype=np.float32)
-    return X, y, {"feature_names": tuple(features), "categories": categories}, task
+    extras = {"feature_names": tuple(features), "categories": categories, "levels": levels,
+              "classes": classes}
+    return X, y, extras, task
 
 
 def split_table(
@@ -250,7 +260,11 @@ def _check_finite_features(frame: pd.DataFrame, features: list[str], source: str
         )
 
 
-def _target(series: pd.Series, name: str, task: str | None, source: str) -> tuple[np.ndarray, str]:
+def _target(
+    series: pd.Series, name: str, task: str | None, source: str
+) -> tuple[np.ndarray, str, tuple[Any, ...] | None]:
+    """``(y, task, classes)`` of a target column: ``classes`` are the label values in code
+    order for classification, ``None`` for regression."""
     if task is not None and task not in TABLE_TASKS:
         raise ConfigError(
             f"task={task!r} is not allowed for a table; choose one of: {', '.join(TABLE_TASKS)}"
@@ -279,24 +293,26 @@ def _target(series: pd.Series, name: str, task: str | None, source: str) -> tupl
         if not np.isfinite(y).all():
             raise ConfigError(f"target column {name!r} of {source} holds infinite values",
                               field="target")
-        return y.astype(np.float32), task
+        return y.astype(np.float32), task, None
     codes, levels = _codes(series)
-    if levels < 2:
+    if len(levels) < 2:
         raise ConfigError(
             f"target column {name!r} of {source} holds one class only ({series.iloc[0]!r}); "
             "classification needs at least 2 (or use task: regression for a numeric target)",
             field="target",
         )
-    return codes, task
+    return codes, task, levels
 
 
-def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes ``0..n-1`` of a column's levels and ``n``; levels sorted where they can be
-    compared, in the column's own order for a pandas ``category``. The caller rules out NaN."""
+def _codes(series: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Integer codes ``0..n-1`` of a column and its ``n`` levels in code order (plain Python
+    values); levels sorted where they can be compared, in the column's own order for a pandas
+    ``category``. The caller rules out NaN."""
     if not isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype("category")
-    codes = series.cat.remove_unused_categories().cat.codes.to_numpy()
-    return codes.astype(np.int64), int(codes.max()) + 1
+    series = series.cat.remove_unused_categories()
+    codes = series.cat.codes.to_numpy()
+    return codes.astype(np.int64), tuple(series.cat.categories.tolist())
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -328,6 +344,8 @@ def load_diamonds() -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         >>> X, y, extras = load_diamonds()
         >>> X.shape, extras["feature_names"][:4], extras["categories"]
         ((53940, 9), ('carat', 'cut', 'color', 'clarity'), {1: 5, 2: 7, 3: 8})
+        >>> extras["levels"][1]
+        ('Fair', 'Good', 'Very Good', 'Premium', 'Ideal')
     """
     try:
         from plotnine.data import diamonds

@@ -23,7 +23,8 @@ master while the campaign is planned. It may return:
   function unchanged.
 
 The task (classification or regression) is ``task:`` when given, else read from ``y`` exactly
-as a table's target column is (:mod:`.tables`): labels are coded ``0..k-1``.
+as a table's target column is (:mod:`.tables`): labels are coded ``0..k-1`` and
+``Dataset.classes`` keeps their original values in code order (sorted: ``("cat", "dog")``).
 
 Torch is never imported here: a torch ``Dataset`` or tensor can only come from a loader that
 imported torch itself, so scikit-learn projects do not pay for it.
@@ -32,8 +33,8 @@ Example:
     >>> import numpy as np
     >>> X, y = np.random.default_rng(0).normal(size=(50, 3)), np.arange(50) % 2
     >>> data = dataset_from_loader((X, y), name="mine:load", seed=0)
-    >>> data.task, data.n_train, len(data.y_val), len(data.y_test)
-    ('classification', 30, 10, 10)
+    >>> data.task, data.n_train, len(data.y_val), len(data.y_test), data.classes
+    ('classification', 30, 10, 10, (0, 1))
     >>> images = dataset_from_loader([np.zeros((50, 8, 8)), y], name="mine:load", seed=0)
     >>> images.image_shape, images.X_train.shape
     ((1, 8, 8), (30, 64))
@@ -113,8 +114,9 @@ def dataset_from_loader(result: Any, *, name: str, seed: int, target: str | None
     pair = result if isinstance(result, tuple) and len(result) == 2 else _listed_pair(result)
     if pair is not None:
         X, y = _pair(pair, name, "")
-        y, found = _labels(y, task, name)
-        return split_dataset(name, found, _flat(X), y, seed=seed, image_shape=_image_shape(X))
+        y, found, classes = _labels(y, task, name)
+        return split_dataset(name, found, _flat(X), y, seed=seed, image_shape=_image_shape(X),
+                             classes=classes)
     if isinstance(result, Mapping) and set(result) == set(_SPLITS):
         return _given_splits(result, name, task)
     if _is_map_style_torch_dataset(result):
@@ -195,11 +197,11 @@ def _given_splits(result: Mapping, name: str, task: str | None) -> Dataset:
     pairs = [_pair(result[split], name, f"[{split!r}]") for split in _SPLITS]
     image_shape = _same_rows(pairs, name)
     # the labels of all three coded together, so a class has one code in each split
-    y, found = _labels(np.concatenate([y for _, y in pairs]), task, name)
+    y, found, classes = _labels(np.concatenate([y for _, y in pairs]), task, name)
     ends = np.cumsum([len(part) for _, part in pairs])[:-1]
     parts = [(_flat(X), coded) for (X, _), coded in zip(pairs, np.split(y, ends))]
     return Dataset(name, found, *(array for pair in parts for array in pair),
-                   image_shape=image_shape)
+                   image_shape=image_shape, classes=classes)
 
 
 def _same_rows(pairs: list[tuple[np.ndarray, np.ndarray]], name: str) -> ImageShape | None:
@@ -252,9 +254,11 @@ def _array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def _labels(y: np.ndarray, task: str | None, name: str) -> tuple[np.ndarray, str]:
-    """``y`` coded for its task, given or read from the values exactly as a table's target
-    column is (:mod:`.tables`)."""
+def _labels(y: np.ndarray, task: str | None,
+            name: str) -> tuple[np.ndarray, str, tuple[Any, ...] | None]:
+    """``(y, task, classes)``: ``y`` coded for its task, given or read from the values exactly
+    as a table's target column is (:mod:`.tables`); ``classes`` are the original labels in code
+    order (``None`` for regression)."""
     from .tables import _target
 
     return _target(pd.Series(y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y), "y", task,

@@ -7,6 +7,7 @@ trial reported and the outputs of a model restored the way the training loop res
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import subprocess
 import sys
@@ -160,14 +161,18 @@ def test_the_predictor_reproduces_the_trial_bit_for_bit(case):
 
     predicted = predictor.predict(t.data.X_test)
     if t.data.task == "classification":
-        assert predicted.dtype == np.int64
-        assert np.array_equal(predicted, outputs.argmax(dim=1).numpy())
-        accuracy = float((torch.from_numpy(predicted) == splits.y_test).float().mean())
+        # Labels named as the Dataset names them (iris' species, digits 0..9, ...).
+        assert predictor.classes == t.data.classes
+        codes = outputs.argmax(dim=1).numpy()
+        names = np.arange(t.data.n_classes) if t.data.classes is None else t.data.classes
+        expected = np.asarray(names)[codes]
+        assert predicted.dtype == expected.dtype and np.array_equal(predicted, expected)
+        accuracy = float((torch.from_numpy(codes) == splits.y_test).float().mean())
         assert accuracy == t.result["test_accuracy"]
         proba = predictor.predict_proba(t.data.X_test)
         assert proba.shape == (len(t.data.X_test), t.data.n_classes)
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
-        assert np.array_equal(proba.argmax(axis=1), predicted)
+        assert np.array_equal(proba.argmax(axis=1), codes)
     else:
         # 3. Values in the target's original units: the trial's test MAE, exactly, and its R²
         # (up to float32 rounding) against the raw targets of the dataset itself.
@@ -215,14 +220,15 @@ def test_string_labels_of_a_table_come_back_as_strings(tmp_path):
     frame = pd.DataFrame({"colour": colour, "size": size, "ok": ok})
     frame.to_csv(tmp_path / "orders.csv", index=False)
     data = load_table(tmp_path / "orders.csv", target="ok", categorical=["colour"], seed=0)
-    # The Dataset keeps codes only; the caller names the labels in code order (sorted levels).
-    classes = tuple(frame["ok"].astype("category").cat.categories)
+    # The Dataset keeps the labels of its codes (sorted levels), so the caller names nothing.
+    classes = data.classes
     _, codes, _, _ = table_arrays(frame, target="ok", categorical=["colour"])
     assert classes == ("no", "yes") and (np.asarray(classes)[codes] == ok).all()
 
     overrides = {"epochs": 2, "depth": 1, "width": 16, "batch_size": 32}
     t = train("entity_embedding", data, overrides)
-    predictor = predictor_from_state("entity_embedding", overrides, data, t.state, classes=classes)
+    predictor = predictor_from_state("entity_embedding", overrides, data, t.state)
+    assert predictor.classes == ("no", "yes")
     labels = predictor.predict(data.X_test)
     assert labels.dtype.kind == "U" and set(labels) <= {"no", "yes"}
     truth = np.asarray(classes)[data.y_test]
@@ -238,6 +244,36 @@ def test_string_labels_of_a_table_come_back_as_strings(tmp_path):
     with pytest.raises(ConfigError, match="each of the 2 classes") as err:
         predictor_from_state("entity_embedding", overrides, data, t.state, classes=("no",))
     assert err.value.field == "classes"
+    # Labels given explicitly win over the Dataset's.
+    renamed = predictor_from_state("entity_embedding", overrides, data, t.state,
+                                   classes=("N", "Y"))
+    assert renamed.classes == ("N", "Y")
+    assert renamed.predict(data.X_test).tolist() == [{"no": "N", "yes": "Y"}[label]
+                                                     for label in labels]
+
+
+def test_an_iris_predictor_names_the_species_without_being_told():
+    t = trial("mlp-iris")
+    assert t.data.classes == ("setosa", "versicolor", "virginica")
+    predictor = predictor_from_state("mlp", t.overrides, t.data, t.state)  # no classes=
+    labels = predictor.predict(t.data.X_test)
+    assert labels.dtype.kind == "U" and set(labels) <= set(t.data.classes)
+    truth = np.asarray(t.data.classes)[t.data.y_test]
+    assert float(np.mean(labels == truth)) == pytest.approx(t.result["test_accuracy"])
+    assert "classes=('setosa', 'versicolor', 'virginica')" in repr(predictor)
+    numbered = predictor_from_state("mlp", t.overrides, t.data, t.state, classes=(10, 20, 30))
+    assert set(numbered.predict(t.data.X_test).tolist()) <= {10, 20, 30}
+
+
+def test_a_dataset_without_names_predicts_codes():
+    t = trial("mlp-iris")
+    unnamed = dataclasses.replace(t.data, classes=None)
+    predictor = predictor_from_state("mlp", t.overrides, unnamed, t.state)
+    assert predictor.classes is None
+    predicted = predictor.predict(t.data.X_test)
+    assert predicted.dtype == np.int64
+    assert np.array_equal(predicted, predictor_from_state(
+        "mlp", t.overrides, t.data, t.state).predict_proba(t.data.X_test).argmax(axis=1))
 
 
 def test_a_config_dataclass_or_mapping_give_the_same_predictor():
@@ -301,7 +337,7 @@ def test_a_pickled_predictor_predicts_the_same_in_a_fresh_process(tmp_path):
     """The pytorch flavour of MLflow pickles the whole module: torch.save / torch.load(
     weights_only=False) in a new interpreter must give the same predictions."""
     cases = {
-        "mlp": ("mlp-iris", ("setosa", "versicolor", "virginica")),  # string labels
+        "mlp": ("mlp-iris", None),  # string labels: the species names iris keeps
         "cnn": ("cnn-digits", None),  # batch norm, images
         "entity_embedding": ("entity_embedding-store_sales", None),  # codes, log target
     }

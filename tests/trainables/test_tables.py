@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -96,6 +97,57 @@ def test_text_labels_are_coded_in_sorted_order(tmp_path):
     assert (y[X % 2 == 0] == 1).all() and (y[X % 2 == 1] == 0).all()  # "no" 0, "yes" 1
 
 
+@pytest.mark.parametrize(
+    ("target", "classes"),
+    [
+        (["yes", "no"] * 20, ("no", "yes")),  # strings: sorted, as coded
+        ([3, 1, 2, 1] * 10, (1, 2, 3)),  # whole numbers
+        ([True, False] * 20, (False, True)),  # bools
+        # a pandas category (kept by parquet, not CSV) keeps its order; unused levels dropped
+        (pd.Categorical(["lo", "hi", "mid", "hi"] * 10, categories=["lo", "mid", "hi", "x"]),
+         ("lo", "mid", "hi")),
+    ],
+)
+def test_a_classification_target_keeps_its_labels_in_code_order(tmp_path, target, classes):
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": target})
+    files = ["table.parquet"] + ([] if isinstance(target, pd.Categorical) else ["table.csv"])
+    for file in files:
+        data = load_table(write(tmp_path, frame, file), target="y")
+        assert data.task == "classification" and data.classes == classes, file
+        assert all(type(c) is type(classes[0]) for c in data.classes)  # plain Python values
+        X = np.concatenate([data.X_train, data.X_val, data.X_test])[:, 0].astype(int)
+        y = np.concatenate([data.y_train, data.y_val, data.y_test])
+        original = np.asarray(frame["y"])[X]  # column x is the row number
+        assert [data.classes[code] for code in y] == original.tolist(), file
+
+
+def test_a_regression_target_has_no_classes_and_categorical_columns_keep_their_levels(tmp_path):
+    data = load_table(write(tmp_path, shops()), target="sales", categorical=["shop"])
+    assert data.classes is None
+    assert data.levels == {0: ("east", "north", "west")}  # in code order
+    numeric = shops().drop(columns="shop")
+    plain = load_table(write(tmp_path, numeric), target="sales")  # no categorical: no levels
+    assert plain.levels == {}
+
+
+def test_naming_labels_and_levels_left_the_table_s_arrays_as_they_were(tmp_path):
+    # A yes/no table with a categorical column; checksum of the six arrays computed with the
+    # code before Dataset.classes and Dataset.levels existed.
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "green", "blue"], 300)
+    size = rng.normal(size=300).round(3)
+    ok = np.where(size + 1.5 * (colour == "red") > 0.5, "yes", "no")
+    path = write(tmp_path, pd.DataFrame({"colour": colour, "size": size, "ok": ok}))
+    data = load_table(path, target="ok", categorical=["colour"], seed=0)
+    h = hashlib.sha256()
+    for part in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        array = getattr(data, part)
+        h.update(f"{part}{array.dtype}{array.shape}".encode())
+        h.update(array.tobytes())
+    assert h.hexdigest() == "70003557265a5a6cb76cf1e5eeb7094b7dc3524dd3add9e620c702788d76f476"
+    assert data.classes == ("no", "yes") and data.levels == {0: ("blue", "green", "red")}
+
+
 def error_for(tmp_path, frame=None, file="table.csv", **kwargs) -> ConfigError:
     path = tmp_path / file if frame is None else write(tmp_path, frame, file)
     kwargs.setdefault("target", "sales")
@@ -181,6 +233,9 @@ def test_diamonds_is_registered_with_its_quality_grades_as_categories():
     price = np.concatenate([data.y_train, data.y_val])
     assert float(price.min()) > 0
     assert sorted(set(cut.tolist())) == [0.0, 1.0, 2.0, 3.0, 4.0]  # Fair .. Ideal
+    assert data.levels[1] == ("Fair", "Good", "Very Good", "Premium", "Ideal")
+    assert data.levels[2] == tuple("DEFGHIJ") and len(data.levels[3]) == 8
+    assert data.classes is None
 
 
 def test_store_sales_is_the_same_table_every_time():

@@ -454,11 +454,41 @@ def test_train_val_test_splits_are_kept_and_coded_together():
     assert code["cat"] != code["dog"]
 
 
+def test_the_original_labels_are_kept_in_code_order():
+    X, y = _xy(labels=("emu", "cat", "dog"))
+    for given in ((X, y), [X, y], [X, pd.Series(y)]):
+        data = dataset_from_loader(given, name="mine:load", seed=0)
+        assert data.classes == ("cat", "dog", "emu")
+        assert all(type(label) is str for label in data.classes)
+        rows = np.concatenate([data.X_train, data.X_val, data.X_test])
+        labels = np.concatenate([data.y_train, data.y_val, data.y_test])
+        by_row = {tuple(row): label for row, label in zip(X.astype(np.float32), y)}
+        assert [data.classes[code] for code in labels] == [by_row[tuple(r)] for r in rows]
+    numbered = dataset_from_loader((X, torch.tensor([5, 9] * 30)), name="mine:load", seed=0)
+    assert numbered.classes == (5, 9) and type(numbered.classes[0]) is int
+    assert dataset_from_loader((X, X[:, 0] * 2.5), name="mine:load", seed=0).classes is None
+    forced = dataset_from_loader((X, np.arange(60) % 2), name="mine:load", seed=0,
+                                 task="regression")
+    assert forced.classes is None
+
+
+def test_train_val_test_labels_are_named_together():
+    X, y = _xy(n=30)
+    splits = {"train": (X[:20], y[:20]), "val": (X[20:25], np.array(["dog"] * 5)),
+              "test": (X[25:], np.array(["emu"] * 5))}  # emu only in the test split
+    data = dataset_from_loader(splits, name="mine:load", seed=0)
+    assert data.classes == ("cat", "dog", "emu")
+    assert [data.classes[code] for code in data.y_train] == y[:20].tolist()
+    assert {data.classes[code] for code in data.y_val} == {"dog"}
+    assert {data.classes[code] for code in data.y_test} == {"emu"}
+
+
 def test_a_dataframe_with_its_target_column():
     X, y = _xy()
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y)
     data = dataset_from_loader(frame, name="mine:load", seed=0, target="label")
     assert data.task == "classification" and data.X_train.shape[1] == 3 and data.n_train == 36
+    assert data.classes == ("cat", "dog")
     with pytest.raises(ConfigError, match="name its target column") as err:
         dataset_from_loader(frame, name="mine:load", seed=0)
     assert err.value.field == "target" and "a, b, c, label" in str(err.value)
