@@ -321,12 +321,7 @@ def trainables(
     out.print(f"datasets: {', '.join(spec.datasets)} (or your own table: dataset: "
               "{path: ..., target: ...})", highlight=False, markup=False)
     out.print(f"metrics: {', '.join(sorted(spec.metrics))}", highlight=False)
-    table = Table(title=f"Knobs of {spec.name} ({spec.config_cls.__name__})")
-    for column in ("knob", "type", "default", "meaning"):
-        table.add_column(column)
-    for knob, kind, default, meaning in _knobs(spec.config_cls):
-        table.add_row(knob, kind, default, meaning)
-    out.print(table)
+    out.print(_knob_table(f"Knobs of {spec.name} ({spec.config_cls.__name__})", spec.config_cls))
 
 
 def _own_function(out: Console, spec: Any) -> None:
@@ -343,13 +338,18 @@ def _own_function(out: Console, spec: Any) -> None:
         out.print("knobs: a plain dict of the campaign's space: and fixed: names (annotate its "
                   "config parameter with a dataclass to have them checked)", highlight=False)
         return
-    table = Table(title=f"Knobs of {spec.name} ({spec.config_cls.__name__}), checked before "
-                        "anything runs")
+    out.print(_knob_table(f"Knobs of {spec.name} ({spec.config_cls.__name__}), checked before "
+                          "anything runs", spec.config_cls))
+
+
+def _knob_table(title: str, config_cls: type) -> Table:
+    """A config dataclass's knobs: name, type, default and meaning."""
+    table = Table(title=title)
     for column in ("knob", "type", "default", "meaning"):
         table.add_column(column)
-    for knob, kind, default, meaning in _knobs(spec.config_cls):
+    for knob, kind, default, meaning in _knobs(config_cls):
         table.add_row(knob, kind, default, meaning)
-    out.print(table)
+    return table
 
 
 def _dataset_row(name: str, data: Any, target: str | None = None) -> list[str]:

@@ -118,12 +118,8 @@ class TensorSplits:
                 f"{data.name!r} is a {data.task} dataset; use target_scaling='none'",
                 field="target_scaling",
             )
-        scaler = {"standard": Standardizer, "minmax": MinMaxScaler}.get(scaling)
-        fitted = scaler().fit(data.X_train) if scaler is not None else None
-        y_offset, y_scale = 0.0, 1.0
-        if target_scaling == "standard":
-            target = Standardizer().fit(data.y_train.reshape(-1, 1))
-            y_offset, y_scale = float(target.offset_[0]), float(target.scale_[0])
+        fitted = input_scaler(data, scaling)
+        y_offset, y_scale = target_standardization(data) if target_scaling == "standard" else (0.0, 1.0)
         parts = []
         for part in ("train", "val", "test"):
             X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
@@ -132,6 +128,20 @@ class TensorSplits:
                 y = (y - y_offset) / y_scale
             parts += [torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)]
         return cls(*parts, y_offset=y_offset, y_scale=y_scale)
+
+
+def input_scaler(data: Dataset, scaling: str) -> Standardizer | MinMaxScaler | None:
+    """The input scaler ``scaling`` names, fitted on ``data``'s training split (``None`` for
+    ``"none"``): what :meth:`TensorSplits.from_dataset` applies, and a predictor too."""
+    scaler = {"standard": Standardizer, "minmax": MinMaxScaler}.get(scaling)
+    return scaler().fit(data.X_train) if scaler is not None else None
+
+
+def target_standardization(data: Dataset) -> tuple[float, float]:
+    """``(offset, scale)`` that standardize a regression target with training-split
+    statistics (``target_scaling="standard"``)."""
+    target = Standardizer().fit(data.y_train.reshape(-1, 1))
+    return float(target.offset_[0]), float(target.scale_[0])
 
 
 def fit(

@@ -240,6 +240,10 @@ def load_dataset(
     )
 
 
+VAL_FRACTION = TEST_FRACTION = 0.2
+"""The validation and test shares of every split sweepforge makes (60/20/20)."""
+
+
 def split_dataset(
     name: str,
     task: str,
@@ -247,8 +251,8 @@ def split_dataset(
     y: np.ndarray,
     *,
     seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
+    val_fraction: float = VAL_FRACTION,
+    test_fraction: float = TEST_FRACTION,
     **fields: Any,
 ) -> Dataset:
     """Split full arrays into a :class:`Dataset` the way :func:`load_dataset` does.

@@ -41,10 +41,10 @@ import torch
 from torch import nn
 
 from ._errors import ConfigError
+from ._loop import input_scaler, target_standardization
 from ._runtime import resolve_device
 from .checkpoint import FORMAT_VERSION, State
 from .datasets import Dataset, ImageShape
-from .preprocessing import Standardizer
 from .registry import TrainableSpec, get_trainable
 
 __all__ = [
@@ -348,15 +348,14 @@ _Recipe = tuple[nn.Module, np.ndarray, np.ndarray, TargetScaling | None]
 
 
 def _standardized(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    # TensorSplits.from_dataset(scaling="standard"): a Standardizer fitted on X_train.
-    scaler = Standardizer().fit(data.X_train)
+    # TensorSplits.from_dataset(scaling="standard"), as those families train
+    scaler = input_scaler(data, "standard")
     return scaler.offset_, scaler.scale_
 
 
 def _standard_target(data: Dataset) -> TargetScaling:
-    # TensorSplits.from_dataset(target_scaling="standard"), decoded as regression() does.
-    target = Standardizer().fit(data.y_train.reshape(-1, 1))
-    return TargetScaling(float(target.offset_[0]), float(target.scale_[0]))
+    # TensorSplits.from_dataset(target_scaling="standard"), decoded as regression() does
+    return TargetScaling(*target_standardization(data))
 
 
 def _mlp(config: Any, data: Dataset) -> _Recipe:

@@ -54,6 +54,11 @@ class FunctionRef:
         """``module:function``: what MLflow, the progress table and the report show."""
         return f"{self.module}:{self.function}"
 
+    def folder(self) -> str | None:
+        """The folder this reference is imported from: a file's folder, or where its module
+        was found (after it was imported); ``None`` for ``__main__`` or a module without one."""
+        return self.root or module_root(self.module)
+
     def as_text(self) -> str:
         """The reference as a campaign file would hold it, with a file's path made absolute
         (what a resume from another folder needs)."""
@@ -208,7 +213,7 @@ def code_folder(text: str) -> CodeFolder | None:
     if not is_function_ref(text):
         return None
     ref = FunctionRef.parse(text)
-    root = ref.root or module_root(ref.module)
+    root = ref.folder()
     if root is None or _installed(Path(root)):
         return None
     return CodeFolder(root, ref.name)
@@ -216,9 +221,6 @@ def code_folder(text: str) -> CodeFolder | None:
 
 def _installed(folder: Path) -> bool:
     """Whether ``folder`` is (in) one of the environment's package folders."""
-    paths = sysconfig.get_paths()
-    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
-        place = Path(paths[key]).resolve()
-        if folder.resolve() == place or place in folder.resolve().parents:
-            return True
-    return False
+    folder, paths = folder.resolve(), sysconfig.get_paths()
+    places = {Path(paths[key]).resolve() for key in ("purelib", "platlib", "stdlib", "platstdlib")}
+    return any(place == folder or place in folder.parents for place in places)

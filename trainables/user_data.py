@@ -51,13 +51,20 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ConfigError
-from .datasets import TASKS, Dataset, ImageShape, _split_sizes, split_dataset
+from .datasets import (
+    TASKS,
+    TEST_FRACTION,
+    VAL_FRACTION,
+    Dataset,
+    ImageShape,
+    _split_sizes,
+    split_dataset,
+)
 
 if TYPE_CHECKING:
     from torch.utils.data import Subset
 
 _SPLITS = ("train", "val", "test")
-_VAL_FRACTION = _TEST_FRACTION = 0.2  # split_dataset's defaults: what the bundled datasets get
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,7 +243,7 @@ def _torch_splits(dataset: Any, name: str, seed: int) -> TorchDatasetSplits:
 
     n = len(dataset)
     try:
-        n_val, n_test = _split_sizes(name, n, _VAL_FRACTION, _TEST_FRACTION)
+        n_val, n_test = _split_sizes(name, n, VAL_FRACTION, TEST_FRACTION)
     except ConfigError:
         raise ConfigError(f"dataset.loader: {name} returned a torch Dataset of {n} items; it is "
                           "split 60/20/20 into train, val and test, so it needs at least 3",

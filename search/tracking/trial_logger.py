@@ -312,6 +312,3 @@ class TrialLogger(Callback):
 def _last_chars(text: str, limit: int) -> str:
     """``text``, or its last ``limit`` characters (an MLflow tag holds at most 5000)."""
     return text if len(text) <= limit else "..." + text[-(limit - 3):]
-
-
-

@@ -107,8 +107,7 @@ class TuneRunner:
         # user's modules (a loader may return objects of its own classes), so by reference
         data_roots = ()
         if isinstance(config.dataset, LoaderSource) and plan.shipped is None:
-            loader = config.dataset.ref
-            data_roots = tuple(filter(None, [loader.root or module_root(loader.module)]))
+            data_roots = tuple(filter(None, [config.dataset.ref.folder()]))
         return tune.with_resources(
             tune.with_parameters(
                 run_trial, trainable_name=name, trainable_module=module,

@@ -179,12 +179,11 @@ def run_trial(
             # next trial. Otherwise it waits for the function to return, one more round trip
             # between master and worker per trial (BENCHMARKS.md, "Orchestration overhead").
             extra["done"] = True
-            if own_function:
-                held.append({**metrics, **extra})
-                reported.append(metrics)
-                return
-        checkpointer.report({**metrics, **extra})
         reported.append(metrics)
+        if own_function and extra.get("done"):
+            held.append({**metrics, **extra})
+        else:
+            checkpointer.report({**metrics, **extra})
 
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
     data = _campaign_data(data_ref[0], data_key)

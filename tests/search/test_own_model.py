@@ -109,6 +109,18 @@ def write_project(folder: Path, campaign: dict, **files: str) -> Path:
     return path
 
 
+def run_from_elsewhere(path: Path, tmp_path: Path, monkeypatch) -> str:
+    """``sweepforge run path`` from a folder of its own (in this process, on the module's
+    Ray), into a SQLite store whose URI it returns; the run must succeed."""
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
+                                 "--no-report"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return uri
+
+
 @pytest.fixture
 def forget_user_modules(monkeypatch):
     """The user's modules and folders the in-process master imported are forgotten afterwards."""
@@ -285,12 +297,7 @@ def test_a_project_outside_the_repository_runs_from_another_folder(
     path = write_project(project, project_campaign("own-project"), my_model=MY_MODEL,
                          my_data=MY_DATA)
     assert str(project) not in sys.path and "my_model" not in sys.modules
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
-                                 "--no-report"])
-    assert result.exit_code == 0, (result.output, result.exception)
+    uri = run_from_elsewhere(path, tmp_path, monkeypatch)
 
     runs = runs_by_kind(uri, "own-project")
     assert {kind: len(found) for kind, found in runs.items()} == {
@@ -549,12 +556,7 @@ def test_a_torch_dataset_of_the_user_s_own_class_reaches_the_workers_split_by_in
         dataset={"loader": "./data/ds_blobs.py:load"}, space={"lr": [0.05, 0.2]},
         strategies={"grid": {}}))
     write_project(project / "models", {}, ds_model=TORCH_DATA_MODEL)
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--no-progress",
-                                 "--no-report"])
-    assert result.exit_code == 0, (result.output, result.exception)
+    uri = run_from_elsewhere(path, tmp_path, monkeypatch)
     runs = runs_by_kind(uri, "own-torch-dataset")["trial"]
     assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
     for run in runs:
