@@ -160,6 +160,11 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
               code=143 if terminated else 130)
     console.print(_comparison_table(result.summary, result.metric))
     _fail_if_writes_wait(result)
+    if result.final_model:
+        registered = f"; registered as {result.registered}" if result.registered else ""
+        console.print(f"Model: {result.final_model} (the best trial's weights{registered}); "
+                      f"each strategy's best is on its run. `sweepforge predict "
+                      f"{result.name} --input FILE` uses it.", highlight=False, markup=False)
     console.print(
         f"MLflow: experiment '{result.name}' (campaign run {result.campaign_run_id}) in "
         f"{result.tracking_uri}. Browse it with: sweepforge ui"
@@ -174,19 +179,71 @@ def best(
     name: str = typer.Argument(..., help="Campaign name (the MLflow experiment)."),
     tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
     strategy: str | None = typer.Option(None, help="Only this strategy's trials."),
+    model: Path | None = typer.Option(
+        None, help="Also write the campaign's model (with --strategy: that strategy's best "
+                   "trial's) to this new folder, loadable with mlflow.pyfunc.load_model(DIR)."),
 ) -> None:
     """Print the best config of the latest run of campaign NAME as YAML."""
-    from .tracking.lookup import best_trial
+    from .tracking.lookup import best_trial, campaign_model
+    from .tracking.models import download_model
+    from .tracking.tracker import resolve_tracking_uri
 
+    _quiet_libraries()
     try:
         found = best_trial(name, tracking_uri=tracking_uri, strategy=strategy)
+        logged = campaign_model(name, tracking_uri=tracking_uri, strategy=strategy) if model else None
     except CampaignError as err:
         _fail(str(err), code=2)
+    if model is not None and model.exists() and (not model.is_dir() or any(model.iterdir())):
+        _fail(f"--model: {model} exists and is not an empty folder; name a new folder", code=2)
     console.print(
         f"# campaign {name}, strategy {found.strategy}, trial {found.trial_id}: "
         f"{found.metric} = {found.value:.6g}", highlight=False, markup=False,
     )
     print(yaml.safe_dump(found.config, sort_keys=True), end="")
+    if model is not None and logged is not None:
+        download_model(resolve_tracking_uri(tracking_uri), logged.uri, str(model))
+        errors.print(f"model {logged.uri} written to {model} "
+                     f"(mlflow.pyfunc.load_model({str(model)!r}))", highlight=False, markup=False)
+
+
+@app.command()
+def predict(
+    name: str = typer.Argument(..., help="Campaign name (the MLflow experiment)."),
+    input: Path = typer.Option(..., "--input", "-i", help="A .csv or .parquet table of raw rows."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the predictions here (.csv); default: print them."),
+    tracking_uri: str | None = typer.Option(None, help=_URI_HELP),
+    strategy: str | None = typer.Option(None, help="Use this strategy's best model instead."),
+) -> None:
+    """Predict the rows of a table with the model of campaign NAME (its final model)."""
+    import pandas as pd
+
+    from .tracking.lookup import campaign_model
+    from .tracking.models import predict_table
+    from .tracking.tracker import resolve_tracking_uri
+
+    _quiet_libraries()
+    try:
+        logged = campaign_model(name, tracking_uri=tracking_uri, strategy=strategy)
+    except CampaignError as err:
+        _fail(str(err), code=2)
+    if input.suffix.lower() not in (".csv", ".parquet") or not input.is_file():
+        _fail(f"--input: {input} must be an existing .csv or .parquet file", code=2)
+    try:
+        table = pd.read_parquet(input) if input.suffix.lower() == ".parquet" else pd.read_csv(input)
+    except (OSError, ValueError, ImportError) as err:
+        _fail(f"--input: cannot read {input}: {err}", code=2)
+    try:
+        predictions = predict_table(resolve_tracking_uri(tracking_uri), logged.uri, table)
+    except ValueError as err:
+        _fail(f"--input: {input}: {err}", code=2)
+    if output is None:
+        print(predictions.to_csv(index=False), end="")
+        return
+    predictions.to_csv(output, index=False)
+    errors.print(f"{len(predictions)} predictions of {logged.uri} written to {output}",
+                 highlight=False, markup=False)
 
 
 @app.command()
@@ -403,6 +460,7 @@ def _quiet_libraries() -> None:
 
     for name in ("mlflow", "optuna", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 COMPARISON_COLUMNS = ("strategy", "trials", "pruned", "failed", "epochs", "best", "test (best config)",

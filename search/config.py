@@ -180,6 +180,42 @@ SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
 """Each scheduler type and its options with their defaults (``None``: required)."""
 
 
+class FinalModel(_Strict):
+    """``final:`` of a campaign: the model it ends with, after every strategy has run.
+
+    * ``refit``: ``none`` (default) keeps the weights of the campaign's best trial;
+      ``train`` trains its config once more on the training split, to ``epochs``;
+      ``train+val`` on the training and validation splits together. A refit is evaluated on the
+      test split and logged as the campaign run's model.
+    * ``epochs``: ``best`` (default) trains as many epochs as the best trial's config says (a
+      trial a scheduler stopped early is refit to its full epochs), or a number.
+    * ``register``: a registered model name in the MLflow Model Registry; the final model
+      becomes a new version of it.
+
+    Every strategy's best trial is logged as an MLflow Model whatever ``final`` says.
+
+    Example:
+        >>> FinalModel.model_validate({"refit": "train+val", "register": "digits-mlp"}).epochs
+        'best'
+    """
+
+    refit: Literal["none", "train", "train+val"] = "none"
+    epochs: Literal["best"] | int = Field(default="best", description="'best' or a number >= 1")
+    # `register` in the file; a field of that name would hide pydantic's BaseModel.register
+    register_as: str | None = Field(default=None, alias="register")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=False,
+                              validate_by_alias=True, serialize_by_alias=True)
+
+    @field_validator("epochs", mode="before")
+    @classmethod
+    def _whole_epochs(cls, epochs: Any) -> Any:
+        if epochs == "best" or (isinstance(epochs, int) and not isinstance(epochs, bool)
+                                and epochs >= 1):
+            return epochs
+        raise ValueError("must be 'best' or a whole number of epochs >= 1")
+
+
 class SchedulerConfig(_Strict):
     """``scheduler:`` of a campaign: one of Ray Tune's trial schedulers, applied to every strategy.
 
@@ -283,6 +319,7 @@ class CampaignConfig(_Strict):
         default=None, gt=0, description="seconds a trial may run before it is stopped as FAILED"
     )
     scheduler: SchedulerConfig | None = None
+    final: FinalModel = FinalModel()
     fixed: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, Any]
     strategies: dict[str, dict[str, Any]]
@@ -400,7 +437,8 @@ def _explain(err: ValidationError) -> str:
         where = ".".join(str(part) for part in loc) or "(top level)"
         if issue["type"] == "extra_forbidden":
             model = _model_at(issue["loc"][:-1])  # (with a union's tag: it names the model)
-            allowed = ", ".join(model.model_fields) if model else "see the README"
+            allowed = (", ".join(f.alias or name for name, f in model.model_fields.items())
+                       if model else "see the README")
             lines.append(f"  - unknown key '{where}'; allowed keys here: {allowed}")
         elif issue["type"] == "missing":
             lines.append(f"  - missing required key '{where}'")

@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,14 @@ class CampaignResult:
     """MLflow writes still in the spool (``spool_path``) when the campaign ended: MLflow was
     away past ``$SWEEPFORGE_MLFLOW_WAIT_S``; ``sweepforge resume NAME`` writes them."""
     spool_path: Path | None = None
+    models: dict[str, str] = field(default_factory=dict)
+    """Strategy -> the MLflow Model of its best trial, ``models:/<model id>``
+    (``mlflow.pyfunc.load_model(uri)``); strategies without one are left out (their run's
+    ``sweepforge.model_note`` tag says why)."""
+    final_model: str | None = None
+    """The campaign's model: the best strategy's best trial."""
+    registered: str | None = None
+    """``<name>/<version>`` in the MLflow Model Registry, with ``final.register``."""
 
     def best_config(self, strategy: str | None = None) -> dict[str, Any]:
         """The best config found (by one strategy, or by any)."""

@@ -38,6 +38,20 @@ TAG_STRATEGY = "sweepforge.strategy"
 """The strategy's name in the campaign file, on its strategy run and each of its trial runs."""
 TAG_BEST_CONFIG = "sweepforge.best_config"
 """The strategy's best config as JSON."""
+TAG_MODEL_URI = "sweepforge.model_uri"
+"""On a strategy run (and the campaign run): the MLflow Model of its best trial (or the
+campaign's final model), ``models:/<model id>``."""
+TAG_MODEL_NOTE = "sweepforge.model_note"
+"""On a strategy run with no model: why (a user's function, a family with no predictor, ...)."""
+TAG_REGISTERED = "sweepforge.registered"
+"""On the campaign run: the Model Registry version it made, ``<name>/<version>``."""
+
+# --- logged models (MLflow 3 LoggedModel tags) -------------------------------------------
+TAG_MODEL_ROLE = "sweepforge.model_role"
+"""What a logged model is: ``best`` (a strategy's best trial's weights) or ``final`` (the
+refit of the campaign's best config)."""
+MODEL_NAME = "model"
+"""The name of every model sweepforge logs (MLflow's ``name=``)."""
 
 # --- trial runs --------------------------------------------------------------------------
 TAG_TRIAL_ID = "sweepforge.trial_id"

@@ -41,10 +41,12 @@ from .config import CampaignConfig
 from .plan import CampaignPlan
 from .result import CampaignResult, summarise, trials_frame
 from .schema import RunKind
+from .state.best_checkpoints import BestCheckpoints
 from .state.resume import CampaignState
 from .state.spool import spool_dir
 from .strategies.base import TrialResult, TrialState
 from .tracking.campaign_runs import CampaignRuns, find_runs, record_from_run, replay_left_spool
+from .tracking.models import Delivered, deliver_models
 from .tracking.progress import CampaignProgress
 from .tracking.tracker import Tracker, config_json, metrics_at
 from .tracking.trial_logger import TrialLogger, TrialRecord
@@ -93,6 +95,9 @@ class CampaignSession:
         self.strategy_runs = {name: self._open_strategy_run(name, runs.strategies.get(name))
                               for name in self.state.strategies}
         self.records: list[TrialRecord] = []
+        # each strategy's best trial's last checkpoint: its model, logged at the end
+        self.best = BestCheckpoints(self.state.folder / "best", config.mode)
+        self.delivered = Delivered()
         self.writes_waiting = 0  # MLflow writes left in the spool when the campaign ended
         self.display = CampaignProgress(list(self.state.strategies),
                                         budget=config.budget.trial_cap, metric=config.metric,
@@ -118,6 +123,7 @@ class CampaignSession:
         """A trial of ``strategy`` started (``record`` is None) or ended (its record)."""
         if record is not None:
             self.records.append(record)
+            self.best.offer(record, record.checkpoint)
         self.display.on_event(strategy, record)
 
     def settle(self, runs: CampaignRuns) -> None:
@@ -178,6 +184,8 @@ class CampaignSession:
             tracking_uri=self.tracking_uri, metric=self.config.metric, mode=self.config.mode,
             trials=trials_frame(self.records), summary=summary,
             writes_waiting=self.writes_waiting, spool_path=Path(self.tracker.spool_path),
+            models=self.delivered.models, final_model=self.delivered.final_model,
+            registered=self.delivered.registered,
         )
 
     def close(self, status: str) -> pd.DataFrame:
@@ -199,6 +207,13 @@ class CampaignSession:
         self.campaign_run = self.tracker.real_run_id(self.campaign_run)
         for record in self.records:
             record.run_id = self.tracker.real_run_id(record.run_id)
+        if status == "FINISHED" and not self.writes_waiting:
+            # (a resumed master killed during this step logs only what is missing)
+            self.delivered = deliver_models(
+                self.tracker.client, self.tracking_uri, self.plan, self.best, summary,
+                strategy_runs={name: self.tracker.real_run_id(run)
+                               for name, run in self.strategy_runs.items()},
+                campaign_run=self.campaign_run, campaign_id=self.campaign_id)
         self.state.finish(status)
         return summary
 

@@ -23,6 +23,14 @@ Example:
     ['setosa', 'versicolor', 'setosa']
     >>> predictor.predict_proba(data.X_test[:3]).sum(axis=1).round(4).tolist()
     [1.0, 1.0, 1.0]
+    >>> frame = predictor.raw_frame(data.X_test[:3])  # the same rows as a pandas DataFrame
+    >>> predictor.predict(frame).tolist()  # (columns x0..x3: iris keeps no feature names)
+    ['setosa', 'versicolor', 'setosa']
+
+Inputs are numeric rows (a categorical column holding its integer codes) or a pandas
+``DataFrame`` as a user (or MLflow's pyfunc ``predict``) holds it: columns found by name, a
+categorical column holding its original level values (``"Ideal"``); :meth:`Predictor.rows`
+converts one and :meth:`Predictor.raw_frame` makes one from rows (e.g. an input example).
 
 Hand-written because nothing else knows these pieces: MLflow's pytorch flavour saves a module
 it is handed but cannot build one from a sweepforge config and checkpoint, and no library
@@ -32,6 +40,7 @@ code stays small by reusing each family's build and scaling functions rather tha
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +58,7 @@ from .registry import TrainableSpec, get_trainable
 
 __all__ = [
     "SUPPORTED",
+    "has_predictor",
     "UNSUPPORTED",
     "Predictor",
     "TargetScaling",
@@ -103,6 +113,12 @@ class Predictor(nn.Module):
     off, batch norm on its running statistics; :meth:`train` changes nothing) and computes
     without gradients. Build it with :func:`predictor_from_state`.
 
+    :meth:`forward`, :meth:`predict` and :meth:`predict_proba` take numeric rows (numpy arrays,
+    tensors, lists; a categorical column holds its codes ``0..n-1``) or a pandas ``DataFrame``
+    of raw values, which :meth:`rows` turns into numeric rows: columns picked by
+    ``feature_names``, level values of a categorical column mapped to their codes.
+    :meth:`raw_frame` is the inverse (``predict(raw_frame(X))`` equals ``predict(X)``).
+
     Attributes:
         model: the family's model, trained weights loaded.
         trainable: the family's registry name, e.g. ``"mlp"``.
@@ -110,8 +126,10 @@ class Predictor(nn.Module):
         n_features: columns of a raw row; image families also take ``(n, *image_shape)``.
         classes: the original label of each class index, or ``None`` (labels are ``0..k-1``).
         target: how a regression target was scaled; ``None`` for a classifier.
-        feature_names, image_shape, categories: as in the training :class:`~.datasets.Dataset`
-            (``categories`` maps a column holding codes ``0..n-1`` to ``n``).
+        feature_names, image_shape, categories, levels: as in the training
+            :class:`~.datasets.Dataset` (``categories`` maps a column holding codes ``0..n-1``
+            to ``n``; ``levels`` maps a categorical column to its level values, ``levels[j][c]``
+            being the value coded ``c``; empty when the dataset kept none).
     """
 
     def __init__(
@@ -127,6 +145,7 @@ class Predictor(nn.Module):
         feature_names: Sequence[str] | None = None,
         image_shape: ImageShape | None = None,
         categories: Mapping[int, int] | None = None,
+        levels: Mapping[int, Sequence[Any]] | None = None,
     ) -> None:
         super().__init__()
         if task not in ("classification", "regression"):
@@ -149,6 +168,14 @@ class Predictor(nn.Module):
         self.feature_names = tuple(feature_names) if feature_names is not None else None
         self.image_shape = tuple(image_shape) if image_shape is not None else None
         self.categories = dict(categories or {})
+        self.levels = {int(column): tuple(values) for column, values in (levels or {}).items()}
+        for column, values in self.levels.items():
+            if len(values) != self.categories.get(column, -1):
+                raise ValueError(
+                    f"levels[{column}] must list the {self.categories.get(column, 0)} level "
+                    f"values of categorical column {column} (categories has "
+                    f"{sorted(self.categories)}), got {len(values)}"
+                )
         self.register_buffer("input_offset", offset)
         self.register_buffer("input_scale", scale)
         columns = sorted(self.categories)
@@ -162,9 +189,12 @@ class Predictor(nn.Module):
         """Stay in eval mode whatever ``mode`` says: a predictor is never trained."""
         return super().train(False)
 
-    def forward(self, raw_X: torch.Tensor) -> torch.Tensor:
+    def forward(self, raw_X: Any) -> torch.Tensor:
         """The model's outputs for raw rows ``(n, n_features)`` (or images ``(n, C, H, W)``):
-        logits ``(n, k)`` of a classifier, the scaled target of a regressor."""
+        logits ``(n, k)`` of a classifier, the scaled target of a regressor. A pandas
+        ``DataFrame`` of raw values is read with :meth:`rows`."""
+        if not isinstance(raw_X, torch.Tensor) and _is_frame(raw_X):
+            raw_X = torch.from_numpy(self.rows(raw_X))
         x = self._rows(torch.as_tensor(raw_X))
         with torch.no_grad():
             return self.model((x - self.input_offset) / self.input_scale)
@@ -188,6 +218,91 @@ class Predictor(nn.Module):
             )
         return torch.softmax(self(self._tensor(raw_X)), dim=1).cpu().numpy()
 
+    def rows(self, raw: Any) -> np.ndarray:
+        """The numeric rows ``(n, n_features)`` (float32) that the model takes, from a pandas
+        ``DataFrame`` of raw values; numpy arrays, tensors and lists come back as float32 numpy
+        arrays unchanged (their categorical columns already hold codes).
+
+        A frame's columns are picked by ``feature_names``, in any order; other columns are
+        ignored. A predictor without ``feature_names`` takes a frame's columns by position
+        (it must have ``n_features`` of them). A categorical column with known ``levels``
+        holds level values (``"Ideal"``), mapped to their codes; one without holds its codes,
+        as in numeric rows. Every other column must be numeric (numbers, or strings of
+        numbers); a missing value of a numeric column stays NaN, as in numeric rows. Rows are
+        counted from 0 in the frame's order in error messages.
+
+        Raises:
+            ValueError: a missing column, a level value not seen in training or a missing
+                value in a categorical column, a non-numeric value in a numeric column.
+
+        Example:
+            >>> import pandas as pd
+            >>> predictor = Predictor(
+            ...     nn.Linear(2, 2), trainable="entity_embedding", task="classification",
+            ...     input_offset=np.zeros(2), input_scale=np.ones(2),
+            ...     feature_names=("colour", "size"), categories={0: 2},
+            ...     levels={0: ("blue", "red")})
+            >>> frame = pd.DataFrame({"size": [1.5, 2.0], "colour": ["red", "blue"],
+            ...                       "note": ["ignored", "too"]})
+            >>> predictor.rows(frame).tolist()
+            [[1.0, 1.5], [0.0, 2.0]]
+            >>> predictor.raw_frame([[1, 1.5], [0, 2.0]])
+              colour  size
+            0    red   1.5
+            1   blue   2.0
+            >>> predictor.rows(frame.assign(colour=["red", "green"]))
+            Traceback (most recent call last):
+            ...
+            ValueError: categorical column 'colour' holds a level never seen in training: 'green' (row 1); its levels: 'blue', 'red'
+        """
+        if not _is_frame(raw):
+            if isinstance(raw, torch.Tensor):
+                return raw.detach().to(device="cpu", dtype=torch.float32).numpy()
+            return np.ascontiguousarray(raw, dtype=np.float32)
+        columns = self._frame_columns(raw)
+        X = np.empty((len(raw), self.n_features), dtype=np.float32)
+        for j, series in enumerate(columns):
+            name = self.feature_names[j] if self.feature_names else f"x{j}"
+            if j in self.levels:
+                X[:, j] = _codes(series, name, self.levels[j])
+            else:
+                X[:, j] = _numbers(series, name, self.categories.get(j))
+        return X
+
+    def raw_frame(self, X: Any) -> Any:
+        """A pandas ``DataFrame`` of numeric rows ``(n, n_features)`` (a categorical column
+        holding codes), as a user holds the data: columns named by ``feature_names`` (``x0``,
+        ``x1``, ... when there are none), a categorical column with known ``levels`` holding
+        its level values (object dtype), one without holding its codes (int64), the others
+        float64. The inverse of :meth:`rows`: ``predict(raw_frame(X))`` equals ``predict(X)``
+        exactly. Made for input examples and signatures of a logged model.
+
+        Raises:
+            ValueError: an image predictor (give it arrays), rows of the wrong shape, or a
+                categorical column holding something other than a code ``0..n-1``.
+        """
+        import pandas as pd
+
+        if self.image_shape is not None:
+            raise ValueError(
+                f"raw_frame makes tables, but the {self.trainable!r} predictor takes images "
+                f"{self.image_shape}: pass it arrays of shape (n, {self.n_features}) or "
+                f"(n, *{self.image_shape})"
+            )
+        x = self._rows(self._tensor(X)).cpu()
+        names = self.feature_names or tuple(f"x{j}" for j in range(self.n_features))
+        columns: dict[str, Any] = {}
+        for j, name in enumerate(names):
+            if j in self.levels:
+                values = np.empty(len(self.levels[j]), dtype=object)
+                values[:] = self.levels[j]
+                columns[name] = pd.Series(values[x[:, j].long().numpy()], dtype=object)
+            elif j in self.categories:
+                columns[name] = pd.Series(x[:, j].long().numpy())
+            else:
+                columns[name] = pd.Series(x[:, j].double().numpy())
+        return pd.DataFrame(columns)
+
     def extra_repr(self) -> str:
         shown = f"trainable={self.trainable!r}, task={self.task!r}, n_features={self.n_features}"
         return shown + (f", classes={self.classes!r}" if self.classes is not None else "")
@@ -195,7 +310,33 @@ class Predictor(nn.Module):
     def _tensor(self, raw_X: Any) -> torch.Tensor:
         if isinstance(raw_X, torch.Tensor):
             return raw_X
-        return torch.from_numpy(np.ascontiguousarray(raw_X, dtype=np.float32))
+        return torch.from_numpy(self.rows(raw_X))
+
+    def _frame_columns(self, frame: Any) -> list[Any]:
+        """The feature columns of a frame, as pandas Series in feature order."""
+        if self.feature_names is None:
+            if frame.shape[1] != self.n_features:
+                raise ValueError(
+                    f"the {self.trainable!r} predictor keeps no feature names, so it takes a "
+                    f"DataFrame's columns by position: it needs {self.n_features} columns, got "
+                    f"{frame.shape[1]}"
+                )
+            return [frame.iloc[:, j] for j in range(self.n_features)]
+        present = list(frame.columns)
+        missing = [name for name in self.feature_names if name not in present]
+        if missing:
+            raise ValueError(
+                f"the DataFrame lacks column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))} of the {self.trainable!r} predictor; it takes "
+                f"columns {', '.join(map(repr, self.feature_names))} (in any order; other "
+                "columns are ignored)"
+            )
+        twice = [name for name in self.feature_names if present.count(name) > 1]
+        if twice:
+            raise ValueError(
+                f"the DataFrame has more than one column named {', '.join(map(repr, twice))}"
+            )
+        return [frame[name] for name in self.feature_names]
 
     def _rows(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim > 2 and self.image_shape is not None:
@@ -223,6 +364,24 @@ class Predictor(nn.Module):
                 f"categorical {name!r} must hold a code 0..{self.categories[column] - 1}, but "
                 f"row {row} holds {float(codes[row, j])!r}"
             )
+
+
+def has_predictor(trainable: str) -> str | None:
+    """``None`` when :func:`predictor_from_state` rebuilds ``trainable``'s models, else why not.
+
+    Example:
+        >>> has_predictor("mlp") is None
+        True
+        >>> has_predictor("unet")  # doctest: +ELLIPSIS
+        "trainable 'unet' has no predictor: it labels every pixel of an image (segmentation), ..."
+    """
+    if trainable in _RECIPES:
+        spec = get_trainable(trainable)  # (a user may register another model under the name)
+        if spec.train_fn.__module__.startswith(f"{__package__}."):
+            return None
+    reason = UNSUPPORTED.get(trainable, "it is not a family bundled with sweepforge")
+    return (f"trainable {trainable!r} has no predictor: {reason}; predictors exist for the "
+            f"families that predict a target per row: {', '.join(SUPPORTED)}")
 
 
 def predictor_from_state(
@@ -261,14 +420,10 @@ def predictor_from_state(
     The caller's torch RNG state is left as it was.
     """
     spec = get_trainable(trainable)
-    recipe = _RECIPES.get(trainable)
-    if recipe is None or not spec.train_fn.__module__.startswith(f"{__package__}."):
-        reason = UNSUPPORTED.get(trainable, "it is not a family bundled with sweepforge")
-        raise ConfigError(
-            f"trainable {trainable!r} has no predictor: {reason}; predictors exist for the "
-            f"families that predict a target per row: {', '.join(SUPPORTED)}",
-            field="trainable",
-        )
+    refused = has_predictor(trainable)
+    if refused is not None:
+        raise ConfigError(refused, field="trainable")
+    recipe = _RECIPES[trainable]
     config = _checked_config(spec, config, data)
     weights = _weights(state, trainable)
     task = data.task
@@ -307,8 +462,92 @@ def predictor_from_state(
         feature_names=data.feature_names,
         image_shape=data.image_shape,
         categories=data.categories,
+        levels=data.levels,
     )
     return predictor.to(resolve_device(device))
+
+
+_SHOWN = 3
+"""How many bad values an input error quotes."""
+
+_SHOWN_LEVELS = 20
+"""How many allowed levels an input error lists."""
+
+
+def _is_frame(raw: Any) -> bool:
+    # pandas is imported only by who made a frame: a predictor fed arrays never imports it.
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(raw, pandas.DataFrame)
+
+
+def _listed(values: Sequence[Any], limit: int) -> str:
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def _quoted(series: Any, bad: np.ndarray) -> str:
+    """``'x' (row 3), 'y' (row 7)``: the first few different values where ``bad`` holds."""
+    first: dict[str, int] = {}
+    for row in np.flatnonzero(bad)[:10_000]:  # enough to find a few different values
+        first.setdefault(repr(_plain(series.iloc[row])), int(row))
+        if len(first) > _SHOWN:
+            break
+    shown = [f"{value} (row {row})" for value, row in list(first.items())[:_SHOWN]]
+    return ", ".join(shown) + (", ..." if len(first) > _SHOWN else "")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _codes(series: Any, name: str, levels: tuple[Any, ...]) -> np.ndarray:
+    """Codes of a categorical column's level values (the code of ``levels[c]`` is ``c``)."""
+    import pandas as pd
+
+    values = series.to_numpy(dtype=object)
+    missing = series.isna().to_numpy()
+    allowed = _listed(levels, _SHOWN_LEVELS)
+    if missing.any():
+        raise ValueError(
+            f"categorical column {name!r} is missing (NaN/None) at {_rows_of(missing)}; it "
+            f"must hold one of its levels: {allowed}"
+        )
+    codes = pd.Index(levels, dtype=object).get_indexer(values)
+    unseen = codes < 0
+    if unseen.any():
+        several = len({repr(v) for v in values[unseen][: _SHOWN + 1]}) > 1
+        raise ValueError(
+            f"categorical column {name!r} holds {'levels' if several else 'a level'} never "
+            f"seen in training: {_quoted(series, unseen)}; its levels: {allowed}"
+        )
+    return codes
+
+
+def _rows_of(bad: np.ndarray) -> str:
+    rows = np.flatnonzero(bad)
+    shown = ", ".join(str(int(r)) for r in rows[:_SHOWN])
+    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (", ..." if len(rows) > _SHOWN else "")
+
+
+def _numbers(series: Any, name: str, n_codes: int | None) -> np.ndarray:
+    """A numeric column (or a categorical one holding codes) as float32."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series):  # bool counts, as 0 / 1
+        return series.to_numpy(dtype=np.float32, na_value=np.nan)
+    values = pd.Series(series.to_numpy(dtype=object), dtype=object)  # no dates read as numbers
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & ~series.isna().reset_index(drop=True)).to_numpy()
+    if bad.any() or not pd.api.types.is_numeric_dtype(numbers):
+        bad = bad if bad.any() else np.ones(len(series), dtype=bool)
+        what = (
+            f"categorical column {name!r} has no level names kept, so it must hold codes "
+            f"0..{n_codes - 1}"
+            if n_codes is not None
+            else f"column {name!r} must be numeric"
+        )
+        raise ValueError(f"{what}, but it holds {_quoted(series, bad)}")
+    return numbers.to_numpy(dtype=np.float32, na_value=np.nan)
 
 
 def _checked_config(spec: TrainableSpec, config: Any, data: Dataset) -> Any:

@@ -31,6 +31,7 @@ from ..schema import (
     finite_or_none,
 )
 from ..strategies.base import TrialState
+from ..tune._compat import checkpoint_dirs
 from ..tune.searcher import searched_config
 from ..tune.trial_errors import trial_error_text
 from ..tune.worker import CLONE_KEY
@@ -64,6 +65,7 @@ class TrialRecord:
     config: dict[str, Any]
     run_id: str
     error: str = ""
+    checkpoint: str | None = None  # its last checkpoint folder, while Tune's storage holds it
 
     @property
     def ended_at(self) -> float:
@@ -305,8 +307,16 @@ class TrialLogger(Callback):
             config=run.config,
             run_id=run.run_id,
             error=summary or (error.strip().splitlines()[-1] if error else ""),
+            checkpoint=None if error else _last_checkpoint(trial),
         )
         self.on_event(run.strategy, record)
+
+
+def _last_checkpoint(trial: Trial) -> str | None:
+    """The newest checkpoint folder ``trial`` left in Tune's storage, or ``None``."""
+    path = getattr(trial, "path", None)
+    found = [c for c in checkpoint_dirs(path) if any(c.iterdir())] if path else []
+    return str(found[-1]) if found else None
 
 
 def _last_chars(text: str, limit: int) -> str:

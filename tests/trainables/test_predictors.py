@@ -25,7 +25,7 @@ from sweepforge.trainables._loop import TensorSplits, classification, regression
 from sweepforge.trainables.checkpoint import DirectoryCheckpointer, restore
 from sweepforge.trainables.cnn import build_cnn
 from sweepforge.trainables.components import build_optimizer
-from sweepforge.trainables.datasets import Dataset
+from sweepforge.trainables.datasets import Dataset, split_dataset
 from sweepforge.trainables.entity_embedding import build_entity_embedding, table_splits
 from sweepforge.trainables.linear_regression import build_linear_model
 from sweepforge.trainables.mlp import build_mlp
@@ -79,6 +79,31 @@ def train(name: str, data: Dataset, overrides: dict[str, Any]) -> Trial:
     result = spec.train(overrides, data, seed=0, checkpoint=keeper)
     assert keeper.state is not None and keeper.state["epoch"] == overrides["epochs"]
     return Trial(name, overrides, spec.make_config(overrides), data, result, keeper.state)
+
+
+@functools.cache
+def table_trial() -> Trial:
+    """entity_embedding trained on a small table whose categorical columns hold strings
+    (``colour``) and numbers (``grade``), between numeric columns."""
+    rng = np.random.default_rng(1)
+    n = 300
+    colour = rng.choice(["red", "green", "blue"], n)
+    grade = rng.choice([10, 20, 30, 40], n)
+    size = rng.normal(size=n)
+    weight = rng.gamma(2.0, size=n)
+    ok = np.where(size + (colour == "red") + 0.02 * grade > 1.0, "yes", "no")
+    frame = pd.DataFrame({"size": size, "colour": colour, "weight": weight, "grade": grade,
+                          "ok": ok})
+    X, y, extras, task = table_arrays(frame, target="ok", categorical=["colour", "grade"])
+    data = split_dataset("orders", task, X, y, seed=0, **extras)
+    return train("entity_embedding", data, {"epochs": 2, "depth": 1, "width": 16,
+                                            "batch_size": 32})
+
+
+def table_predictor() -> tuple[Predictor, np.ndarray]:
+    t = table_trial()
+    assert t.data.levels == {1: ("blue", "green", "red"), 3: (10, 20, 30, 40)}
+    return predictor_from_state(t.name, t.overrides, t.data, t.state), t.data.X_test
 
 
 # --- references: what the family's own training code computes --------------------------------
@@ -365,3 +390,127 @@ def test_a_pickled_predictor_predicts_the_same_in_a_fresh_process(tmp_path):
         assert fresh.dtype == expected.dtype and np.array_equal(fresh, expected), name
     assert np.load(tmp_path / "mlp-out.npy")[0] in ("setosa", "versicolor", "virginica")
 
+
+
+# --- raw tables: pandas DataFrames of level values in, as a user or MLflow's pyfunc holds them
+
+
+def test_raw_frame_holds_level_values_and_round_trips_bit_for_bit():
+    predictor, X = table_predictor()
+    frame = predictor.raw_frame(X)
+    assert list(frame.columns) == ["size", "colour", "weight", "grade"]
+    assert frame["colour"].dtype == object and frame["grade"].dtype == object
+    assert frame["colour"].tolist() == [("blue", "green", "red")[int(c)] for c in X[:, 1]]
+    assert frame["grade"].tolist() == [(10, 20, 30, 40)[int(c)] for c in X[:, 3]]
+    assert frame["size"].dtype == np.float64 and frame["weight"].dtype == np.float64
+    rows = predictor.rows(frame)
+    assert rows.dtype == np.float32 and np.array_equal(rows.view(np.uint32), X.view(np.uint32))
+    assert np.array_equal(predictor.predict(frame), predictor.predict(X))
+    assert np.array_equal(predictor.predict_proba(frame), predictor.predict_proba(X))
+    assert torch.equal(predictor(frame), predictor(torch.from_numpy(X)))
+    # Arrays pass through rows() as they are: their categorical columns already hold codes.
+    assert np.array_equal(predictor.rows(X.astype(np.float64)), X)
+
+
+def test_a_categorical_column_without_level_names_takes_codes_and_a_regressor_round_trips():
+    t = trial("entity_embedding-store_sales")  # store, day_of_week, month: codes, no levels
+    predictor = predictor_from_state(t.name, t.overrides, t.data, t.state)
+    assert predictor.levels == {} and predictor.target is not None
+    X = t.data.X_test
+    frame = predictor.raw_frame(X)
+    assert list(frame.columns) == list(t.data.feature_names)
+    assert frame["store"].dtype == np.int64 and frame["store"].tolist() == X[:, 0].tolist()
+    assert np.array_equal(predictor.predict(frame), predictor.predict(X))  # float64, exactly
+    with pytest.raises(ValueError, match="'store' must hold a code 0..999, but row 1 holds 1000"):
+        predictor.predict(frame.assign(store=[0, 1000, *frame["store"][2:]]))
+    names = frame.astype({"store": object})
+    names.loc[2, "store"] = "shop 17"
+    with pytest.raises(ValueError, match=r"categorical column 'store' has no level names kept, "
+                       r"so it must hold codes 0\.\.999, but it holds 'shop 17' \(row 2\)"):
+        predictor.predict(names)
+
+
+def test_a_predictor_without_feature_names_takes_columns_by_position():
+    t = trial("mlp-iris")
+    predictor = predictor_from_state("mlp", t.overrides, t.data, t.state)
+    frame = predictor.raw_frame(t.data.X_test)
+    assert list(frame.columns) == ["x0", "x1", "x2", "x3"]
+    assert np.array_equal(predictor.predict(frame), predictor.predict(t.data.X_test))
+    renamed = frame.set_axis(["a", "b", "c", "d"], axis=1)
+    assert np.array_equal(predictor.predict(renamed), predictor.predict(t.data.X_test))
+    with pytest.raises(ValueError, match="by position: it needs 4 columns, got 5"):
+        predictor.predict(frame.assign(x4=1.0))
+
+
+def test_raw_frame_refuses_an_image_predictor():
+    t = trial("cnn-digits")
+    predictor = predictor_from_state("cnn", t.overrides, t.data, t.state)
+    with pytest.raises(ValueError, match=r"takes images \(1, 8, 8\): pass it arrays"):
+        predictor.raw_frame(t.data.X_test)
+
+
+def test_columns_in_any_order_and_extra_columns_give_the_same_predictions():
+    predictor, X = table_predictor()
+    expected = predictor.predict_proba(X)
+    frame = predictor.raw_frame(X)
+    shuffled = frame[["grade", "weight", "colour", "size"]].assign(comment="n/a", ok="yes")
+    shuffled.index = np.arange(len(frame))[::-1] * 7  # labels of rows play no part
+    assert np.array_equal(predictor.predict_proba(shuffled), expected)
+    # A pandas category whose own codes differ from the training codes, numbers where the
+    # training levels were ints, numbers written as strings: the same rows.
+    retyped = frame.assign(
+        colour=pd.Categorical(frame["colour"], categories=["red", "green", "blue"]),
+        grade=frame["grade"].astype(np.float64),
+        size=frame["size"].map(repr),
+    )
+    assert np.array_equal(predictor.predict_proba(retyped), expected)
+
+
+def test_a_missing_column_is_named_with_the_expected_ones():
+    predictor, X = table_predictor()
+    frame = predictor.raw_frame(X).assign(comment="n/a")
+    with pytest.raises(ValueError) as err:
+        predictor.predict(frame.drop(columns=["weight", "colour"]))
+    message = str(err.value)
+    assert "lacks columns 'colour', 'weight' of the 'entity_embedding' predictor" in message
+    assert "it takes columns 'size', 'colour', 'weight', 'grade'" in message
+    with pytest.raises(ValueError, match="lacks column 'size' of"):
+        predictor.rows(frame.drop(columns=["size"]))
+
+
+def test_an_unseen_or_missing_level_is_named_with_its_row_and_the_allowed_levels():
+    predictor, X = table_predictor()
+    frame = predictor.raw_frame(X[:6])
+    frame.index = frame.index + 100  # rows are counted by position, not by label
+    unseen = frame.copy()
+    unseen.iloc[2, unseen.columns.get_loc("colour")] = "purple"
+    with pytest.raises(ValueError) as err:
+        predictor.predict(unseen)
+    assert str(err.value) == (
+        "categorical column 'colour' holds a level never seen in training: 'purple' (row 2); "
+        "its levels: 'blue', 'green', 'red'"
+    )
+    several = frame.assign(grade=[10, 50, 20, 60, 50, 30])
+    with pytest.raises(ValueError, match=r"'grade' holds levels never seen in training: "
+                       r"50 \(row 1\), 60 \(row 3\); its levels: 10, 20, 30, 40$"):
+        predictor.predict(several)
+    codes = frame.assign(colour=[0, 1, 2, 0, 1, 2])  # codes where level values belong
+    with pytest.raises(ValueError, match=r"'colour' holds levels never seen in training: 0 "):
+        predictor.predict_proba(codes)
+    missing = frame.copy()
+    missing.iloc[4, missing.columns.get_loc("colour")] = None
+    with pytest.raises(ValueError, match=r"categorical column 'colour' is missing \(NaN/None\) "
+                       r"at row 4; it must hold one of its levels: 'blue', 'green', 'red'"):
+        predictor(missing)
+
+
+def test_a_non_numeric_value_in_a_numeric_column_is_named():
+    predictor, X = table_predictor()
+    frame = predictor.raw_frame(X[:6]).astype({"weight": object})
+    frame.iloc[3, frame.columns.get_loc("weight")] = "heavy"
+    with pytest.raises(ValueError) as err:
+        predictor.predict(frame)
+    assert str(err.value) == "column 'weight' must be numeric, but it holds 'heavy' (row 3)"
+    dates = predictor.raw_frame(X[:6]).assign(size=pd.Timestamp("2024-01-01"))
+    with pytest.raises(ValueError, match="column 'size' must be numeric, but it holds "):
+        predictor.predict(dates)

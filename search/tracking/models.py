@@ -1,0 +1,329 @@
+"""The models a campaign delivers to MLflow: each strategy's best trial as an MLflow Model, and
+a version in the Model Registry when the campaign file asks for one.
+
+A strategy's model is built from the checkpoint its best trial left
+(:class:`~..state.best_checkpoints.BestCheckpoints`): nothing is retrained. The weights, the
+family's preprocessing and the original labels become a
+:class:`~sweepforge.trainables.predictors.Predictor`, saved with MLflow's pytorch flavour and a
+pyfunc that answers in the user's labels (:mod:`.model_flavor`), with a signature and an input
+example of raw test rows. It is logged as an MLflow 3 LoggedModel whose source run is the
+strategy's run, so the MLflow UI shows it on that run.
+
+Exactly once: before logging, the strategy run's models are looked up by their
+``sweepforge.model_role`` tag, and before registering, the registered model's versions by their
+``sweepforge.campaign_id`` tag; a resumed master that was killed after logging finds them and
+logs nothing twice.
+
+Example:
+    >>> uri = log_predictor(tracking_uri, run_id, predictor, data, role="best",
+    ...                     tags={"sweepforge.strategy": "tpe"})        # doctest: +SKIP
+    >>> mlflow.pyfunc.load_model(uri).predict(raw_rows)                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from . import model_flavor
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from sweepforge.trainables.datasets import Dataset
+    from sweepforge.trainables.predictors import Predictor
+
+    from ..plan import CampaignPlan
+    from ..state.best_checkpoints import BestCheckpoints, KeptCheckpoint
+
+EXAMPLE_ROWS = 5
+"""Rows of the test split saved as a model's input example."""
+
+
+def predictor_of(plan: CampaignPlan, kept: KeptCheckpoint, data: Dataset | None = None) -> Predictor:
+    """The model of the trial whose checkpoint is ``kept``, with its preprocessing, trained on
+    ``data`` (the campaign's data by default).
+
+    Raises:
+        ConfigError: the trainable has no predictor (a user's function, or a family that does
+            not predict a target per row); the message says why.
+    """
+    from sweepforge.trainables.checkpoint import CHECKPOINT_FILE, load_state_file
+    from sweepforge.trainables.predictors import predictor_from_state
+
+    state = load_state_file(kept.folder / CHECKPOINT_FILE)
+    return predictor_from_state(plan.trainable.name, {**plan.fixed, **kept.config},
+                                data if data is not None else plan.data, state)
+
+
+def input_example(predictor: Predictor, data: Dataset) -> Any:
+    """A few raw test rows as the model takes them: a DataFrame with the columns' names (and a
+    table's level values) where the data names its columns, else a float32 array."""
+    rows = np.asarray(data.X_test[:EXAMPLE_ROWS], dtype=np.float32)
+    if predictor.feature_names is not None and predictor.image_shape is None:
+        return predictor.raw_frame(rows)
+    return rows
+
+
+def log_predictor(
+    client: MlflowClient, run_id: str, predictor: Predictor, data: Dataset, *, role: str,
+    tags: Mapping[str, Any],
+) -> str:
+    """Logs ``predictor`` as an MLflow Model of run ``run_id`` (see the module docstring) and
+    returns its URI, ``models:/<model id>``. ``role`` (``best`` or ``final``) and ``tags`` go on
+    the logged model.
+
+    The steps of ``mlflow.models.Model.log`` with the client's public calls: that function
+    logs to the fluent API's global tracking URI and active experiment, not the campaign's.
+    """
+    import tempfile
+
+    import mlflow
+    import torch
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.models import Model, infer_signature
+
+    example = input_example(predictor, data)
+    pyfunc = model_flavor.PredictorPyfunc(predictor)
+    signature = infer_signature(example, pyfunc.predict(example),
+                                params={model_flavor.PROBABILITIES: False})
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}"]
+    run = client.get_run(run_id)
+    logged = client.create_logged_model(
+        run.info.experiment_id, name=schema.MODEL_NAME, source_run_id=run_id,
+        tags={schema.TAG_MODEL_ROLE: role, **{k: str(v) for k, v in tags.items()}},
+        params={k: str(v) for k, v in run.data.params.items()}, model_type=predictor.trainable,
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as folder:
+            description = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id,
+                                run_id=run_id, model_id=logged.model_id)
+            with _quiet_pickle_warning():
+                model_flavor.save_model(folder, description, predictor=predictor,
+                                        signature=signature, input_example=example,
+                                        pip_requirements=requirements)
+            client.log_model_artifacts(logged.model_id, folder)
+    except BaseException:
+        client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
+        raise
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    return f"models:/{logged.model_id}"
+
+
+def logged_model_uri(client: MlflowClient, run_id: str, role: str) -> str | None:
+    """The URI of the READY model of ``role`` that run ``run_id`` already has, or ``None``."""
+    from mlflow.entities import LoggedModelStatus
+
+    experiment_id = client.get_run(run_id).info.experiment_id
+    found = client.search_logged_models(
+        experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'",
+    )
+    for model in found:
+        if (model.tags.get(schema.TAG_MODEL_ROLE) == role
+                and model.status == LoggedModelStatus.READY):
+            return f"models:/{model.model_id}"
+    return None
+
+
+@contextmanager
+def _quiet_pickle_warning() -> Iterator[None]:
+    """MLflow warns on every pickled PyTorch model that unpickling runs code. sweepforge loads
+    models only from the store the user points it at (README, "Security"); the traced-graph
+    format MLflow suggests instead would lose the predictor's labels and preprocessing."""
+    import logging
+
+    log = logging.getLogger("mlflow.pytorch")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def register(
+    tracking_uri: str, model_uri: str, name: str, *, campaign_id: str, tags: Mapping[str, Any],
+) -> ModelVersion:
+    """A new version of registered model ``name`` for ``model_uri``, tagged with the campaign
+    and ``tags``; the version this campaign made before, if there is one (exactly once)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    if client.search_registered_models(filter_string=f"name = '{_quoted(name)}'"):
+        for version in client.search_model_versions(filter_string=f"name = '{_quoted(name)}'"):
+            if version.tags.get(schema.TAG_CAMPAIGN_ID) == campaign_id:
+                return version
+    all_tags = {schema.TAG_CAMPAIGN_ID: campaign_id, **{k: str(v) for k, v in tags.items()}}
+    with tracking_at(tracking_uri):
+        return mlflow.register_model(model_uri, name, tags=all_tags)
+
+
+@contextmanager
+def tracking_at(tracking_uri: str) -> Iterator[None]:
+    """MLflow's fluent API (``Model.log``, ``register_model``) pointed at ``tracking_uri``
+    while inside; the previous URI is set back after."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    previous_registry = mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous_registry)
+
+
+def _quoted(name: str) -> str:
+    return name.replace("'", "\\'")
+
+
+class ModelNotLoggedWarning(UserWarning):
+    """A strategy's (or the campaign's) model could not be logged; the campaign's results stand."""
+
+
+@dataclass
+class Delivered:
+    """What a campaign delivered to MLflow."""
+
+    models: dict[str, str] = field(default_factory=dict)
+    """Strategy -> the URI of its best trial's model (``models:/<id>``)."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Strategy -> why it has no model."""
+    final_model: str | None = None
+    """The campaign's model: the best strategy's (or, with a refit, the refit's) URI."""
+    registered: str | None = None
+    """``<name>/<version>`` in the Model Registry, with ``final.register``."""
+
+
+def deliver_models(
+    client: MlflowClient, tracking_uri: str, plan: CampaignPlan, best: BestCheckpoints,
+    summary: pd.DataFrame, *, strategy_runs: Mapping[str, str], campaign_run: str,
+    campaign_id: str,
+) -> Delivered:
+    """Logs each strategy's best trial as a model of its strategy run (once: a model already
+    logged is found, not logged again), names the campaign's best as its final model, and
+    registers it with ``final.register``. A model that cannot be built or logged is skipped
+    with a :class:`ModelNotLoggedWarning` and a ``sweepforge.model_note`` tag saying why."""
+    delivered = Delivered()
+    for row in summary.itertuples():
+        name, run_id = str(row.strategy), strategy_runs[str(row.strategy)]
+        try:
+            uri = _strategy_model(client, plan, best, row, run_id, campaign_id)
+        except Exception as err:  # noqa: BLE001 (the trials and table stand without a model)
+            uri = None
+            note = str(err) if isinstance(err, _NoModel) else f"{type(err).__name__}: {err}"
+            delivered.notes[name] = note
+            client.set_tag(run_id, schema.TAG_MODEL_NOTE, note[:5000])
+            if not isinstance(err, _NoModel) or err.warn:
+                warnings.warn(f"strategy {name!r}: no model logged: {note}", ModelNotLoggedWarning,
+                              stacklevel=2)
+        if uri is not None:
+            delivered.models[name] = uri
+            client.set_tag(run_id, schema.TAG_MODEL_URI, uri)
+            best.drop(name)
+    ranked = summary.dropna(subset=["best_value"])
+    ranked = ranked[ranked.strategy.isin(list(delivered.models))]
+    if ranked.empty:
+        return delivered
+    top = ranked.loc[ranked.best_value.idxmax() if plan.config.mode == "max"
+                     else ranked.best_value.idxmin()]
+    delivered.final_model = delivered.models[str(top.strategy)]
+    client.set_tag(campaign_run, schema.TAG_MODEL_URI, delivered.final_model)
+    name = plan.config.final.register_as
+    if name:
+        version = register(
+            tracking_uri, delivered.final_model, name, campaign_id=campaign_id,
+            tags={schema.TAG_STRATEGY: top.strategy, schema.TAG_TRIAL_ID: int(top.best_trial),
+                  plan.config.metric: top.best_value,
+                  **({plan.test_metric: top.test_value}
+                     if plan.test_metric and pd.notna(top.test_value) else {})},
+        )
+        delivered.registered = f"{name}/{version.version}"
+        client.set_tag(campaign_run, schema.TAG_REGISTERED, delivered.registered)
+    return delivered
+
+
+class _NoModel(Exception):
+    """Why a strategy has no model, when that is expected (``warn``: it is not)."""
+
+    def __init__(self, message: str, warn: bool = False):
+        super().__init__(message)
+        self.warn = warn
+
+
+def _strategy_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoints, row: Any,
+                    run_id: str, campaign_id: str) -> str:
+    from sweepforge.trainables.predictors import has_predictor
+
+    found = logged_model_uri(client, run_id, "best")
+    if found is not None:
+        return found
+    reason = has_predictor(plan.trainable.name)
+    if reason is not None:
+        raise _NoModel(reason)
+    if pd.isna(row.best_trial):
+        raise _NoModel("no trial of it completed")
+    kept = best.kept(str(row.strategy))
+    if kept is None or (kept.trial_id != int(row.best_trial) and kept.value != row.best_value):
+        raise _NoModel(f"the checkpoint of its best trial ({int(row.best_trial)}) was not kept "
+                       "(it ended before this master session)", warn=True)
+    predictor = predictor_of(plan, kept)
+    return log_predictor(client, run_id, predictor, plan.data, role="best", tags={
+        schema.TAG_CAMPAIGN_ID: campaign_id, schema.TAG_STRATEGY: row.strategy,
+        schema.TAG_TRIAL_ID: kept.trial_id, plan.config.metric: kept.value,
+    })
+
+
+def download_model(tracking_uri: str, model_uri: str, folder: str) -> str:
+    """Copies the MLflow model ``model_uri`` of the store into ``folder`` (a model folder that
+    ``mlflow.pyfunc.load_model(folder)`` loads); returns the folder."""
+    import mlflow.artifacts
+
+    return mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder,
+                                               tracking_uri=tracking_uri)
+
+
+def predict_table(tracking_uri: str, model_uri: str, table: pd.DataFrame) -> pd.DataFrame:
+    """The predictions of the store's model ``model_uri`` for the raw rows of ``table``: a
+    ``prediction`` column (labels, or a regressor's values) and, for a classifier, one
+    probability column per label (``p(<label>)``).
+
+    Raises:
+        ValueError: a column the model needs is missing, a category it never saw, a value
+            that is not a number (the message names the column).
+    """
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    with tracking_at(tracking_uri):
+        model = mlflow.pyfunc.load_model(model_uri)
+    schema_in = model.metadata.get_input_schema()
+    rows: Any = table
+    if schema_in is not None and schema_in.is_tensor_spec():  # unnamed columns: all of them
+        try:
+            rows = table.to_numpy(dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"the model takes numbers only, but the table holds others: {err}") from None
+    try:
+        labels = model.predict(rows)
+        proba = model.predict(rows, params={model_flavor.PROBABILITIES: True}) if (
+            model.get_raw_model().task == "classification") else None
+    except MlflowException as err:  # MLflow's own schema check (a missing column, a type)
+        raise ValueError(err.message.split("\n")[0]) from None
+    out = pd.DataFrame({"prediction": np.asarray(labels)}, index=table.index)
+    if proba is not None:
+        out = pd.concat([out, proba.set_axis(table.index).add_prefix("p(").add_suffix(")")], axis=1)
+    return out
