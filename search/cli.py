@@ -162,7 +162,9 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
     _fail_if_writes_wait(result)
     if result.final_model:
         registered = f"; registered as {result.registered}" if result.registered else ""
-        console.print(f"Model: {result.final_model} (the best trial's weights{registered}); "
+        refit = campaign.config.final.refit
+        what = f"refit on {refit}" if refit != "none" else "the best trial's weights"
+        console.print(f"Model: {result.final_model} ({what}{registered}); "
                       f"each strategy's best is on its run. `sweepforge predict "
                       f"{result.name} --input FILE` uses it.", highlight=False, markup=False)
     console.print(

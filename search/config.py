@@ -356,6 +356,9 @@ class CampaignConfig(_Strict):
         for name in strategies:
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,49}", name):
                 raise ValueError(f"strategy name {name!r} must hold only letters, digits, '-', '_' or '.'")
+            if name == "final":
+                raise ValueError("strategy name 'final' is taken by the final refit (final.refit); "
+                                 "name the strategy otherwise, e.g. final_tpe: {kind: optuna}")
         return strategies
 
     def strategy_kinds(self) -> dict[str, tuple[str, dict[str, Any]]]:

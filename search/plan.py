@@ -112,11 +112,37 @@ def plan_campaign(
                           mode=config.mode, options=options)
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None
+    _check_final(config, trainable)
     _check_gpu(config, cuda_available)
     _check_trainables_environment()
     _warn_without_checkpoints(config, trainable)
     shipped = code_folder(config.trainable) if ship_code else None
     return CampaignPlan(config, space, trainable, data, fixed, strategies, shipped)
+
+
+def _check_final(config: CampaignConfig, trainable: TrainableSpec) -> None:
+    """``final:`` asks for a model this trainable can deliver (the registered name is checked
+    against MLflow's rules by the campaign: :func:`~.tracking.models.check_register_name`)."""
+    final = config.final
+    if final.epochs != "best" and final.refit == "none":
+        raise CampaignError(
+            f"final.epochs: {final.epochs} applies to a refit, but final.refit is 'none' (the "
+            "best trial's weights are kept as they are); set final.refit to 'train' or "
+            "'train+val', or leave final.epochs out.")
+    if final.epochs != "best" and "epochs" not in trainable.field_names():
+        raise CampaignError(
+            f"final.epochs: trainable '{trainable.name}' has no 'epochs' knob to set; leave "
+            "final.epochs out (the refit trains as its config says).")
+    if final.refit == "none" and not final.register_as:
+        return
+    from sweepforge.trainables.predictors import has_predictor  # (imports torch)
+
+    own = isinstance(trainable, FunctionTrainableSpec)
+    refused = ("it is your own function: sweepforge cannot rebuild its model from a "
+               "checkpoint" if own else has_predictor(trainable.name))
+    if refused is not None:
+        asked = "final.register" if final.register_as else "final.refit"
+        raise CampaignError(f"{asked}: no model to deliver: {refused}.")
 
 
 def _field_message(field: str, err: ConfigError) -> str:

@@ -43,15 +43,19 @@ class CampaignResult:
     (``mlflow.pyfunc.load_model(uri)``); strategies without one are left out (their run's
     ``sweepforge.model_note`` tag says why)."""
     final_model: str | None = None
-    """The campaign's model: the best strategy's best trial."""
+    """The campaign's model: the refit's with ``final.refit``, else the best strategy's best
+    trial's."""
     registered: str | None = None
     """``<name>/<version>`` in the MLflow Model Registry, with ``final.register``."""
 
     def best_config(self, strategy: str | None = None) -> dict[str, Any]:
-        """The best config found (by one strategy, or by any)."""
+        """The best config found (by one strategy, or by any; the final refit's row, strategy
+        ``final``, found nothing and is left out)."""
         done = self.trials[self.trials["state"].isin(_DONE)]
         if strategy is not None:
             done = done[done["strategy"] == strategy]
+        else:
+            done = done[done["strategy"] != "final"]
         if done.empty:
             raise CampaignError(f"no completed trial{' for ' + strategy if strategy else ''}.")
         best = done["value"].idxmax() if self.mode == "max" else done["value"].idxmin()

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -40,7 +41,7 @@ from . import schema
 from .config import CampaignConfig
 from .plan import CampaignPlan
 from .result import CampaignResult, summarise, trials_frame
-from .schema import RunKind
+from .schema import RunKind, TrialStateName
 from .state.best_checkpoints import BestCheckpoints
 from .state.resume import CampaignState
 from .state.spool import spool_dir
@@ -50,8 +51,11 @@ from .tracking.models import Delivered, deliver_models
 from .tracking.progress import CampaignProgress
 from .tracking.tracker import Tracker, config_json, metrics_at
 from .tracking.trial_logger import TrialLogger, TrialRecord
+from .tune._compat import checkpoint_dirs
 from .tune.ask_cost import AskCost
+from .tune.checkpoints import REFIT_DIRNAME
 from .tune.ray_setup import concurrency
+from .tune.refit import REFIT, REFIT_TRIAL, RefitKeys
 from .tune.runner import TuneRunner
 from .tune.searcher import CampaignSearcher
 from .tune.timeout import TrialDeadline
@@ -99,9 +103,13 @@ class CampaignSession:
         self.best = BestCheckpoints(self.state.folder / "best", config.mode)
         self.delivered = Delivered()
         self.writes_waiting = 0  # MLflow writes left in the spool when the campaign ended
+        self.refits = config.final.refit != "none"
         self.display = CampaignProgress(list(self.state.strategies),
                                         budget=config.budget.trial_cap, metric=config.metric,
-                                        mode=config.mode, enabled=progress)
+                                        mode=config.mode, enabled=progress,
+                                        refit=REFIT if self.refits else None)
+        self.refit_record: TrialRecord | None = None  # the final refit, once it has ended
+        self._refit_run: tuple[str, int, float, int] | None = None  # its run a kill left open
         self.deadline = TrialDeadline(config.trial_timeout_s) if config.trial_timeout_s else None
         self.searcher = CampaignSearcher(
             self.state.strategies, metric=config.metric, mode=config.mode,
@@ -124,6 +132,8 @@ class CampaignSession:
         if record is not None:
             self.records.append(record)
             self.best.offer(record, record.checkpoint)
+            if strategy == REFIT:
+                self.refit_record = record
         self.display.on_event(strategy, record)
 
     def settle(self, runs: CampaignRuns) -> None:
@@ -132,6 +142,15 @@ class CampaignSession:
         for run in runs.trials.values():
             if run.info.status == "RUNNING":  # left by the killed master
                 tracker.end_run(run.info.run_id, "KILLED")
+        refit = runs.trials.get(REFIT_TRIAL)
+        if refit is not None and refit.info.status in ("FINISHED", "FAILED"):
+            self.trial_event(REFIT, None)
+            self.trial_event(REFIT, record_from_run(refit, metric, self.plan.test_metric))
+        elif refit is not None:  # the refit was running at the kill: its next attempt goes on
+            history = tracker.client.get_metric_history(refit.info.run_id, metric)
+            self._refit_run = (refit.info.run_id, max((m.step for m in history), default=0),
+                               refit.info.start_time / 1000,
+                               int(refit.data.tags.get(schema.TAG_ATTEMPTS, "1") or 1))
         finished = [record_from_run(run, metric, self.plan.test_metric)
                     for key, run in runs.trials.items()
                     if key in state.told and run.info.status in ("FINISHED", "FAILED")]
@@ -172,6 +191,8 @@ class CampaignSession:
                     TuneRunner(self.config, self.plan, self.searcher, callbacks=callbacks,
                                campaign_id=self.campaign_id, storage_path=self.state.tune_root,
                                tune_name=self.state.tune_name).fit()
+                if self.refits and self.refit_record is None:
+                    self.refit()
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
@@ -188,6 +209,67 @@ class CampaignSession:
             registered=self.delivered.registered,
         )
 
+    def refit(self) -> None:
+        """Trains the campaign's best config once more (``final.refit``) as one Ray trial,
+        logged under the campaign run as trial 0 of ``final``; resumed from its checkpoint
+        when a killed master left it running (see :mod:`.tune.refit`)."""
+        config = self._refit_config()
+        if config is None:
+            return
+        logger = TrialLogger(
+            tracker=self.tracker, plan=self.plan, campaign_id=self.campaign_id,
+            strategy_runs={REFIT: self.campaign_run}, searcher=RefitKeys(),  # type: ignore[arg-type]
+            on_event=self.trial_event,
+        )
+        if self._refit_run is not None:
+            run_id, last_epoch, started_at, attempts = self._refit_run
+            logger.adopt_run(REFIT_TRIAL, run_id, last_epoch=last_epoch, started_at=started_at,
+                             attempts=attempts)
+        runner = TuneRunner(self.config, self.plan, self.searcher, callbacks=[logger],
+                            campaign_id=self.campaign_id, storage_path=self.state.tune_root,
+                            tune_name=self.state.tune_name)
+        try:
+            runner.refit(config, self.refit_data(), resume_from=self._refit_checkpoint())
+        finally:
+            logger.close_unfinished("KILLED")
+
+    def refit_data(self) -> Any:
+        """The data the refit trains on: the campaign's, with the validation rows in the
+        training split for ``final.refit: train+val``."""
+        data = self.plan.data
+        return data.with_validation_in_training() if self.config.final.refit == "train+val" else data
+
+    def _refit_config(self) -> dict[str, Any] | None:
+        """The refit's config: the campaign's best trial's (and ``final.epochs``), chosen once
+        and kept in ``refit.json`` so a resumed master refits the same config."""
+        saved = self.state.folder / "refit.json"
+        if saved.is_file():
+            return dict(json.loads(saved.read_text())["config"])
+        done = [r for r in self.records if r.strategy != REFIT and r.value is not None
+                and r.state in (TrialStateName.COMPLETE.value, TrialStateName.PRUNED.value)]
+        if not done:
+            return None
+        pick = max if self.config.mode == "max" else min
+        best = pick(done, key=lambda r: r.value)  # type: ignore[arg-type, return-value]
+        config = dict(best.config)
+        if self.config.final.epochs != "best":
+            config["epochs"] = self.config.final.epochs
+        partial = saved.with_suffix(".partial")
+        partial.write_text(json.dumps({"config": config, "strategy": best.strategy,
+                                       "trial_id": best.trial_id}, default=str))
+        os.replace(partial, saved)
+        return config
+
+    def _refit_checkpoint(self) -> str | None:
+        """The newest checkpoint an earlier attempt of the refit left, or ``None``."""
+        sessions = sorted(self.state.tune_root.glob("session-*"),
+                          key=lambda p: int(p.name.split("-")[1]) if p.name[8:].isdigit() else 0)
+        for session in reversed(sessions):
+            found = [c for c in checkpoint_dirs(session / REFIT_DIRNAME) if any(c.iterdir())]
+            if found:
+                return str(found[-1])
+        return None
+
     def close(self, status: str) -> pd.DataFrame:
         """Ends every run with ``status`` (trials cut off by an interrupt or a crash: KILLED),
         writes what MLflow has not got yet (waiting a while for it) and closes the journal;
@@ -198,6 +280,13 @@ class CampaignSession:
                                 for name in strategies])
         for name in strategies:
             self._end_strategy_run(name, summary[summary.strategy == name].iloc[0], status)
+        searched = summary
+        if self.refit_record is not None:  # the final refit: its own row
+            row = summarise(REFIT, self.records, self.config.mode)
+            summary = pd.concat([summary, pd.DataFrame([row])], ignore_index=True)
+            self.tracker.log(self.campaign_run, metrics=metrics_at(
+                {f"final.{k}": v for k, v in row.items()},
+                ["final.best_value", "final.test_value", "final.epochs"], step=0))
         self.tracker.log_text(self.campaign_run, summary.to_csv(index=False),
                               schema.ARTIFACT_COMPARISON)
         self.tracker.end_run(self.campaign_run, status)
@@ -210,7 +299,8 @@ class CampaignSession:
         if status == "FINISHED" and not self.writes_waiting:
             # (a resumed master killed during this step logs only what is missing)
             self.delivered = deliver_models(
-                self.tracker.client, self.tracking_uri, self.plan, self.best, summary,
+                self.tracker.client, self.tracking_uri, self.plan, self.best, searched,
+                refit_data=self.refit_data() if self.refits else None,
                 strategy_runs={name: self.tracker.real_run_id(run)
                                for name, run in self.strategy_runs.items()},
                 campaign_run=self.campaign_run, campaign_id=self.campaign_id)

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import math
@@ -112,6 +113,21 @@ class Dataset:
     def n_features(self) -> int:
         """Number of input columns."""
         return int(self.X_train.shape[1])
+
+    def with_validation_in_training(self) -> Dataset:
+        """The same dataset with the validation rows appended to the training split (a final
+        refit on all the data a search was allowed to see). The validation split stays as it
+        is, so per-epoch validation metrics are no longer held out; the test split is untouched.
+
+        Example:
+            >>> data = load_dataset("iris")
+            >>> data.with_validation_in_training().n_train == data.n_train + len(data.y_val)
+            True
+        """
+        return dataclasses.replace(
+            self, X_train=np.concatenate([self.X_train, self.X_val]),
+            y_train=np.concatenate([self.y_train, self.y_val]),
+        )
 
     @property
     def n_classes(self) -> int:

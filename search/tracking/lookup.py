@@ -55,6 +55,8 @@ def best_trial(name: str, *, tracking_uri: str | None = None, strategy: str | No
     if strategy:
         query += f" and tags.`{TAG_STRATEGY}` = '{strategy.replace(chr(39), '')}'"
     trials = client.search_runs([experiment.experiment_id], filter_string=query, max_results=50000)
+    if not strategy:  # the final refit (strategy 'final') trains a config found by the others
+        trials = [t for t in trials if t.data.tags.get(TAG_STRATEGY) != "final"]
     scored = [(t.data.metrics.get(metric), t) for t in trials]
     scored = [(v, t) for v, t in scored if is_finite_number(v)]
     if not scored:

@@ -41,11 +41,25 @@ if TYPE_CHECKING:
     from sweepforge.trainables.datasets import Dataset
     from sweepforge.trainables.predictors import Predictor
 
+    from ..config import CampaignConfig
     from ..plan import CampaignPlan
     from ..state.best_checkpoints import BestCheckpoints, KeptCheckpoint
 
 EXAMPLE_ROWS = 5
 """Rows of the test split saved as a model's input example."""
+
+
+def check_register_name(config: CampaignConfig) -> None:
+    """``final.register`` is a name the Model Registry takes; else :class:`CampaignError`
+    with MLflow's reason, before anything runs."""
+    from ..config import CampaignError
+    from ._compat import registered_model_name_problem
+
+    name = config.final.register_as
+    problem = registered_model_name_problem(name) if name is not None else None
+    if problem is not None:
+        raise CampaignError(f"final.register: {name!r} is not a name MLflow's Model Registry "
+                            f"takes: {problem}")
 
 
 def predictor_of(plan: CampaignPlan, kept: KeptCheckpoint, data: Dataset | None = None) -> Predictor:
@@ -211,10 +225,11 @@ class Delivered:
 def deliver_models(
     client: MlflowClient, tracking_uri: str, plan: CampaignPlan, best: BestCheckpoints,
     summary: pd.DataFrame, *, strategy_runs: Mapping[str, str], campaign_run: str,
-    campaign_id: str,
+    campaign_id: str, refit_data: Dataset | None = None,
 ) -> Delivered:
     """Logs each strategy's best trial as a model of its strategy run (once: a model already
-    logged is found, not logged again), names the campaign's best as its final model, and
+    logged is found, not logged again), names the campaign's final model (the refit's, trained
+    on ``refit_data``, logged on the campaign run; without a refit the best strategy's) and
     registers it with ``final.register``. A model that cannot be built or logged is skipped
     with a :class:`ModelNotLoggedWarning` and a ``sweepforge.model_note`` tag saying why."""
     delivered = Delivered()
@@ -234,26 +249,60 @@ def deliver_models(
             delivered.models[name] = uri
             client.set_tag(run_id, schema.TAG_MODEL_URI, uri)
             best.drop(name)
-    ranked = summary.dropna(subset=["best_value"])
-    ranked = ranked[ranked.strategy.isin(list(delivered.models))]
-    if ranked.empty:
-        return delivered
-    top = ranked.loc[ranked.best_value.idxmax() if plan.config.mode == "max"
-                     else ranked.best_value.idxmin()]
-    delivered.final_model = delivered.models[str(top.strategy)]
+    if refit_data is not None:
+        final = _refit_model(client, plan, best, campaign_run, campaign_id, refit_data)
+        if final is None:
+            return delivered
+        delivered.final_model, tags = final
+    else:
+        ranked = summary.dropna(subset=["best_value"])
+        ranked = ranked[ranked.strategy.isin(list(delivered.models))]
+        if ranked.empty:
+            return delivered
+        top = ranked.loc[ranked.best_value.idxmax() if plan.config.mode == "max"
+                         else ranked.best_value.idxmin()]
+        delivered.final_model = delivered.models[str(top.strategy)]
+        tags = {schema.TAG_STRATEGY: top.strategy, schema.TAG_TRIAL_ID: int(top.best_trial),
+                plan.config.metric: top.best_value,
+                **({plan.test_metric: top.test_value}
+                   if plan.test_metric and pd.notna(top.test_value) else {})}
     client.set_tag(campaign_run, schema.TAG_MODEL_URI, delivered.final_model)
     name = plan.config.final.register_as
     if name:
-        version = register(
-            tracking_uri, delivered.final_model, name, campaign_id=campaign_id,
-            tags={schema.TAG_STRATEGY: top.strategy, schema.TAG_TRIAL_ID: int(top.best_trial),
-                  plan.config.metric: top.best_value,
-                  **({plan.test_metric: top.test_value}
-                     if plan.test_metric and pd.notna(top.test_value) else {})},
-        )
+        version = register(tracking_uri, delivered.final_model, name, campaign_id=campaign_id,
+                           tags=tags)
         delivered.registered = f"{name}/{version.version}"
         client.set_tag(campaign_run, schema.TAG_REGISTERED, delivered.registered)
     return delivered
+
+
+def _refit_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoints,
+                 campaign_run: str, campaign_id: str,
+                 data: Dataset) -> tuple[str, dict[str, Any]] | None:
+    """The refit's model, logged on the campaign run (once), and the tags of its Registry
+    version; ``None`` (with a warning and a note on the campaign run) when there is none."""
+    from ..tune.refit import REFIT
+
+    kept = best.kept(REFIT)
+    tags: dict[str, Any] = {schema.TAG_STRATEGY: REFIT, "refit": plan.config.final.refit}
+    try:
+        uri = logged_model_uri(client, campaign_run, "final")
+        if uri is None:
+            if kept is None:
+                raise _NoModel("the refit did not finish with a checkpoint (see its run, "
+                               f"{REFIT}-0000)", warn=True)
+            uri = log_predictor(client, campaign_run, predictor_of(plan, kept, data), data,
+                                role="final", tags={schema.TAG_CAMPAIGN_ID: campaign_id, **tags})
+    except Exception as err:  # noqa: BLE001 (the trials and table stand without a model)
+        note = str(err) if isinstance(err, _NoModel) else f"{type(err).__name__}: {err}"
+        client.set_tag(campaign_run, schema.TAG_MODEL_NOTE, note[:5000])
+        warnings.warn(f"the campaign's final model was not logged: {note}", ModelNotLoggedWarning,
+                      stacklevel=3)
+        return None
+    if kept is not None:
+        tags[plan.config.metric] = kept.value
+        best.drop(REFIT)
+    return uri, tags
 
 
 class _NoModel(Exception):

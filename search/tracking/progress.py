@@ -49,9 +49,11 @@ class CampaignProgress:
 
     def __init__(
         self, strategies: list[str], *, budget: int, metric: str, mode: str, enabled: bool = True,
-        console: Console | None = None,
+        console: Console | None = None, refit: str | None = None,
     ):
         self.rows = {name: _Row(budget) for name in strategies}
+        if refit is not None:  # the campaign's final refit: a row of its one trial
+            self.rows[refit] = _Row(1)
         self.metric = metric
         self.mode = mode
         self.console = console or Console()

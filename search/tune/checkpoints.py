@@ -54,3 +54,12 @@ def trial_dirname(tune_id: str) -> str:
 def tune_trial_dirname(trial: Any) -> str:
     """``TuneConfig(trial_dirname_creator=...)``: a name a resume can find from the journal."""
     return trial_dirname(trial.trial_id)
+
+
+REFIT_DIRNAME = "refit"
+"""The folder of the campaign's final refit in a session's Tune storage."""
+
+
+def refit_dirname(trial: Any) -> str:
+    """``TuneConfig(trial_dirname_creator=...)`` of the refit's one-trial run."""
+    return REFIT_DIRNAME

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from sweepforge.trainables.user_code import module_root
 
 from ..config import LoaderSource
-from .checkpoints import DropCheckpoints, tune_trial_dirname
+from .checkpoints import DropCheckpoints, refit_dirname, tune_trial_dirname
 from .interrupt import InterruptFlag, StopOnInterrupt
 from .memory import ForgetFinishedTrialStats
 from .population import PopulationBridge, population, population_dirname
 from .ray_setup import concurrency, trial_actors_on_idle_workers
 from .schedulers import make_scheduler
-from .searcher import CampaignSearcher
+from .searcher import RESUME_FROM, CampaignSearcher
 from .trial_errors import StopOnMetricNotReported
 from .worker import run_trial
 
@@ -91,7 +91,33 @@ class TuneRunner:
             if interrupt.is_set:  # Ctrl-C (or SIGTERM) after the last step of the Tune loop
                 raise interrupt.exception()
 
-    def _trainable(self) -> Any:
+    def refit(self, config: dict[str, Any], data: Any, *, resume_from: str | None = None) -> None:
+        """Trains ``config`` once on ``data`` (the campaign's final refit) as a one-trial Tune
+        run: the same trial function and resources as every trial, no scheduler, the trial's
+        folder named :data:`~.checkpoints.REFIT_DIRNAME` so a resume finds its checkpoints.
+        ``resume_from``: a checkpoint folder of the refit's previous attempt.
+
+        Raises ``KeyboardInterrupt`` after Ctrl-C (or SIGTERM), as :meth:`fit` does."""
+        from ray import tune
+
+        interrupt = InterruptFlag()
+        param_space = {**config, **({RESUME_FROM: resume_from} if resume_from else {})}
+        tuner = tune.Tuner(
+            self._trainable(data=data, data_name="refit"),
+            param_space=param_space,
+            tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=refit_dirname),
+            run_config=tune.RunConfig(
+                name=self.tune_name, storage_path=str(self.storage_path), verbose=0,
+                failure_config=tune.FailureConfig(max_failures=self.config.max_failures),
+                callbacks=[*self.callbacks, StopOnInterrupt(interrupt)],
+            ),
+        )
+        with interrupt.armed(), trial_actors_on_idle_workers():
+            tuner.fit()
+            if interrupt.is_set:
+                raise interrupt.exception()
+
+    def _trainable(self, data: Any = None, data_name: str = "") -> Any:
         import ray
         from ray import tune
 
@@ -111,10 +137,12 @@ class TuneRunner:
         return tune.with_resources(
             tune.with_parameters(
                 run_trial, trainable_name=name, trainable_module=module,
-                trainable_root=root, data_ref=[ray.put(plan.data)], data_roots=data_roots,
+                trainable_root=root, data_roots=data_roots,
+                data_ref=[ray.put(plan.data if data is None else data)],
                 seed=config.seed,
                 fixed=plan.fixed, cpus=resources.cpu, gpus=resources.gpu,
-                data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}", metric=config.metric,
+                data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}/{data_name}",
+                metric=config.metric,
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )
