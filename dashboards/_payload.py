@@ -223,10 +223,16 @@ def _subtitle(info: CampaignInfo, trials: pd.DataFrame) -> str:
         else "?"
     )
     settings = info.settings
+    model = ""
+    if info.model:  # where the campaign's model is in MLflow, and its test score
+        registered = f", registered as {info.registered}" if info.registered else ""
+        test = (f", refit's test score {info.final_test:.4g}" if info.final_test is not None
+                else "")
+        model = f"; model {info.model}{registered}{test}"
     return (
         f"{settings.get('trainable', '?')} on {settings.get('dataset', '?')}; "
         f"{info.mode}imise {info.metric}; seed {info.seed}; {len(trials)} trials; "
-        f"campaign run {info.run_id} ({info.status}), started {started}"
+        f"campaign run {info.run_id} ({info.status}), started {started}{model}"
     )
 
 

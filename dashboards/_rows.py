@@ -22,6 +22,8 @@ from sweepforge.search.schema import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
     TAG_ERROR,
+    TAG_MODEL_URI,
+    TAG_REGISTERED,
     TAG_STATE,
     TAG_STRATEGY,
     TAG_TRIAL_ID,
@@ -64,6 +66,9 @@ class CampaignInfo:
     strategies: list[str]
     started_s: float
     settings: dict[str, str]
+    model: str = ""  # the campaign's final model, models:/<id>, once it has one
+    registered: str = ""  # <name>/<version> in the Model Registry
+    final_test: float | None = None  # the final refit's test score
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,14 @@ def campaign_info(campaign: pd.Series, name: str) -> CampaignInfo:
         strategies=[s for s in params.get("strategies", "").split(",") if s],
         started_s=_seconds(campaign.get("start_time")),
         settings=params,
+        model=_text(campaign.get(f"tags.{TAG_MODEL_URI}")),
+        registered=_text(campaign.get(f"tags.{TAG_REGISTERED}")),
+        final_test=finite_or_none(campaign.get("metrics.final.test_value")),
     )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def trials_frame(trial_runs: pd.DataFrame, campaigns: pd.DataFrame, metric: str) -> pd.DataFrame:

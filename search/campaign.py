@@ -32,7 +32,6 @@ from .state.resume import (
     unfinished_campaigns,
 )
 from .state.spool import spool_dir
-from .tracking.models import check_register_name
 from .tracking.tracker import resolve_tracking_uri
 from .tune.ray_setup import ray_session
 
@@ -67,7 +66,6 @@ class Campaign:
             config, only=strategies, cuda_available=True if self.address else None,
             ship_code=self.address is not None,
         )
-        check_register_name(config)
         self.resume_folder = resume_folder
         if resume_folder is not None:
             check_resumable(resume_folder, self.plan, spool_dir=spool_dir(self.state_dir))

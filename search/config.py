@@ -28,6 +28,7 @@ Only ``yaml.safe_load`` reads the file.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import typing
 from pathlib import Path
@@ -206,6 +207,24 @@ class FinalModel(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=False,
                               validate_by_alias=True, serialize_by_alias=True)
+
+    @field_validator("register_as")
+    @classmethod
+    def _registry_name(cls, name: str | None) -> str | None:
+        """The names MLflow's Model Registry takes (its stores check the same rules; a test
+        holds this to the real Registry): not blank, no '/' or ':', and not one a path would
+        resolve to another name ('.', '..', '..x')."""
+        if name is None:
+            return None
+        if not name.strip():
+            raise ValueError("must name a registered model, e.g. digits-mlp")
+        if "/" in name or ":" in name:
+            raise ValueError("a registered model's name cannot hold '/' or ':'")
+        normal = posixpath.normpath(name)
+        if normal != name or normal == "." or normal.startswith(".."):
+            raise ValueError(f"MLflow refuses names that resolve to another name as a path "
+                             f"(this one to {normal!r})")
+        return name
 
     @field_validator("epochs", mode="before")
     @classmethod

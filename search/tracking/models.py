@@ -41,25 +41,11 @@ if TYPE_CHECKING:
     from sweepforge.trainables.datasets import Dataset
     from sweepforge.trainables.predictors import Predictor
 
-    from ..config import CampaignConfig
     from ..plan import CampaignPlan
     from ..state.best_checkpoints import BestCheckpoints, KeptCheckpoint
 
 EXAMPLE_ROWS = 5
 """Rows of the test split saved as a model's input example."""
-
-
-def check_register_name(config: CampaignConfig) -> None:
-    """``final.register`` is a name the Model Registry takes; else :class:`CampaignError`
-    with MLflow's reason, before anything runs."""
-    from ..config import CampaignError
-    from ._compat import registered_model_name_problem
-
-    name = config.final.register_as
-    problem = registered_model_name_problem(name) if name is not None else None
-    if problem is not None:
-        raise CampaignError(f"final.register: {name!r} is not a name MLflow's Model Registry "
-                            f"takes: {problem}")
 
 
 def predictor_of(plan: CampaignPlan, kept: KeptCheckpoint, data: Dataset | None = None) -> Predictor:
