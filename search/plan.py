@@ -112,7 +112,7 @@ def plan_campaign(
                           mode=config.mode, options=options)
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None
-    _check_final(config, trainable)
+    _check_final(config, trainable, data)
     _check_gpu(config, cuda_available)
     _check_trainables_environment()
     _warn_without_checkpoints(config, trainable)
@@ -120,9 +120,9 @@ def plan_campaign(
     return CampaignPlan(config, space, trainable, data, fixed, strategies, shipped)
 
 
-def _check_final(config: CampaignConfig, trainable: TrainableSpec) -> None:
-    """``final:`` asks for a model this trainable can deliver (the registered name is checked
-    against MLflow's rules by the campaign: :func:`~.tracking.models.check_register_name`)."""
+def _check_final(config: CampaignConfig, trainable: TrainableSpec, data: Any) -> None:
+    """``final:`` asks for a model this trainable can deliver: a bundled family with a
+    predictor, or the user's own function (whose model is the one it returns)."""
     final = config.final
     if final.epochs != "best" and final.refit == "none":
         raise CampaignError(
@@ -133,13 +133,17 @@ def _check_final(config: CampaignConfig, trainable: TrainableSpec) -> None:
         raise CampaignError(
             f"final.epochs: trainable '{trainable.name}' has no 'epochs' knob to set; leave "
             "final.epochs out (the refit trains as its config says).")
+    if final.refit == "train+val" and not isinstance(data, Dataset):
+        raise CampaignError(
+            f"final.refit: 'train+val' joins the training and validation rows of a sweepforge "
+            f"Dataset, but the data is a {type(data).__name__}; use 'train' (or have the "
+            "loader return arrays or splits).")
     if final.refit == "none" and not final.register_as:
         return
     from sweepforge.trainables.predictors import has_predictor  # (imports torch)
 
-    own = isinstance(trainable, FunctionTrainableSpec)
-    refused = ("it is your own function: sweepforge cannot rebuild its model from a "
-               "checkpoint" if own else has_predictor(trainable.name))
+    own = isinstance(trainable, FunctionTrainableSpec)  # (its model is what it returns)
+    refused = None if own else has_predictor(trainable.name)
     if refused is not None:
         asked = "final.register" if final.register_as else "final.refit"
         raise CampaignError(f"{asked}: no model to deliver: {refused}.")

@@ -1,6 +1,7 @@
 """A scikit-learn model in Optuna's objective style: `trainable: ./sklearn_model.py:train`.
 
-No epochs, no report: the function fits once and returns the campaign's metric as one float.
+No epochs, no report: the function fits once and returns its scores, and the fitted model under
+"model" (sweepforge logs the best trial's with mlflow.sklearn; README, "From search to model").
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 
-def train(config, data) -> float:
-    """Fit gradient-boosted trees on the train split; return the validation accuracy."""
+def train(config, data) -> dict:
+    """Fit gradient-boosted trees on the train split; return the validation and test accuracy,
+    and the model."""
     model = HistGradientBoostingClassifier(
         learning_rate=config["learning_rate"],
         max_depth=config["max_depth"],
@@ -18,4 +20,6 @@ def train(config, data) -> float:
         max_iter=config["max_iter"],
     )
     model.fit(data.X_train, data.y_train)
-    return float(model.score(data.X_val, data.y_val))
+    return {"val_accuracy": float(model.score(data.X_val, data.y_val)),
+            "test_accuracy": float(model.score(data.X_test, data.y_test)),
+            "model": model}

@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,14 +82,11 @@ def log_predictor(
     returns its URI, ``models:/<model id>``. ``role`` (``best`` or ``final``) and ``tags`` go on
     the logged model.
 
-    The steps of ``mlflow.models.Model.log`` with the client's public calls: that function
-    logs to the fluent API's global tracking URI and active experiment, not the campaign's.
     """
     import tempfile
 
     import mlflow
     import torch
-    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import Model, infer_signature
 
     example = input_example(predictor, data)
@@ -97,21 +95,41 @@ def log_predictor(
                                 params={model_flavor.PROBABILITIES: False})
     requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                     f"numpy=={np.__version__}"]
+    with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as folder:
+        with _quiet_pickle_warning():
+            model_flavor.save_model(folder, Model(), predictor=predictor, signature=signature,
+                                    input_example=example, pip_requirements=requirements)
+        return log_model_folder(client, run_id, Path(folder), role=role, tags=tags,
+                                model_type=predictor.trainable)
+
+
+def log_model_folder(client: MlflowClient, run_id: str, folder: Path, *, role: str,
+                     tags: Mapping[str, Any], model_type: str) -> str:
+    """Logs the MLflow model folder ``folder`` as a model of run ``run_id`` and returns its
+    URI, ``models:/<model id>``: the steps of ``mlflow.models.Model.log`` with the client's
+    public calls (that function logs to the fluent API's global tracking URI and active
+    experiment, not the campaign's). The folder's ``MLmodel`` gets the run and model ids."""
+    import shutil
+    import tempfile
+
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.models import Model
+
     run = client.get_run(run_id)
     logged = client.create_logged_model(
         run.info.experiment_id, name=schema.MODEL_NAME, source_run_id=run_id,
         tags={schema.TAG_MODEL_ROLE: role, **{k: str(v) for k, v in tags.items()}},
-        params={k: str(v) for k, v in run.data.params.items()}, model_type=predictor.trainable,
+        params={k: str(v) for k, v in run.data.params.items()}, model_type=model_type,
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as folder:
-            description = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id,
-                                run_id=run_id, model_id=logged.model_id)
-            with _quiet_pickle_warning():
-                model_flavor.save_model(folder, description, predictor=predictor,
-                                        signature=signature, input_example=example,
-                                        pip_requirements=requirements)
-            client.log_model_artifacts(logged.model_id, folder)
+        with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as copy:
+            shutil.copytree(folder, copy, dirs_exist_ok=True)
+            description = Model.load(copy)
+            description.run_id, description.model_id = run_id, logged.model_id
+            description.model_uuid, description.artifact_path = (logged.model_id,
+                                                                 logged.artifact_location)
+            description.save(str(Path(copy) / "MLmodel"))
+            client.log_model_artifacts(logged.model_id, copy)
     except BaseException:
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
         raise
@@ -277,8 +295,13 @@ def _refit_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoints
             if kept is None:
                 raise _NoModel("the refit did not finish with a checkpoint (see its run, "
                                f"{REFIT}-0000)", warn=True)
-            uri = log_predictor(client, campaign_run, predictor_of(plan, kept, data), data,
-                                role="final", tags={schema.TAG_CAMPAIGN_ID: campaign_id, **tags})
+            logged_tags = {schema.TAG_CAMPAIGN_ID: campaign_id, **tags}
+            if own_function(plan):
+                uri = _own_model(client, campaign_run, kept, role="final", tags=logged_tags,
+                                 name=plan.config.trainable_name)
+            else:
+                uri = log_predictor(client, campaign_run, predictor_of(plan, kept, data), data,
+                                    role="final", tags=logged_tags)
     except Exception as err:  # noqa: BLE001 (the trials and table stand without a model)
         note = str(err) if isinstance(err, _NoModel) else f"{type(err).__name__}: {err}"
         client.set_tag(campaign_run, schema.TAG_MODEL_NOTE, note[:5000])
@@ -306,7 +329,8 @@ def _strategy_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoi
     found = logged_model_uri(client, run_id, "best")
     if found is not None:
         return found
-    reason = has_predictor(plan.trainable.name)
+    own = own_function(plan)
+    reason = None if own else has_predictor(plan.trainable.name)
     if reason is not None:
         raise _NoModel(reason)
     if pd.isna(row.best_trial):
@@ -315,11 +339,34 @@ def _strategy_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoi
     if kept is None or (kept.trial_id != int(row.best_trial) and kept.value != row.best_value):
         raise _NoModel(f"the checkpoint of its best trial ({int(row.best_trial)}) was not kept "
                        "(it ended before this master session)", warn=True)
-    predictor = predictor_of(plan, kept)
-    return log_predictor(client, run_id, predictor, plan.data, role="best", tags={
-        schema.TAG_CAMPAIGN_ID: campaign_id, schema.TAG_STRATEGY: row.strategy,
-        schema.TAG_TRIAL_ID: kept.trial_id, plan.config.metric: kept.value,
-    })
+    tags = {schema.TAG_CAMPAIGN_ID: campaign_id, schema.TAG_STRATEGY: row.strategy,
+            schema.TAG_TRIAL_ID: kept.trial_id, plan.config.metric: kept.value}
+    if own:
+        return _own_model(client, run_id, kept, role="best", tags=tags,
+                          name=plan.config.trainable_name)
+    return log_predictor(client, run_id, predictor_of(plan, kept), plan.data, role="best",
+                         tags=tags)
+
+
+def own_function(plan: CampaignPlan) -> bool:
+    """Whether the campaign trains the user's own function (its model is what it returns)."""
+    return getattr(plan.trainable, "user_fn", None) is not None
+
+
+def _own_model(client: MlflowClient, run_id: str, kept: KeptCheckpoint, *, role: str,
+               tags: Mapping[str, Any], name: str) -> str:
+    """Logs the model a user's function returned (saved by the worker in the checkpoint)."""
+    from ..tune.user_model import MODEL_ERROR_FILE, MODEL_FOLDER, MODEL_KEY
+
+    folder = kept.folder / MODEL_FOLDER
+    error = kept.folder / MODEL_ERROR_FILE
+    if error.is_file():
+        raise _NoModel(f"the model {name} returned could not be saved: {error.read_text()}",
+                       warn=True)
+    if not (folder / "MLmodel").is_file():
+        raise _NoModel(f"{name} returned no model: return it with the metrics, "
+                       f"{{..., {MODEL_KEY!r}: model}} (README, \"From search to model\")")
+    return log_model_folder(client, run_id, folder, role=role, tags=tags, model_type=name)
 
 
 def download_model(tracking_uri: str, model_uri: str, folder: str) -> str:

@@ -117,7 +117,6 @@ def run_trial(
     returns it.
     """
     import ray
-    from ray import tune
 
     from .ray_setup import set_tune_actor_env
     from .searcher import RESUME_FROM, UNSET, searched_config
@@ -188,6 +187,11 @@ def run_trial(
     keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
     data = _campaign_data(data_ref[0], data_key)
     final = spec.train(trial_config, data, report, device=device, seed=seed, **keeps)
+    if own_function:  # a returned "model" is saved with the last report's checkpoint
+        from .user_model import take_model
+
+        final, model = take_model(final)
+        checkpointer.attach_model(model, data)
     if own_function and metric and not any(metric in each for each in [*reported, final or {}]):
         seen = sorted({key for each in [*reported, final or {}] for key in each})
         raise MetricNotReported(f"metric {metric!r} was never reported by {spec.name}; it reported: "
@@ -203,12 +207,12 @@ def run_trial(
     if not reported:
         # restored from a checkpoint of its last epoch (nothing left to train), or a function
         # that returns its one result: say how it ended
-        tune.report({**final, **where()})
+        checkpointer.report({**final, **where()})
     elif own_function and any(reported[-1].get(key) != value for key, value in final.items()):
         # the returned metrics complete the last epoch's (same epoch: not logged twice)
         last = reported[-1]
-        tune.report({**last, **final, "epoch": last.get("epoch", len(reported)),
-                     FINAL_RESULT_KEY: True, **where()})
+        checkpointer.report({**last, **final, "epoch": last.get("epoch", len(reported)),
+                             FINAL_RESULT_KEY: True, **where()})
 
 
 CLONE_KEY = "sweepforge_clone"
@@ -234,6 +238,7 @@ class TuneCheckpointer:
         self.resume_from = resume_from
         self.config = dict(config or {})
         self._state: State | None = None
+        self._model: tuple[Any, Any] | None = None  # (a user's returned model, its data)
         self._clone: dict[str, Any] | None = None
 
     def load(self) -> State | None:
@@ -259,21 +264,32 @@ class TuneCheckpointer:
     def save(self, state: State) -> None:
         self._state = state  # goes to Tune with the report that follows
 
+    def attach_model(self, model: Any, data: Any) -> None:
+        """A user's function returned ``model``: it goes into the checkpoint of the report
+        that follows, saved with MLflow's flavour (:mod:`.user_model`)."""
+        self._model = (model, data) if model is not None else None
+
     def report(self, metrics: dict[str, Any]) -> None:
         from ray import tune
 
         if self._clone is not None:
             metrics = {**metrics, CLONE_KEY: json.dumps(self._clone, default=str)}
             self._clone = None
-        if self._state is None:  # (no torch import: 2-3 s for a trainable that does not use it)
-            tune.report(metrics)
+        model, self._model = self._model, None
+        if self._state is None and model is None:  # (no torch import: 2-3 s for a trainable
+            tune.report(metrics)                   # that does not use it)
             return
-        import torch
-
-        from sweepforge.trainables.checkpoint import CHECKPOINT_FILE
-
         with tempfile.TemporaryDirectory(prefix="sweepforge-checkpoint-") as folder:
-            torch.save(self._state, Path(folder) / CHECKPOINT_FILE)
+            if model is not None:
+                from .user_model import save_user_model
+
+                save_user_model(*model, Path(folder))
+            if self._state is not None:
+                import torch
+
+                from sweepforge.trainables.checkpoint import CHECKPOINT_FILE
+
+                torch.save(self._state, Path(folder) / CHECKPOINT_FILE)
             origin = {"trial": tune.get_context().get_trial_id(), "epoch": metrics.get("epoch"),
                       "config": self.config}
             (Path(folder) / _ORIGIN_FILE).write_text(json.dumps(origin, default=str))
