@@ -172,36 +172,33 @@ def _quiet_pickle_warning() -> Iterator[None]:
 def register(
     tracking_uri: str, model_uri: str, name: str, *, campaign_id: str, tags: Mapping[str, Any],
 ) -> ModelVersion:
-    """A new version of registered model ``name`` for ``model_uri``, tagged with the campaign
-    and ``tags``; the version this campaign made before, if there is one (exactly once)."""
-    import mlflow
+    """A new version of registered model ``name`` for ``model_uri`` (``models:/<model id>``),
+    tagged with the campaign and ``tags``; the version this campaign made before, if there is
+    one (exactly once). What ``mlflow.register_model`` does, with a client of the campaign's
+    store rather than the fluent API's global registry URI."""
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
-    if client.search_registered_models(filter_string=f"name = '{_quoted(name)}'"):
-        for version in client.search_model_versions(filter_string=f"name = '{_quoted(name)}'"):
+    quoted = f"name = '{_quoted(name)}'"
+    if client.search_registered_models(filter_string=quoted):
+        for version in client.search_model_versions(filter_string=quoted):
             if version.tags.get(schema.TAG_CAMPAIGN_ID) == campaign_id:
                 return version
+    else:
+        try:
+            client.create_registered_model(name)
+        except MlflowException as err:  # another campaign made it just now
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+    model_id = model_uri.removeprefix("models:/")
     all_tags = {schema.TAG_CAMPAIGN_ID: campaign_id, **{k: str(v) for k, v in tags.items()}}
-    with tracking_at(tracking_uri):
-        return mlflow.register_model(model_uri, name, tags=all_tags)
-
-
-@contextmanager
-def tracking_at(tracking_uri: str) -> Iterator[None]:
-    """MLflow's fluent API (``Model.log``, ``register_model``) pointed at ``tracking_uri``
-    while inside; the previous URI is set back after."""
-    import mlflow
-
-    previous = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous_registry)
+    logged = client.get_logged_model(model_id)
+    # The model's own artifact location as the source: given "models:/<id>", MLflow's SQL
+    # registry looks the model up through the global tracking URI, not this client's.
+    return client.create_model_version(
+        name, source=logged.artifact_location, run_id=logged.source_run_id, tags=all_tags,
+        model_id=model_id)
 
 
 def _quoted(name: str) -> str:
@@ -387,24 +384,29 @@ def predict_table(tracking_uri: str, model_uri: str, table: pd.DataFrame) -> pd.
         ValueError: a column the model needs is missing, a category it never saw, a value
             that is not a number (the message names the column).
     """
+    import tempfile
+
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
-    with tracking_at(tracking_uri):
-        model = mlflow.pyfunc.load_model(model_uri)
-    schema_in = model.metadata.get_input_schema()
-    rows: Any = table
-    if schema_in is not None and schema_in.is_tensor_spec():  # unnamed columns: all of them
+    with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as folder:
+        model = mlflow.pyfunc.load_model(download_model(tracking_uri, model_uri, folder))
+        schema_in = model.metadata.get_input_schema()
+        rows: Any = table
+        if schema_in is not None and schema_in.is_tensor_spec():  # unnamed columns: all
+            try:
+                rows = table.to_numpy(dtype=np.float32)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"the model takes numbers only, but the table holds others: "
+                                 f"{err}") from None
+        ours = model.metadata.flavors.get("python_function", {}).get("loader_module")
+        raw = model.get_raw_model().task if ours == model_flavor.__name__ else None
         try:
-            rows = table.to_numpy(dtype=np.float32)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"the model takes numbers only, but the table holds others: {err}") from None
-    try:
-        labels = model.predict(rows)
-        proba = model.predict(rows, params={model_flavor.PROBABILITIES: True}) if (
-            model.get_raw_model().task == "classification") else None
-    except MlflowException as err:  # MLflow's own schema check (a missing column, a type)
-        raise ValueError(err.message.split("\n")[0]) from None
+            labels = model.predict(rows)
+            proba = (model.predict(rows, params={model_flavor.PROBABILITIES: True})
+                     if raw == "classification" else None)
+        except MlflowException as err:  # MLflow's own schema check (a missing column, a type)
+            raise ValueError(err.message.split("\n")[0]) from None
     out = pd.DataFrame({"prediction": np.asarray(labels)}, index=table.index)
     if proba is not None:
         out = pd.concat([out, proba.set_axis(table.index).add_prefix("p(").add_suffix(")")], axis=1)

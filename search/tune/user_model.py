@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
+from mlflow import pyfunc
 
 MODEL_KEY = "model"
 """The key of a returned metrics dict that holds the trained model."""
@@ -89,8 +89,8 @@ def _save(model: Any, data: Any, folder: Path) -> str:
                                   serialization_format="pickle",
                                   pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
     else:
-        mlflow.pyfunc.save_model(path, python_model=PredictWrapper(model), signature=signature,
-                                 input_example=example, pip_requirements=[])
+        pyfunc.save_model(path, python_model=PredictWrapper(model), signature=signature,
+                          input_example=example, pip_requirements=[])
     return flavour
 
 
@@ -132,11 +132,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
-class PredictWrapper(mlflow.pyfunc.PythonModel):
+class PredictWrapper(pyfunc.PythonModel):
     """MLflow's pyfunc around a user's object with ``predict(rows)``."""
 
     def __init__(self, model: Any):
         self.model = model
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    def predict(self, context, model_input, params=None):
+        # (no type hints: MLflow would read them as an input schema)
         return self.model.predict(model_input)

@@ -41,3 +41,33 @@ def reports_something_else(config, data, report=None):
         for epoch in range(1, config["epochs"] + 1):
             report({"epoch": epoch, "val_acc": 0.5, "train_loss": 0.5})
     return {"val_acc": 0.5}
+
+
+def fit_logistic(config, data):
+    """A scikit-learn estimator, returned under "model" with its scores."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=config["C"], max_iter=500).fit(data.X_train, data.y_train)
+    return {"val_accuracy": float(model.score(data.X_val, data.y_val)),
+            "test_accuracy": float(model.score(data.X_test, data.y_test)), "model": model}
+
+
+class Threshold:
+    """Not scikit-learn, not torch: an object with predict (saved with MLflow's pyfunc)."""
+
+    def __init__(self, cut):
+        self.cut = cut
+
+    def predict(self, rows):
+        return (np.asarray(rows).mean(axis=1) > self.cut).astype(np.int64)
+
+
+def fit_threshold(config, data):
+    model = Threshold(config["C"] - 1.0)
+    score = float((model.predict(data.X_val) == data.y_val).mean())
+    return {"val_accuracy": score, "model": model}
+
+
+def returns_no_predictor(config, data):
+    """A "model" that cannot predict: the trial stands, the strategy run says why."""
+    return {"val_accuracy": config["C"] / 10, "model": {"weights": [1, 2, 3]}}

@@ -561,3 +561,75 @@ def test_a_torch_dataset_of_the_user_s_own_class_reaches_the_workers_split_by_in
     assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
     for run in runs:
         assert 0.0 <= run.data.metrics["val_accuracy"] <= 1.0
+
+
+# --- the model a user's function returns (issue 18) ------------------------------------------
+FRESH_LOAD = """
+import json, sys
+import mlflow
+import numpy as np
+from tests.search.own_model_functions import load_blobs
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.pyfunc.load_model(sys.argv[2])
+X, y = load_blobs()
+print(json.dumps({"flavors": sorted(model.metadata.flavors),
+                  "predictions": np.asarray(model.predict(X.astype(np.float32))).tolist()}))
+"""
+
+
+def _own_campaign(name: str, trainable: str, **overrides):
+    return {
+        "name": name, "trainable": f"tests.search.own_model_functions:{trainable}",
+        "dataset": {"loader": "tests.search.own_model_functions:load_blobs"},
+        "metric": "val_accuracy", "budget": {"trials": 3, "max_epochs": 1},
+        "space": {"C": {"type": "float", "low": 0.5, "high": 5.0, "log": True}},
+        "strategies": {"random": {}}, **overrides,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trainable, flavour", [("fit_logistic", "sklearn"),
+                                                ("fit_threshold", "python_function")])
+def test_the_model_a_function_returns_is_logged_with_its_flavour_and_registered(
+        ray_local, tmp_path, trainable, flavour):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    name = f"own-{trainable.replace('_', '-')}"
+    result = Campaign.from_dict(_own_campaign(name, trainable, final={"register": name}),
+                                tracking_uri=uri, state_dir=tmp_path / "state").run()
+    assert set(result.models) == {"random"} and result.registered == f"{name}/1"
+    loaded = subprocess.run(  # a fresh process, as a user loading the registered model
+        [sys.executable, "-c", FRESH_LOAD, uri, f"models:/{name}/latest"], cwd=REPO,
+        capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr
+    got = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert flavour in got["flavors"]
+    best = result.trials.sort_values("value", ascending=False).iloc[0]
+    X, y = own_model_functions.load_blobs()
+    if trainable == "fit_logistic":  # the best trial's estimator: refit it on the same split
+        from sklearn.linear_model import LogisticRegression
+
+        from sweepforge.search.plan import plan_campaign
+
+        data = plan_campaign(parse_campaign_config(_own_campaign(name, trainable))).data
+        again = LogisticRegression(C=best["config.C"], max_iter=500).fit(data.X_train, data.y_train)
+        assert got["predictions"] == again.predict(X).tolist()
+        assert best["test_value"] == again.score(data.X_test, data.y_test)
+    else:
+        expected = own_model_functions.Threshold(best["config.C"] - 1.0).predict(X)
+        assert got["predictions"] == expected.tolist()
+    assert not list((tmp_path / "state").rglob("best"))  # the kept checkpoint went with the log
+
+
+@pytest.mark.slow
+def test_a_returned_model_that_cannot_predict_leaves_a_note_and_the_trials_stand(
+        ray_local, tmp_path):
+    from sweepforge.search.tracking.models import ModelNotLoggedWarning
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.warns(ModelNotLoggedWarning, match="no predict method"):
+        result = Campaign.from_dict(_own_campaign("own-bad-model", "returns_no_predictor"),
+                                    tracking_uri=uri, state_dir=tmp_path / "state").run()
+    assert list(result.trials["state"]) == ["COMPLETE"] * 3 and not result.models
+    runs = runs_by_kind(uri, "own-bad-model")
+    (strategy,) = runs["strategy"]
+    assert "no predict method" in strategy.data.tags["sweepforge.model_note"]
