@@ -366,6 +366,21 @@ def _own_model(client: MlflowClient, run_id: str, kept: KeptCheckpoint, *, role:
     return log_model_folder(client, run_id, folder, role=role, tags=tags, model_type=name)
 
 
+def _floats_where_declared(table: pd.DataFrame, schema_in: Any) -> pd.DataFrame:
+    """``table`` with its integer columns that the model's signature declares as floating
+    point turned into floats: a CSV's ``3`` is a number like ``3.0``, but MLflow's schema check
+    refuses int64 for a double column."""
+    if schema_in is None or schema_in.is_tensor_spec() or not schema_in.has_input_names():
+        return table
+    wanted = {spec.name: str(spec.type) for spec in schema_in.inputs}
+    out = table.copy()
+    for column in out.columns:
+        kind = wanted.get(column, "")
+        if ("double" in kind or "float" in kind) and pd.api.types.is_integer_dtype(out[column]):
+            out[column] = out[column].astype("float64" if "double" in kind else "float32")
+    return out
+
+
 def download_model(tracking_uri: str, model_uri: str, folder: str) -> str:
     """Copies the MLflow model ``model_uri`` of the store into ``folder`` (a model folder that
     ``mlflow.pyfunc.load_model(folder)`` loads); returns the folder."""
@@ -392,7 +407,7 @@ def predict_table(tracking_uri: str, model_uri: str, table: pd.DataFrame) -> pd.
     with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as folder:
         model = mlflow.pyfunc.load_model(download_model(tracking_uri, model_uri, folder))
         schema_in = model.metadata.get_input_schema()
-        rows: Any = table
+        rows: Any = _floats_where_declared(table, schema_in)
         if schema_in is not None and schema_in.is_tensor_spec():  # unnamed columns: all
             try:
                 rows = table.to_numpy(dtype=np.float32)
@@ -406,7 +421,9 @@ def predict_table(tracking_uri: str, model_uri: str, table: pd.DataFrame) -> pd.
             proba = (model.predict(rows, params={model_flavor.PROBABILITIES: True})
                      if raw == "classification" else None)
         except MlflowException as err:  # MLflow's own schema check (a missing column, a type)
-            raise ValueError(err.message.split("\n")[0]) from None
+            text = err.message
+            raise ValueError(text[text.rfind("Error: ") + 7:] if "Error: " in text
+                             else text.splitlines()[0]) from None
     out = pd.DataFrame({"prediction": np.asarray(labels)}, index=table.index)
     if proba is not None:
         out = pd.concat([out, proba.set_axis(table.index).add_prefix("p(").add_suffix(")")], axis=1)
