@@ -15,8 +15,8 @@ Exactly once: before logging, the strategy run's models are looked up by their
 logs nothing twice.
 
 Example:
-    >>> uri = log_predictor(tracking_uri, run_id, predictor, data, role="best",
-    ...                     tags={"sweepforge.strategy": "tpe"})        # doctest: +SKIP
+    >>> uri = log_predictor(client, run_id, predictor, data, role="best",
+    ...                     tags={schema.TAG_STRATEGY: "tpe"})          # doctest: +SKIP
     >>> mlflow.pyfunc.load_model(uri).predict(raw_rows)                 # doctest: +SKIP
 """
 
@@ -311,6 +311,13 @@ def _refit_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoints
     return uri, tags
 
 
+def _no_model_returned(name: str) -> str:
+    from ..tune.user_model import MODEL_KEY
+
+    return (f"{name} returned no model: return it with the metrics, {{..., {MODEL_KEY!r}: "
+            "model}} (README, \"From search to model\")")
+
+
 class _NoModel(Exception):
     """Why a strategy has no model, when that is expected (``warn``: it is not)."""
 
@@ -333,6 +340,8 @@ def _strategy_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoi
     if pd.isna(row.best_trial):
         raise _NoModel("no trial of it completed")
     kept = best.kept(str(row.strategy))
+    if kept is None and own:  # no checkpoint: the function neither checkpoints nor returns one
+        raise _NoModel(_no_model_returned(plan.config.trainable_name))
     if kept is None or (kept.trial_id != int(row.best_trial) and kept.value != row.best_value):
         raise _NoModel(f"the checkpoint of its best trial ({int(row.best_trial)}) was not kept "
                        "(it ended before this master session)", warn=True)
@@ -353,7 +362,7 @@ def own_function(plan: CampaignPlan) -> bool:
 def _own_model(client: MlflowClient, run_id: str, kept: KeptCheckpoint, *, role: str,
                tags: Mapping[str, Any], name: str) -> str:
     """Logs the model a user's function returned (saved by the worker in the checkpoint)."""
-    from ..tune.user_model import MODEL_ERROR_FILE, MODEL_FOLDER, MODEL_KEY
+    from ..tune.user_model import MODEL_ERROR_FILE, MODEL_FOLDER
 
     folder = kept.folder / MODEL_FOLDER
     error = kept.folder / MODEL_ERROR_FILE
@@ -361,8 +370,7 @@ def _own_model(client: MlflowClient, run_id: str, kept: KeptCheckpoint, *, role:
         raise _NoModel(f"the model {name} returned could not be saved: {error.read_text()}",
                        warn=True)
     if not (folder / "MLmodel").is_file():
-        raise _NoModel(f"{name} returned no model: return it with the metrics, "
-                       f"{{..., {MODEL_KEY!r}: model}} (README, \"From search to model\")")
+        raise _NoModel(_no_model_returned(name))
     return log_model_folder(client, run_id, folder, role=role, tags=tags, model_type=name)
 
 

@@ -8,7 +8,7 @@ folder ``model/`` of the checkpoint that goes with the trial's last report, with
 * ``mlflow.sklearn`` for a scikit-learn estimator (anything with ``get_params`` and
   ``predict`` from ``sklearn``),
 * ``mlflow.pytorch`` for a ``torch.nn.Module``,
-* ``mlflow.pyfunc`` around any other object with a ``predict`` method (:class:`PredictWrapper`).
+* ``mlflow.pyfunc`` around any other object with a ``predict`` method (:func:`predict_wrapper`).
 
 The model answers as it was trained: on the rows and labels the function trained it on (for a
 table, category codes; ``data.classes`` names what each class code stands for).
@@ -89,7 +89,7 @@ def _save(model: Any, data: Any, folder: Path) -> str:
                                   serialization_format="pickle",
                                   pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
     else:
-        pyfunc.save_model(path, python_model=PredictWrapper(model), signature=signature,
+        pyfunc.save_model(path, python_model=predict_wrapper(model), signature=signature,
                           input_example=example, pip_requirements=[])
     return flavour
 
@@ -132,12 +132,21 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
-class PredictWrapper(pyfunc.PythonModel):
-    """MLflow's pyfunc around a user's object with ``predict(rows)``."""
+def predict_wrapper(model: Any) -> Any:
+    """MLflow's pyfunc (a ``PythonModel``) around a user's object with ``predict(rows)``. The
+    class is made here, not at import: MLflow warns about its untyped ``predict`` when it is
+    defined (typed, MLflow would read the hints as an input schema); cloudpickle saves it by
+    value, so loading the model does not need sweepforge."""
+    import warnings
 
-    def __init__(self, model: Any):
-        self.model = model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
 
-    def predict(self, context, model_input, params=None):
-        # (no type hints: MLflow would read them as an input schema)
-        return self.model.predict(model_input)
+        class PredictWrapper(pyfunc.PythonModel):
+            def __init__(self, wrapped: Any):
+                self.model = wrapped
+
+            def predict(self, context, model_input, params=None):
+                return self.model.predict(model_input)
+
+    return PredictWrapper(model)
