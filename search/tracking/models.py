@@ -390,12 +390,23 @@ def _floats_where_declared(table: pd.DataFrame, schema_in: Any) -> pd.DataFrame:
 
 
 def download_model(tracking_uri: str, model_uri: str, folder: str) -> str:
-    """Copies the MLflow model ``model_uri`` of the store into ``folder`` (a model folder that
-    ``mlflow.pyfunc.load_model(folder)`` loads); returns the folder."""
-    import mlflow.artifacts
+    """Copies the MLflow model ``model_uri`` (``models:/<model id>``) of the store into
+    ``folder`` (a model folder that ``mlflow.pyfunc.load_model(folder)`` loads); returns the
+    folder. It downloads the model's artifact location, found with the store's client: given
+    ``models:/<id>``, MLflow would look the id up in the default store, not this one."""
+    import shutil
+    import tempfile
 
-    return mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder,
-                                               tracking_uri=tracking_uri)
+    import mlflow.artifacts
+    from mlflow import MlflowClient
+
+    location = MlflowClient(tracking_uri).get_logged_model(
+        model_uri.removeprefix("models:/")).artifact_location
+    with tempfile.TemporaryDirectory(prefix="sweepforge-model-") as download:
+        got = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=download,
+                                                  tracking_uri=tracking_uri)
+        shutil.copytree(got, folder, dirs_exist_ok=True)  # the model's files, not their folder
+    return folder
 
 
 def predict_table(tracking_uri: str, model_uri: str, table: pd.DataFrame) -> pd.DataFrame:
