@@ -192,3 +192,15 @@ def test_a_uniform_knob_near_zero_is_not_mistaken_for_a_log_one():
     runs = pd.DataFrame([run(i, config=c) for i, c in enumerate(configs)])
     specs = {s.name: s for s in param_specs(trials_frame(runs, CAMPAIGNS, "val_accuracy"))}
     assert not specs["dropout"].log and specs["lr"].log
+
+
+def test_the_header_names_the_campaign_s_model_its_version_and_the_refit_s_test_score():
+    from sweepforge.dashboards._payload import _subtitle
+
+    row = CAMPAIGNS.iloc[0].copy()
+    assert "model" not in _subtitle(campaign_info(row, "demo"), pd.DataFrame())  # none yet
+    row["tags.sweepforge.model_uri"] = "models:/m-0123"
+    row["tags.sweepforge.registered"] = "demo-mlp/3"
+    row["metrics.final.test_value"] = 0.9625
+    shown = _subtitle(campaign_info(row, "demo"), pd.DataFrame())
+    assert shown.endswith("; model models:/m-0123, registered as demo-mlp/3, refit's test score 0.9625")
