@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._environment import check_environment, runtime_tags
 from ._errors import ConfigError
 from ._fields import field_descriptions
+from .costs import COST_METRICS
 from .datasets import Dataset, list_datasets, load_dataset, register_dataset
 from .registry import Report, TrainableSpec, get_trainable, list_trainables, register_trainable
 
@@ -82,6 +83,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names the lazy loader provi
 __all__ = [
     "ACTIVATIONS",
     "CNN",
+    "COST_METRICS",
     "INITIALIZERS",
     "MLP",
     "MOMENTUM_OPTIMIZERS",

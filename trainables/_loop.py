@@ -12,8 +12,9 @@ Example:
     >>> model = nn.Linear(4, 3)
     >>> result = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), splits, classification(),
     ...              epochs=2, batch_size=16, generator=torch.Generator().manual_seed(0))
-    >>> sorted(result)
-    ['epoch', 'test_accuracy', 'test_loss', 'train_loss', 'val_accuracy', 'val_loss']
+    >>> sorted(result)  # doctest: +NORMALIZE_WHITESPACE
+    ['epoch', 'latency_ms', 'n_params', 'test_accuracy', 'test_loss', 'train_loss', 'train_s',
+     'val_accuracy', 'val_loss']
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ._objectives import Objective, Penalty, classification, l1_penalty, regress
 from ._runtime import check_seed, resolve_device, seeded
 from .checkpoint import Checkpointer, capture, restore
 from .components import build_optimizer, clip_gradients_before_step
+from .costs import COST_METRIC_NAMES, COST_METRICS, TrainClock, model_costs
 from .datasets import Dataset
 from .preprocessing import MinMaxScaler, Standardizer
 from .registry import Report
@@ -63,6 +65,7 @@ CLASSIFIER_METRIC_NAMES = (
     "val_accuracy",
     "test_loss",
     "test_accuracy",
+    *COST_METRIC_NAMES,
 )
 CLASSIFIER_METRICS = frozenset(CLASSIFIER_METRIC_NAMES)
 REGRESSOR_METRIC_NAMES = (
@@ -74,6 +77,7 @@ REGRESSOR_METRIC_NAMES = (
     "test_loss",
     "test_r2",
     "test_mae",
+    *COST_METRIC_NAMES,
 )
 REGRESSOR_METRICS = frozenset(REGRESSOR_METRIC_NAMES)
 
@@ -165,12 +169,16 @@ def fit(
     ``penalty()`` when given. Each report holds ``epoch`` (1-based), ``train_loss`` (the mean
     batch loss over the epoch, weighted by batch size, times ``objective.loss_scale``; penalties
     not included) and ``val_<name>`` for each of ``objective.names``; the last one adds
-    ``test_<name>``. A non-finite training loss or validation metric stops training: that epoch
-    is reported, and returned, with every metric but ``epoch`` NaN. Returns the last report.
+    ``test_<name>`` and the cost metrics of :mod:`.costs` (``n_params``; ``latency_ms`` over the
+    first ``batch_size`` validation rows; ``train_s``, the seconds of the epochs' training passes
+    and validation evaluations). A non-finite training loss or validation metric stops training:
+    that epoch is reported, and returned, with every metric but ``epoch`` NaN. Returns the last
+    report.
 
-    With ``checkpoint``, a saved state is loaded first (training goes on after its epoch; a run
-    already past ``epochs`` returns the saved metrics) and the state is saved after every epoch,
-    before ``report``. ``amp=True`` runs the forward pass in mixed precision: float16 with
+    With ``checkpoint``, a saved state is loaded first (training goes on after its epoch, and
+    ``train_s`` from the seconds it recorded; a run already past ``epochs`` returns the saved
+    metrics, with the costs measured now if they lack them) and the state is saved after every
+    epoch, before ``report``. ``amp=True`` runs the forward pass in mixed precision: float16 with
     gradient scaling on CUDA, bfloat16 on the CPU.
 
     Raises:
@@ -182,16 +190,19 @@ def fit(
     precision = _Precision(device, amp)
     metrics: dict[str, float] = {}
     first = 1
+    clock = TrainClock(device=device)
     state = checkpoint.load() if checkpoint is not None else None
     if state is not None:
         first = restore(state, model=model, optimizer=optimizer, generator=generator, device=device) + 1
         precision.load_state_dict(state["extra"].get("grad_scaler"))
+        clock.seconds = float(state["extra"].get("train_s", 0.0))
         metrics = dict(state["metrics"])
     for epoch in range(first, epochs + 1):
-        train_loss = objective.loss_scale * _train_epoch(
-            model, optimizer, splits, objective, batch_size, generator, penalty, precision
-        )
-        val = evaluate(model, splits.x_val, splits.y_val, objective)
+        with clock:
+            train_loss = objective.loss_scale * _train_epoch(
+                model, optimizer, splits, objective, batch_size, generator, penalty, precision
+            )
+            val = evaluate(model, splits.x_val, splits.y_val, objective)
         if not all(math.isfinite(value) for value in (train_loss, *val.values())):
             metrics = {name: math.nan for name in objective.report_names()}
             metrics["epoch"] = epoch
@@ -203,14 +214,28 @@ def fit(
         if epoch == epochs:
             test = evaluate(model, splits.x_test, splits.y_test, objective)
             metrics.update({f"test_{name}": test[name] for name in objective.names})
+            metrics.update(_costs(model, splits, batch_size, clock))
         if checkpoint is not None:
             checkpoint.save(capture(
                 epoch=epoch, model=model, optimizer=optimizer, generator=generator, device=device,
-                metrics=metrics, extra={"grad_scaler": precision.state_dict()},
+                metrics=metrics,
+                extra={"grad_scaler": precision.state_dict(), "train_s": clock.seconds},
             ))
         if report is not None:
             report(dict(metrics))
+    if first > epochs and metrics and not metrics.keys() >= COST_METRICS:
+        # restored past its last epoch from a checkpoint that holds no costs (written before
+        # they were measured, or at an epoch that was not its run's last): measure them now
+        metrics.update(_costs(model, splits, batch_size, clock))
     return metrics
+
+
+def _costs(
+    model: nn.Module, splits: TensorSplits, batch_size: int, clock: TrainClock
+) -> dict[str, float]:
+    """The cost metrics of the trained ``model`` (:mod:`.costs`): latency over the first
+    ``batch_size`` validation rows, ``train_s`` from ``clock``."""
+    return model_costs(model, splits.x_val[:batch_size], train_s=clock.seconds)
 
 
 def evaluate(

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .costs import COST_METRIC_NAMES
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``loss(outputs, targets) -> scalar tensor``: the mean loss of a batch, differentiable."""
 
@@ -37,7 +39,8 @@ class Objective:
 
     Attributes:
         names: the keys ``metrics`` returns; the loop reports them as ``val_<name>`` every epoch
-            and ``test_<name>`` after the last one. ``"loss"`` must be one of them.
+            and ``test_<name>`` after the last one (with the cost metrics of :mod:`.costs`).
+            ``"loss"`` must be one of them.
         loss: the training loss of a batch, on the targets as the splits store them.
         metrics: metrics of a whole split; free to report in other units than ``loss`` uses
             (regression reports in the target's original units).
@@ -46,8 +49,8 @@ class Objective:
 
     Example:
         >>> sorted(regression().report_names())  # doctest: +NORMALIZE_WHITESPACE
-        ['epoch', 'test_loss', 'test_mae', 'test_r2', 'train_loss', 'val_loss', 'val_mae',
-         'val_r2']
+        ['epoch', 'latency_ms', 'n_params', 'test_loss', 'test_mae', 'test_r2', 'train_loss',
+         'train_s', 'val_loss', 'val_mae', 'val_r2']
     """
 
     names: tuple[str, ...]
@@ -60,9 +63,11 @@ class Objective:
             raise ValueError(f"an objective must report 'loss'; got names {self.names}")
 
     def report_names(self) -> frozenset[str]:
-        """Every key the loop may report for this objective (the trainable's ``metrics``)."""
+        """Every key the loop may report for this objective (the trainable's ``metrics``):
+        ``epoch``, ``train_loss``, ``val_<name>`` and ``test_<name>``, and the cost metrics
+        (``n_params``, ``latency_ms``, ``train_s``) it adds after the last epoch."""
         split_names = {f"{split}_{name}" for split in ("val", "test") for name in self.names}
-        return frozenset({"epoch", "train_loss", *split_names})
+        return frozenset({"epoch", "train_loss", *split_names, *COST_METRIC_NAMES})
 
 
 def classification() -> Objective:

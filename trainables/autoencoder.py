@@ -50,6 +50,7 @@ from .components import (
     initialize,
     make_activation,
 )
+from .costs import COST_METRIC_NAMES
 from .datasets import Dataset
 from .image_datasets import require_image_shape
 from .registry import Report, register_trainable
@@ -66,6 +67,7 @@ METRIC_NAMES = (
     "test_loss",
     "test_mse",
     "test_pca_mse",
+    *COST_METRIC_NAMES,
 )
 
 
@@ -386,7 +388,8 @@ def train_autoencoder(
     batches' MSE, on corrupted inputs for a denoising run, penalty not included), ``val_loss``
     and ``val_mse`` (the same number: reconstruction MSE on clean validation rows) and
     ``val_pca_mse``; the last report and the returned dict add ``test_loss``, ``test_mse`` and
-    ``test_pca_mse``. Divergence and reproducibility behave as for :func:`~.mlp.train_mlp`.
+    ``test_pca_mse``, and the cost metrics ``n_params``, ``latency_ms`` and ``train_s`` (see
+    :mod:`.costs`). Divergence and reproducibility behave as for :func:`~.mlp.train_mlp`.
 
     Raises:
         ConfigError: ``data`` has no ``image_shape`` (field ``dataset``).

@@ -155,7 +155,8 @@ def train_linear_regression(
 
     After each epoch ``report`` (if given) receives ``epoch``, ``train_loss``, ``val_loss``
     (MSE), ``val_r2`` and ``val_mae``; the last report and the returned dict add ``test_loss``,
-    ``test_r2`` and ``test_mae``. Losses and MAE are in the target's original units. A diverged
+    ``test_r2`` and ``test_mae``, and the cost metrics ``n_params``, ``latency_ms`` and
+    ``train_s`` (see :mod:`.costs`). Losses and MAE are in the target's original units. A diverged
     run (non-finite loss) stops and returns NaN metrics instead of raising. Same config, data and
     seed give the same metrics on CPU; the caller's torch RNG state is left untouched.
 

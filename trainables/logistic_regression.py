@@ -78,7 +78,8 @@ def train_logistic_regression(
 
     Reports exactly what the ``mlp`` trainable does: after each epoch ``epoch``,
     ``train_loss``, ``val_loss`` (cross-entropy) and ``val_accuracy``; the last report and the
-    returned dict add ``test_loss`` and ``test_accuracy``. A diverged run stops and returns NaN
+    returned dict add ``test_loss`` and ``test_accuracy``, and the cost metrics ``n_params``,
+    ``latency_ms`` and ``train_s`` (see :mod:`.costs`). A diverged run stops and returns NaN
     metrics instead of raising. Same config, data and seed give the same metrics on CPU.
 
     Example:

@@ -169,7 +169,8 @@ def train_mlp(
 
     Inputs are standardized with training-split statistics. After each epoch ``report`` (if
     given) receives ``epoch``, ``train_loss``, ``val_loss`` and ``val_accuracy``; the last report
-    and the returned dict add ``test_loss`` and ``test_accuracy``. A diverged run (non-finite
+    and the returned dict add ``test_loss`` and ``test_accuracy``, and the cost metrics
+    ``n_params``, ``latency_ms`` and ``train_s`` (see :mod:`.costs`). A diverged run (non-finite
     loss) stops and returns NaN metrics instead of raising. Same config, data and seed give the
     same metrics on CPU; the caller's torch RNG state is left untouched.
 

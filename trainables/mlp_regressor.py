@@ -8,8 +8,8 @@ standardized with training-split statistics; every metric is in the target's ori
 Example:
     >>> from sweepforge.trainables import get_trainable, load_dataset
     >>> result = get_trainable("mlp_regressor").train({"epochs": 2}, load_dataset("diabetes"))
-    >>> sorted(result)[:3]
-    ['epoch', 'test_loss', 'test_mae']
+    >>> sorted(name for name in result if name.startswith("test_"))
+    ['test_loss', 'test_mae', 'test_r2']
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def train_mlp_regressor(
 
     Reports what ``linear_regression`` does: after each epoch ``epoch``, ``train_loss``,
     ``val_loss`` (MSE), ``val_r2`` and ``val_mae``; the last report and the returned dict add
-    ``test_loss``, ``test_r2`` and ``test_mae``. A diverged run stops and returns NaN metrics
+    ``test_loss``, ``test_r2`` and ``test_mae``, and the cost metrics ``n_params``,
+    ``latency_ms`` and ``train_s`` (see :mod:`.costs`). A diverged run stops and returns NaN metrics
     instead of raising. Same config, data and seed give the same metrics on CPU.
 
     Example:

@@ -209,9 +209,11 @@ def train_rnn(
     Each input feature is standardized over every step of the training split; a regression
     target is standardized too and reported in its own units. Reports carry the metrics of
     :func:`train_mlp` (classification) or :func:`train_mlp_regressor` (regression) plus the
-    memoryless baseline (``*_baseline_accuracy`` or ``*_baseline_mse``). With ``grad_clip > 0``
-    the gradients of all weights, taken as one vector, are scaled down to that L2 norm before
-    each optimizer step. Divergence and reproducibility behave as for :func:`train_mlp`.
+    memoryless baseline (``*_baseline_accuracy`` or ``*_baseline_mse``); the last report and
+    the returned dict also hold the cost metrics ``n_params``, ``latency_ms`` and ``train_s``
+    (see :mod:`.costs`). With ``grad_clip > 0`` the gradients of all weights, taken as one
+    vector, are scaled down to that L2 norm before each optimizer step. Divergence and
+    reproducibility behave as for :func:`train_mlp`.
 
     Example:
         >>> from sweepforge.trainables import load_dataset

@@ -32,6 +32,7 @@ from ._images import image_splits
 from ._loop import Objective, check_seed, resolve_device, train_model
 from .checkpoint import Checkpointer
 from .components import ACTIVATIONS, INITIALIZERS, check_optimizer_args, initialize, make_activation
+from .costs import COST_METRIC_NAMES
 from .datasets import Dataset, ImageShape
 from .image_datasets import require_image_shape
 from .registry import Report, register_trainable
@@ -45,6 +46,7 @@ SEGMENTATION_METRICS = frozenset(
         "epoch",
         "train_loss",
         *(f"{split}_{name}" for split in ("val", "test") for name in SEGMENTATION_NAMES),
+        *COST_METRIC_NAMES,
     }
 )
 
@@ -270,7 +272,8 @@ def train_unet(
 
     Pixels are standardized per channel with training-split statistics. Reports ``val_loss``,
     ``val_pixel_accuracy`` and ``val_iou`` every epoch (see :func:`segmentation`), ``test_*``
-    after the last; divergence and reproducibility behave as for :func:`train_mlp`. Whole
+    and the cost metrics ``n_params``, ``latency_ms`` and ``train_s`` (see :mod:`.costs`) after
+    the last; divergence and reproducibility behave as for :func:`train_mlp`. Whole
     splits are moved to ``device`` and evaluated in one pass, which suits small datasets like
     ``shapes``.
 

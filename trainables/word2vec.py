@@ -14,7 +14,9 @@ Reports hold ``val_loss`` (the loss above on held-out windows, with fixed noise 
 ``val_pair_accuracy`` (how often the true word scores above a random noise word) and, when the
 dataset has a list of related words (:data:`~.text_datasets.RELATED_WORDS`),
 ``val_similarity_gap``: the mean cosine similarity of those pairs minus that of random pairs.
-It uses no split, so ``test_similarity_gap`` is the same number.
+It uses no split, so ``test_similarity_gap`` is the same number. The last report adds the
+cost metrics of :mod:`.costs`: ``n_params`` (both tables of vectors), ``latency_ms`` (scoring
+one batch of validation windows) and ``train_s``.
 
 :func:`fit_word2vec` returns the trained :class:`WordVectors` too; :func:`train_word2vec` (the
 registered trainable) returns the metrics only.

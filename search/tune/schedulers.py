@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sweepforge.spaces import Categorical, Float, Int, Space
+from sweepforge.trainables import COST_METRICS
 
 from ..config import CampaignError, SchedulerConfig
 
@@ -54,6 +55,12 @@ def check_scheduler(
             f"scheduler: metric {metric!r} is reported only after the last epoch, so scheduler "
             f"{kind!r} cannot compare trials along the way; use the validation metric "
             f"'val_{metric[5:]}' as the campaign's metric."
+        )
+    if metric in COST_METRICS:
+        raise CampaignError(
+            f"scheduler: metric {metric!r} is a cost measured only after the last epoch, so "
+            f"scheduler {kind!r} cannot compare trials along the way; search it without "
+            "`scheduler:`, or make a validation metric the campaign's metric."
         )
     for option in ("grace_period", "perturbation_interval"):
         value = getattr(scheduler, option)

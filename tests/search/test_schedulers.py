@@ -225,3 +225,15 @@ def test_pbt_clones_within_each_strategy_and_records_the_lineage(ray_local, tmp_
             assert event["changed"], "a clone takes at least the donor's values"
             for name, (_, new) in event["changed"].items():
                 assert space[name].contains(new), (name, new)  # perturbed values stay in range
+
+
+def test_a_cost_metric_cannot_drive_a_scheduler(tmp_path, monkeypatch):
+    """n_params, latency_ms and train_s arrive with the last epoch only, like test scores."""
+    from tests.conftest import small_campaign
+
+    monkeypatch.chdir(tmp_path)
+    config = parse_campaign_config(small_campaign(metric="latency_ms", mode="min",
+                                                  scheduler="asha", strategies={"random": {}}))
+    with pytest.raises(CampaignError, match="metric 'latency_ms' is a cost measured only after"):
+        Campaign(config, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", state_dir=tmp_path / "s")
+    assert list(tmp_path.iterdir()) == []

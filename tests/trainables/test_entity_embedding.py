@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from sweepforge.trainables import ConfigError, Dataset, get_trainable, load_dataset
+from sweepforge.trainables import (
+    COST_METRICS,
+    ConfigError,
+    Dataset,
+    get_trainable,
+    load_dataset,
+)
 from sweepforge.trainables.entity_embedding import (
     EntityEmbeddingConfig,
     EntityEmbeddingNet,
@@ -76,7 +82,7 @@ def test_classification_on_a_users_table(tmp_path):
     reports = []
     result = spec.train({"epochs": 15, "batch_size": 32}, data, reports.append, seed=0)
     assert set(result) == {"epoch", "train_loss", "val_loss", "val_accuracy", "test_loss",
-                           "test_accuracy"}
+                           "test_accuracy", *COST_METRICS}
     assert [r["epoch"] for r in reports] == list(range(1, 16))
     assert result["val_accuracy"] > 0.8  # the majority class is about 0.6
 

@@ -56,7 +56,8 @@ def test_regression_needs_a_positive_finite_scale(offset, scale):
 
 def test_report_names_prefix_each_metric_with_its_split():
     assert classification().report_names() == {
-        "epoch", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"
+        "epoch", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+        "n_params", "latency_ms", "train_s",  # the costs the loop adds after the last epoch
     }
 
 

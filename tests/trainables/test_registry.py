@@ -14,6 +14,7 @@ from sweepforge.trainables import (
     register_trainable,
 )
 from sweepforge.trainables.registry import _REGISTRY
+from tests.trainables.cost_metrics import without_costs
 
 FIELDS = (
     "lr, batch_size, optimizer, momentum, dropout, init, depth, width, activation, "
@@ -46,7 +47,8 @@ def test_spec_describes_the_mlp():
     assert (spec.name, spec.config_cls, spec.task) == ("mlp", MLPConfig, "classification")
     assert spec.datasets == ("digits", "iris", "wine", "breast_cancer", "mnist")
     assert spec.metrics == {
-        "epoch", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy"
+        "epoch", "train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+        "n_params", "latency_ms", "train_s",
     }
     assert spec.field_names() == tuple(f.name for f in dataclasses.fields(MLPConfig))
 
@@ -105,7 +107,9 @@ def test_make_config_rejects_a_dataset_of_the_wrong_task():
 
 def test_train_accepts_a_mapping_or_a_config_and_checks_both():
     spec, iris = get_trainable("mlp"), load_dataset("iris")
-    assert spec.train({"epochs": 1}, iris) == spec.train(MLPConfig(epochs=1), iris)
+    from_mapping = spec.train({"epochs": 1}, iris)
+    from_config = spec.train(MLPConfig(epochs=1), iris)
+    assert without_costs(from_mapping) == without_costs(from_config)
     with pytest.raises(ConfigError, match="batch_size=500 is larger than the training split"):
         spec.train(MLPConfig(batch_size=500), iris)
     with pytest.raises(TypeError, match="config must be a MLPConfig or a mapping, got list"):

@@ -16,6 +16,7 @@ from sweepforge.trainables import (
     list_trainables,
     load_dataset,
 )
+from tests.trainables.cost_metrics import without_costs
 
 BUNDLED = [name for name in list_trainables()
            if get_trainable(name).train_fn.__module__.startswith("sweepforge.trainables.")]
@@ -52,7 +53,9 @@ def test_one_epoch_reports_finite_declared_metrics(name, dataset):
 def test_same_seed_same_result(name):
     spec = get_trainable(name)
     data = load_dataset(spec.datasets[0], seed=0)
-    assert spec.train({"epochs": 1}, data, seed=1) == spec.train({"epochs": 1}, data, seed=1)
+    first = spec.train({"epochs": 1}, data, seed=1)
+    second = spec.train({"epochs": 1}, data, seed=1)
+    assert without_costs(first) == without_costs(second)
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -67,4 +70,4 @@ def test_resuming_from_a_checkpoint_matches_training_straight_through(name):
     reports = []
     resumed = spec.train({"epochs": 2}, data, reports.append, seed=3, checkpoint=keeper)
     assert [report["epoch"] for report in reports] == [2]  # epoch 1 was not run again
-    assert resumed == straight
+    assert without_costs(resumed) == without_costs(straight)
