@@ -1,4 +1,4 @@
-"""Pareto fronts and hypervolume (search/pareto.py) on hand-computed cases and properties."""
+"""Pareto fronts and hypervolume (search/strategies/pareto.py) on hand-computed cases and properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sweepforge.search.pareto import (
+from sweepforge.search.strategies.pareto import (
     hypervolume,
     hypervolume_history,
     pareto_mask,
