@@ -62,15 +62,21 @@ class CampaignResult:
         return dict(done.loc[best, "config"])
 
 
+def best_record(records: list[TrialRecord], mode: str) -> TrialRecord | None:
+    """The best of ``records`` by value among COMPLETE and PRUNED trials (a pruned trial's value
+    is from the epoch it reached); the first of equals; ``None`` when none has a value."""
+    done = [r for r in records if r.state in _DONE and r.value is not None]
+    pick = max if mode == "max" else min
+    return pick(done, key=lambda r: r.value) if done else None  # type: ignore[arg-type, return-value]
+
+
 def summarise(name: str, records: list[TrialRecord], mode: str) -> dict[str, Any]:
     """One row of the comparison table. The best value is the best of the strategy's COMPLETE
     and PRUNED trials (a pruned trial's value is from the epoch it reached). ``epochs`` adds up
     the epochs its trials trained; ``wall_time_s`` spans its first trial start to its last trial
     end; ``compute_s`` adds up its trials' durations."""
     own = [r for r in records if r.strategy == name]
-    done = [r for r in own if r.state in _DONE and r.value is not None]
-    pick = max if mode == "max" else min
-    best = pick(done, key=lambda r: r.value) if done else None  # type: ignore[arg-type, return-value]
+    best = best_record(own, mode)
     wall = max(r.ended_at for r in own) - min(r.started_at for r in own) if own else 0.0
     return {
         "strategy": name,

@@ -40,8 +40,8 @@ import yaml
 from . import schema
 from .config import CampaignConfig
 from .plan import CampaignPlan
-from .result import CampaignResult, summarise, trials_frame
-from .schema import RunKind, TrialStateName
+from .result import CampaignResult, best_record, summarise, trials_frame
+from .schema import RunKind
 from .state.best_checkpoints import BestCheckpoints
 from .state.resume import CampaignState
 from .state.spool import spool_dir
@@ -51,9 +51,8 @@ from .tracking.models import Delivered, deliver_models
 from .tracking.progress import CampaignProgress
 from .tracking.tracker import Tracker, config_json, metrics_at
 from .tracking.trial_logger import TrialLogger, TrialRecord
-from .tune._compat import checkpoint_dirs
 from .tune.ask_cost import AskCost
-from .tune.checkpoints import REFIT_DIRNAME
+from .tune.checkpoints import REFIT_DIRNAME, newest_checkpoint
 from .tune.ray_setup import concurrency
 from .tune.refit import REFIT, REFIT_TRIAL, RefitKeys
 from .tune.runner import TuneRunner
@@ -245,12 +244,9 @@ class CampaignSession:
         saved = self.state.folder / "refit.json"
         if saved.is_file():
             return dict(json.loads(saved.read_text())["config"])
-        done = [r for r in self.records if r.strategy != REFIT and r.value is not None
-                and r.state in (TrialStateName.COMPLETE.value, TrialStateName.PRUNED.value)]
-        if not done:
+        best = best_record([r for r in self.records if r.strategy != REFIT], self.config.mode)
+        if best is None:
             return None
-        pick = max if self.config.mode == "max" else min
-        best = pick(done, key=lambda r: r.value)  # type: ignore[arg-type, return-value]
         config = dict(best.config)
         if self.config.final.epochs != "best":
             config["epochs"] = self.config.final.epochs
@@ -262,12 +258,10 @@ class CampaignSession:
 
     def _refit_checkpoint(self) -> str | None:
         """The newest checkpoint an earlier attempt of the refit left, or ``None``."""
-        sessions = sorted(self.state.tune_root.glob("session-*"),
-                          key=lambda p: int(p.name.split("-")[1]) if p.name[8:].isdigit() else 0)
-        for session in reversed(sessions):
-            found = [c for c in checkpoint_dirs(session / REFIT_DIRNAME) if any(c.iterdir())]
-            if found:
-                return str(found[-1])
+        for session in range(self.state.session, 0, -1):  # this session's storage, then older
+            found = newest_checkpoint(self.state.tune_root / f"session-{session}" / REFIT_DIRNAME)
+            if found is not None:
+                return str(found)
         return None
 
     def close(self, status: str) -> pd.DataFrame:

@@ -34,8 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..config import CampaignConfig, CampaignError, parse_campaign_config
 from ..strategies.base import Strategy
-from ..tune._compat import checkpoint_dirs  # Ray Tune's checkpoint_* layout
-from ..tune.checkpoints import trial_dirname
+from ..tune.checkpoints import newest_checkpoint, trial_dirname
 from .journal import (
     Defer,
     End,
@@ -220,8 +219,7 @@ class CampaignState:
         from the latest back."""
         for session, tune_id in reversed(self.in_flight[key].placements):
             trial_dir = self.tune_root / f"session-{session}" / trial_dirname(tune_id)
-            found = checkpoint_dirs(trial_dir) if tune_id else []
-            for checkpoint in reversed(found):
-                if checkpoint.is_dir() and any(checkpoint.iterdir()):
-                    return str(checkpoint)
+            found = newest_checkpoint(trial_dir) if tune_id else None
+            if found is not None:
+                return str(found)
         return None

@@ -80,9 +80,7 @@ def log_predictor(
 ) -> str:
     """Logs ``predictor`` as an MLflow Model of run ``run_id`` (see the module docstring) and
     returns its URI, ``models:/<model id>``. ``role`` (``best`` or ``final``) and ``tags`` go on
-    the logged model.
-
-    """
+    the logged model."""
     import tempfile
 
     import mlflow
@@ -240,12 +238,8 @@ def deliver_models(
             uri = _strategy_model(client, plan, best, row, run_id, campaign_id)
         except Exception as err:  # noqa: BLE001 (the trials and table stand without a model)
             uri = None
-            note = str(err) if isinstance(err, _NoModel) else f"{type(err).__name__}: {err}"
-            delivered.notes[name] = note
-            client.set_tag(run_id, schema.TAG_MODEL_NOTE, note[:5000])
-            if not isinstance(err, _NoModel) or err.warn:
-                warnings.warn(f"strategy {name!r}: no model logged: {note}", ModelNotLoggedWarning,
-                              stacklevel=2)
+            delivered.notes[name] = _no_model(client, run_id, err,
+                                              f"strategy {name!r}: no model logged")
         if uri is not None:
             delivered.models[name] = uri
             client.set_tag(run_id, schema.TAG_MODEL_URI, uri)
@@ -292,18 +286,11 @@ def _refit_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoints
             if kept is None:
                 raise _NoModel("the refit did not finish with a checkpoint (see its run, "
                                f"{REFIT}-0000)", warn=True)
-            logged_tags = {schema.TAG_CAMPAIGN_ID: campaign_id, **tags}
-            if own_function(plan):
-                uri = _own_model(client, campaign_run, kept, role="final", tags=logged_tags,
-                                 name=plan.config.trainable_name)
-            else:
-                uri = log_predictor(client, campaign_run, predictor_of(plan, kept, data), data,
-                                    role="final", tags=logged_tags)
+            uri = _log_kept(client, campaign_run, plan, kept, data, role="final",
+                            tags={schema.TAG_CAMPAIGN_ID: campaign_id, **tags})
     except Exception as err:  # noqa: BLE001 (the trials and table stand without a model)
-        note = str(err) if isinstance(err, _NoModel) else f"{type(err).__name__}: {err}"
-        client.set_tag(campaign_run, schema.TAG_MODEL_NOTE, note[:5000])
-        warnings.warn(f"the campaign's final model was not logged: {note}", ModelNotLoggedWarning,
-                      stacklevel=3)
+        _no_model(client, campaign_run, err, "the campaign's final model was not logged",
+                  warn=True)
         return None
     if kept is not None:
         tags[plan.config.metric] = kept.value
@@ -316,6 +303,17 @@ def _no_model_returned(name: str) -> str:
 
     return (f"{name} returned no model: return it with the metrics, {{..., {MODEL_KEY!r}: "
             "model}} (README, \"From search to model\")")
+
+
+def _no_model(client: MlflowClient, run_id: str, err: Exception, what: str,
+              warn: bool = False) -> str:
+    """Says on run ``run_id`` why it has no model (tag ``sweepforge.model_note``), warning
+    unless that was expected; returns the note."""
+    note = str(err) if isinstance(err, _NoModel) else f"{type(err).__name__}: {err}"
+    client.set_tag(run_id, schema.TAG_MODEL_NOTE, note[:5000])
+    if warn or not isinstance(err, _NoModel) or err.warn:
+        warnings.warn(f"{what}: {note}", ModelNotLoggedWarning, stacklevel=4)
+    return note
 
 
 class _NoModel(Exception):
@@ -345,12 +343,20 @@ def _strategy_model(client: MlflowClient, plan: CampaignPlan, best: BestCheckpoi
     if kept is None or (kept.trial_id != int(row.best_trial) and kept.value != row.best_value):
         raise _NoModel(f"the checkpoint of its best trial ({int(row.best_trial)}) was not kept "
                        "(it ended before this master session)", warn=True)
-    tags = {schema.TAG_CAMPAIGN_ID: campaign_id, schema.TAG_STRATEGY: row.strategy,
-            schema.TAG_TRIAL_ID: kept.trial_id, plan.config.metric: kept.value}
-    if own:
-        return _own_model(client, run_id, kept, role="best", tags=tags,
+    return _log_kept(client, run_id, plan, kept, plan.data, role="best", tags={
+        schema.TAG_CAMPAIGN_ID: campaign_id, schema.TAG_STRATEGY: row.strategy,
+        schema.TAG_TRIAL_ID: kept.trial_id, plan.config.metric: kept.value,
+    })
+
+
+def _log_kept(client: MlflowClient, run_id: str, plan: CampaignPlan, kept: KeptCheckpoint,
+              data: Dataset, *, role: str, tags: Mapping[str, Any]) -> str:
+    """Logs the model of the kept checkpoint on run ``run_id``: the one a user's function
+    returned, or a bundled family's predictor rebuilt on ``data``."""
+    if own_function(plan):
+        return _own_model(client, run_id, kept, role=role, tags=tags,
                           name=plan.config.trainable_name)
-    return log_predictor(client, run_id, predictor_of(plan, kept), plan.data, role="best",
+    return log_predictor(client, run_id, predictor_of(plan, kept, data), data, role=role,
                          tags=tags)
 
 

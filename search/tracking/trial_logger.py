@@ -31,7 +31,7 @@ from ..schema import (
     finite_or_none,
 )
 from ..strategies.base import TrialState
-from ..tune._compat import checkpoint_dirs
+from ..tune.checkpoints import newest_checkpoint
 from ..tune.searcher import searched_config
 from ..tune.trial_errors import trial_error_text
 from ..tune.worker import CLONE_KEY
@@ -295,6 +295,7 @@ class TrialLogger(Callback):
             self.tracker.log_text(run.run_id, error, schema.ARTIFACT_ERROR)
         self.tracker.end_run(run.run_id, "FAILED" if error else "FINISHED")
         self.searcher.commit_tell(trial.trial_id)  # journaled once MLflow has the whole trial
+        latest = newest_checkpoint(getattr(trial, "path", None))  # (its model, if the best)
         record = TrialRecord(
             strategy=run.strategy,
             trial_id=run.trial_id,
@@ -307,16 +308,9 @@ class TrialLogger(Callback):
             config=run.config,
             run_id=run.run_id,
             error=summary or (error.strip().splitlines()[-1] if error else ""),
-            checkpoint=None if error else _last_checkpoint(trial),
+            checkpoint=None if error or latest is None else str(latest),
         )
         self.on_event(run.strategy, record)
-
-
-def _last_checkpoint(trial: Trial) -> str | None:
-    """The newest checkpoint folder ``trial`` left in Tune's storage, or ``None``."""
-    path = getattr(trial, "path", None)
-    found = [c for c in checkpoint_dirs(path) if any(c.iterdir())] if path else []
-    return str(found[-1]) if found else None
 
 
 def _last_chars(text: str, limit: int) -> str:

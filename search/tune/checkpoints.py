@@ -9,6 +9,7 @@ checkpoints from the journal alone. Checkpoints of trials that have ended are de
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -44,6 +45,13 @@ class DropCheckpoints(Callback):
     def _drop(trial: Any) -> None:
         for checkpoint in checkpoint_dirs(trial.path):
             shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def newest_checkpoint(trial_dir: str | Path | None) -> Path | None:
+    """The newest checkpoint folder with something in it that a trial left in ``trial_dir``
+    (one cut off before its first file is skipped), or ``None``."""
+    found = checkpoint_dirs(trial_dir) if trial_dir else []
+    return next((c for c in reversed(found) if c.is_dir() and any(c.iterdir())), None)
 
 
 def trial_dirname(tune_id: str) -> str:

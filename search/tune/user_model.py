@@ -14,7 +14,8 @@ The model answers as it was trained: on the rows and labels the function trained
 table, category codes; ``data.classes`` names what each class code stands for).
 
 Saving happens in the worker, where the model is; every trial of such a function saves one, and
-the checkpoints of all but each strategy's best trial are deleted as usual.
+the checkpoints of all but each strategy's best trial are deleted as usual. MLflow is imported
+only then: a function that returns no model costs its workers no MLflow import.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlflow import pyfunc
 
 MODEL_KEY = "model"
 """The key of a returned metrics dict that holds the trained model."""
@@ -89,6 +89,8 @@ def _save(model: Any, data: Any, folder: Path) -> str:
                                   serialization_format="pickle",
                                   pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
     else:
+        from mlflow import pyfunc
+
         pyfunc.save_model(path, python_model=predict_wrapper(model), signature=signature,
                           input_example=example, pip_requirements=[])
     return flavour
@@ -138,6 +140,8 @@ def predict_wrapper(model: Any) -> Any:
     defined (typed, MLflow would read the hints as an input schema); cloudpickle saves it by
     value, so loading the model does not need sweepforge."""
     import warnings
+
+    from mlflow import pyfunc
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

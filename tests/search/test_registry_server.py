@@ -16,7 +16,6 @@ from mlflow.tracking import MlflowClient
 
 from sweepforge.search import Campaign
 from tests.conftest import small_campaign
-from tests.search.test_tracking_outage import MlflowServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,14 +31,6 @@ labels = np.asarray(model.predict(data.X_test))  # raw pixel rows, 0..16
 print(json.dumps({"accuracy": float((labels == data.y_test).mean()),
                   "labels": sorted(set(labels.tolist()))}))
 """
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.slow

@@ -12,16 +12,11 @@ import collections
 import contextlib
 import inspect
 import logging
-import os
 import shutil
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -40,62 +35,10 @@ from sweepforge.search.state.spool import Spool
 from sweepforge.search.tracking import tracker as tracker_module
 from sweepforge.search.tracking.tracker import LOCAL_RUN_PREFIX, Tracker, replay_spool
 from tests.conftest import small_campaign
+from tests.search.mlflow_server import MlflowServer
 
 OUTAGE_S = 60.0  # the campaign ends during the outage and waits for the server at its close
 TRIALS, EPOCHS = 8, 3
-
-
-class MlflowServer:
-    """A real ``mlflow server`` subprocess on 127.0.0.1 that can be stopped and started again
-    on the same port and store."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", "1",
-                   "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
-                   "--artifacts-destination", str(self.folder / "artifacts")]
-        log = open(self.folder / "server.log", "ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.folder,
-                                        start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"mlflow server did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        """SIGTERM to the server's process group (gunicorn/uvicorn workers included)."""
-        if self.process is None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.process = None
-        with socket.socket() as probe:  # the port must refuse connections now
-            assert probe.connect_ex(("127.0.0.1", self.port)) != 0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
