@@ -10,6 +10,9 @@ A campaign file, every key (see README for the full reference)::
                                 # or your own loader: {loader: ./my_data.py:load}
     metric: val_accuracy        # a metric the trainable reports every epoch
     mode: max                   # max | min
+    objectives: null            # instead of metric/mode, several: {val_accuracy: max, n_params: min}
+    constraints: {}             # hard limits on reported metrics: {n_params: {max: 100000}}
+    reference: null             # hypervolume's reference point: {val_accuracy: 0.5, n_params: 1e6}
     seed: 0                     # data split, trial seeds and every strategy's RNG
     budget: {trials: 20, max_epochs: 15}   # and/or epochs: 300 (total epochs per strategy)
     resources: {cpu: 1, gpu: 0}
@@ -40,10 +43,12 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -172,13 +177,29 @@ class LoaderSource(_Strict):
 
 
 SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {
-    "asha": {"grace_period": 1, "reduction_factor": 3.0, "brackets": 1},
-    "hyperband": {"reduction_factor": 3.0, "brackets": 3},
-    "median": {"grace_period": 1, "min_samples_required": 3},
+    "asha": {"grace_period": 1, "reduction_factor": 3.0, "brackets": 1, "metric": None},
+    "hyperband": {"reduction_factor": 3.0, "brackets": 3, "metric": None},
+    "median": {"grace_period": 1, "min_samples_required": 3, "metric": None},
     "pbt": {"perturbation_interval": 2, "mutations": None, "quantile": 0.25,
             "resample_probability": 0.25, "perturbation_factors": (1.2, 0.8), "burn_in_period": 0},
 }
-"""Each scheduler type and its options with their defaults (``None``: required)."""
+"""Each scheduler type and its options with their defaults (``None``: required, or for
+``metric``: the campaign's metric)."""
+
+
+class Bound(_Strict):
+    """One hard limit of ``constraints:``: ``{max: 100000}``, ``{min: 0.9}`` or both."""
+
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Bound:
+        if self.max is None and self.min is None:
+            raise ValueError("give `max`, `min` or both, e.g. {max: 100000}")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"min={self.min:g} is above max={self.max:g}: no value can keep it")
+        return self
 
 
 class FinalModel(_Strict):
@@ -250,6 +271,9 @@ class SchedulerConfig(_Strict):
       searched parameters it may change, ``quantile``, ``resample_probability``,
       ``perturbation_factors``, ``burn_in_period``).
 
+    ``metric`` (ASHA, Hyperband, median): the metric it compares trials on; by default the
+    campaign's. With several ``objectives`` it must name one of them (PBT is refused).
+
     A bare name (``scheduler: asha``) takes the defaults of :data:`SCHEDULER_OPTIONS`.
 
     Example:
@@ -268,6 +292,7 @@ class SchedulerConfig(_Strict):
     quantile: float | None = Field(default=None, gt=0, le=0.5)
     resample_probability: float | None = Field(default=None, ge=0, le=1)
     perturbation_factors: tuple[float, float] | None = None
+    metric: str | None = Field(default=None, description="the objective it stops trials on")
 
     @model_validator(mode="before")
     @classmethod
@@ -326,6 +351,11 @@ class CampaignConfig(_Strict):
     dataset: DatasetChoice
     metric: str
     mode: Literal["max", "min"] = "max"
+    objectives: dict[str, Literal["max", "min"]] | None = Field(
+        default=None, description="several objectives, each 'max' or 'min' (then no metric/mode)")
+    constraints: dict[str, Bound] = Field(default_factory=dict)
+    reference: dict[str, float] | None = Field(
+        default=None, description="the hypervolume's reference point, one value per objective")
     seed: int = 0
     budget: Budget
     resources: Resources = Resources()
@@ -366,6 +396,74 @@ class CampaignConfig(_Strict):
                 "(at most 100 characters), since it names an MLflow experiment and folders"
             )
         return name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _objectives_or_metric(cls, raw: Any) -> Any:
+        """``objectives:`` replaces ``metric``/``mode``: its first objective becomes the
+        campaign's metric (the best trial, the model, the schedulers' default)."""
+        if not isinstance(raw, dict) or raw.get("objectives") is None:
+            return raw
+        given = [key for key in ("metric", "mode") if key in raw]
+        if given:
+            raise ValueError(
+                f"give either `objectives` (several, each max or min) or `metric`/`mode` (one), "
+                f"not both; this file has objectives and {' and '.join(given)}: move "
+                f"{raw.get('metric', 'the metric')} into objectives")
+        objectives = raw["objectives"]
+        if not isinstance(objectives, dict) or not objectives:
+            raise ValueError(
+                "objectives: must map each metric to max or min, e.g. "
+                f"{{val_accuracy: max, n_params: min}} (got {objectives!r})")
+        first = next(iter(objectives))
+        mode = {"mode": objectives[first]} if objectives[first] in ("max", "min") else {}
+        return {**raw, "metric": first, **mode}  # (a misspelt direction: objectives' error)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dumped as it was written: with ``objectives``, no ``metric``/``mode`` (a dump is read
+        back on resume)."""
+        data = handler(self)
+        if self.objectives is not None:
+            data.pop("metric", None)
+            data.pop("mode", None)
+        return data
+
+    @property
+    def objective_directions(self) -> dict[str, str]:
+        """Every objective and its direction: ``objectives``, or ``{metric: mode}``."""
+        return dict(self.objectives) if self.objectives is not None else {self.metric: self.mode}
+
+    @property
+    def multi_objective(self) -> bool:
+        """True with more than one objective."""
+        return len(self.objective_directions) > 1
+
+    @model_validator(mode="after")
+    def _objectives_fit(self) -> CampaignConfig:
+        objectives = self.objective_directions
+        if self.reference is not None and set(self.reference) != set(objectives):
+            raise ValueError(
+                f"reference: must give one value for each objective ({', '.join(objectives)}), "
+                f"got {', '.join(self.reference) or 'none'}")
+        scheduler = self.scheduler
+        if scheduler is None:
+            return self
+        if scheduler.metric is not None and scheduler.metric not in objectives:
+            raise ValueError(
+                f"scheduler.metric: {scheduler.metric!r} is not an objective of this campaign; "
+                f"it stops trials on one of: {', '.join(objectives)}")
+        if len(objectives) > 1 and scheduler.type == "pbt":
+            raise ValueError(
+                "scheduler: 'pbt' exploits the best trials by one metric, but the campaign has "
+                f"{len(objectives)} objectives ({', '.join(objectives)}); use asha, hyperband "
+                "or median with scheduler.metric, or one objective")
+        if len(objectives) > 1 and scheduler.metric is None:
+            raise ValueError(
+                f"scheduler.metric: {scheduler.type} stops trials on one metric, and the campaign "
+                f"has {len(objectives)} objectives; name the one it compares trials on, e.g. "
+                f"{{type: {scheduler.type}, metric: {next(iter(objectives))}}}")
+        return self
 
     @field_validator("strategies")
     @classmethod
@@ -464,6 +562,8 @@ def _explain(err: ValidationError) -> str:
             lines.append(f"  - unknown key '{where}'; allowed keys here: {allowed}")
         elif issue["type"] == "missing":
             lines.append(f"  - missing required key '{where}'")
+        elif not loc:  # a rule across keys: its message names them
+            lines.append("  - " + str(issue["msg"]).removeprefix("Value error, "))
         elif loc == ("dataset",):
             lines.append(
                 f"  - dataset: must be a registered dataset's name or a mapping {{path: ..., "
@@ -491,6 +591,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     while parts:
         field = model.model_fields.get(str(parts.pop(0)))
         annotation = getattr(field, "annotation", None)
+        if parts and dict in (typing.get_origin(a) for a in (annotation, *typing.get_args(annotation))):
+            parts.pop(0)  # a mapping's key (constraints.<metric>): its values are the models
         members = _tagged_members(annotation)
         if parts and parts[0] in members:
             annotation = members[parts.pop(0)]

@@ -27,6 +27,7 @@ from sweepforge.trainables.user_function import FunctionTrainableSpec, trainable
 
 from .config import CampaignConfig, CampaignError, LoaderSource, TableSource
 from .strategies.base import Strategy, StrategyError
+from .strategies.objectives import Limit, Objectives
 from .strategies.registry import make_strategy
 from .tune.schedulers import check_scheduler
 from .tune.worker import load_campaign_dataset
@@ -50,11 +51,12 @@ class CampaignPlan:
     def new_strategy(self, name: str) -> Strategy:
         """A fresh strategy object for strategy ``name`` of this campaign."""
         kind, options = self.strategies[name]
-        config = self.config
-        return make_strategy(
-            kind, self.space, budget=config.budget.trial_cap, seed=config.seed, mode=config.mode,
-            options=options,
-        )
+        return _strategy(self.config, kind, options, self.space)
+
+    @property
+    def objectives(self) -> Objectives:
+        """The campaign's objectives and hard limits, as the strategies are told them."""
+        return objectives_of(self.config)
 
     def full_config(self, searched: dict[str, Any]) -> dict[str, Any]:
         """Every knob of a trial: the trainable's defaults, the fixed values, the searched ones."""
@@ -67,6 +69,14 @@ class CampaignPlan:
         return int(epochs) if isinstance(epochs, int) else None
 
     @property
+    def scheduler_metric(self) -> tuple[str, str]:
+        """The metric a scheduler stops trials on, and its direction: ``scheduler.metric``,
+        else the campaign's."""
+        scheduler, directions = self.config.scheduler, self.config.objective_directions
+        metric = (scheduler.metric if scheduler is not None else None) or self.config.metric
+        return metric, directions[metric]
+
+    @property
     def test_metric(self) -> str | None:
         """The test-split twin of the campaign's metric (``val_accuracy`` ->
         ``test_accuracy``) when the trainable reports it, else ``None``."""
@@ -74,6 +84,22 @@ class CampaignPlan:
         if metric.startswith("val_") and f"test_{metric[4:]}" in self.trainable.metrics:
             return f"test_{metric[4:]}"
         return None
+
+
+def objectives_of(config: CampaignConfig) -> Objectives:
+    """``config``'s objectives (``metric``/``mode`` alone: one) and ``constraints``."""
+    directions = config.objective_directions
+    return Objectives(tuple(directions), tuple(directions.values()),  # type: ignore[arg-type]
+                      tuple(Limit(metric, bound.min, bound.max)
+                            for metric, bound in config.constraints.items()))
+
+
+def _strategy(config: CampaignConfig, kind: str, options: dict[str, Any], space: Space) -> Strategy:
+    objectives = objectives_of(config)
+    return make_strategy(
+        kind, space, budget=config.budget.trial_cap, seed=config.seed, mode=config.mode,
+        directions=objectives.directions, n_constraints=len(objectives.limits), options=options,
+    )
 
 
 def plan_campaign(
@@ -91,25 +117,20 @@ def plan_campaign(
         raise CampaignError(f"space: {err}") from None
     try:
         trainable = trainable_for(config.trainable, metric=config.metric,
-                                  knobs=[*space.names, *config.fixed])
+                                  knobs=[*space.names, *config.fixed],
+                                  also=objectives_of(config).metrics)
     except ConfigError as err:
         raise CampaignError(_field_message("trainable", err)) from None
     data = _load_data(config, trainable)
-    reported = sorted(trainable.metrics - {"epoch"})
-    if config.metric not in reported:
-        raise CampaignError(
-            f"metric: trainable '{trainable.name}' does not report {config.metric!r}; "
-            f"it reports: {', '.join(reported)}."
-        )
-    _check_metric_fits_data(config.metric, trainable, data)
+    _check_objectives(config, trainable, data)
     fixed = _fixed_values(config, space, trainable)
     _check_knobs(space, fixed, trainable, data, config)
-    check_scheduler(config.scheduler, space=space, trainable=trainable, metric=config.metric,
+    scheduler_metric = (config.scheduler.metric if config.scheduler else None) or config.metric
+    check_scheduler(config.scheduler, space=space, trainable=trainable, metric=scheduler_metric,
                     max_epochs=config.budget.max_epochs, fixed=fixed)
     for name, (kind, options) in strategies.items():
         try:
-            make_strategy(kind, space, budget=config.budget.trial_cap, seed=config.seed,
-                          mode=config.mode, options=options)
+            _strategy(config, kind, options, space)
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None
     _check_final(config, trainable, data)
@@ -118,6 +139,22 @@ def plan_campaign(
     _warn_without_checkpoints(config, trainable)
     shipped = code_folder(config.trainable) if ship_code else None
     return CampaignPlan(config, space, trainable, data, fixed, strategies, shipped)
+
+
+def _check_objectives(config: CampaignConfig, trainable: TrainableSpec, data: Any) -> None:
+    """Every objective and every hard limit reads a metric the trainable reports, one that
+    fits the data (``val_r2`` needs regression data)."""
+    reported = sorted(trainable.metrics - {"epoch"})
+    fields = ([("metric", config.metric)] if config.objectives is None
+              else [(f"objectives.{name}", name) for name in config.objectives])
+    fields += [(f"constraints.{name}", name) for name in config.constraints]
+    for field, metric in fields:
+        if metric not in reported:
+            raise CampaignError(
+                f"{field}: trainable '{trainable.name}' does not report {metric!r}; "
+                f"it reports: {', '.join(reported)}."
+            )
+        _check_metric_fits_data(field, metric, trainable, data)
 
 
 def _check_final(config: CampaignConfig, trainable: TrainableSpec, data: Any) -> None:
@@ -230,7 +267,8 @@ _TARGET_METRICS = {"accuracy": "classification", "r2": "regression", "mae": "reg
                    "mape": "regression"}
 
 
-def _check_metric_fits_data(metric: str, trainable: TrainableSpec, data: Dataset) -> None:
+def _check_metric_fits_data(field: str, metric: str, trainable: TrainableSpec,
+                            data: Dataset) -> None:
     if trainable.task != "supervised":
         return
     needs = _TARGET_METRICS.get(metric.split("_", 1)[-1])
@@ -240,7 +278,7 @@ def _check_metric_fits_data(metric: str, trainable: TrainableSpec, data: Dataset
             if _TARGET_METRICS.get(m.split("_", 1)[-1], data.task) == data.task
         )
         raise CampaignError(
-            f"metric: {metric!r} needs {needs} data, but dataset '{data.name}' is {data.task} "
+            f"{field}: {metric!r} needs {needs} data, but dataset '{data.name}' is {data.task} "
             f"data; trainable '{trainable.name}' reports on it: {', '.join(fitting)}."
         )
 

@@ -45,6 +45,12 @@ TAG_MODEL_NOTE = "sweepforge.model_note"
 """On a strategy run with no model: why (a user's function, a family with no predictor, ...)."""
 TAG_REGISTERED = "sweepforge.registered"
 """On the campaign run: the Model Registry version it made, ``<name>/<version>``."""
+TAG_OBJECTIVES = "sweepforge.objectives"
+"""On the campaign run of a campaign with several objectives: each objective and its
+direction as JSON, in the file's order (``{"val_accuracy": "max", "n_params": "min"}``)."""
+TAG_REFERENCE = "sweepforge.reference"
+"""On the campaign run (several objectives): the hypervolume's reference point as a JSON list,
+one value per objective."""
 
 # --- logged models (MLflow 3 LoggedModel tags) -------------------------------------------
 TAG_MODEL_ROLE = "sweepforge.model_role"
@@ -68,6 +74,9 @@ TAG_NODES = "sweepforge.nodes"
 """The Ray nodes the trial ran on, in order, comma-separated."""
 TAG_RESUMED_AT_EPOCH = "sweepforge.resumed_at_epoch"
 """The first epoch a later attempt reported (above 1: resumed from a checkpoint)."""
+TAG_PARETO = "sweepforge.pareto"
+"""Several objectives: ``true`` on a trial run on the campaign's Pareto front, ``false`` on
+every other trial run (set when the campaign ends)."""
 TAG_PBT_CLONES = "sweepforge.pbt.clones"
 TAG_PBT_CLONED_FROM = "sweepforge.pbt.cloned_from"
 TAG_PBT_LINEAGE = "sweepforge.pbt.lineage"
@@ -96,12 +105,20 @@ METRIC_EPOCHS_RUN = "epochs_run"
 """Epochs a trial trained, every attempt and PBT clone counted."""
 METRIC_GPU_MEMORY_MB = "gpu_memory_mb"
 """Peak CUDA memory a trial allocated (absent on the CPU)."""
+METRIC_HYPERVOLUME = "hypervolume"
+"""On a strategy run (several objectives): the hypervolume of its front after each of its
+trials, step = trials ended (MLflow plots the curve); the last step is its final value."""
+METRIC_FRONT_SIZE = "front_size"
+"""On a strategy run (several objectives): how many of its trials are on its Pareto front."""
 
 # --- artifacts ---------------------------------------------------------------------------
 ARTIFACT_CAMPAIGN_FILE = "campaign.yaml"
 ARTIFACT_COMPARISON = "comparison.csv"
 ARTIFACT_BEST_CONFIG = "best_config.yaml"
 ARTIFACT_ERROR = "error.txt"
+ARTIFACT_PARETO_FRONT = "pareto_front.csv"
+"""Several objectives: the front's trials (strategy, trial, each objective, config), on each
+strategy run (its own front) and on the campaign run (the campaign's)."""
 
 
 class RunKind(str, enum.Enum):

@@ -40,7 +40,15 @@ import yaml
 from . import schema
 from .config import CampaignConfig
 from .plan import CampaignPlan
-from .result import CampaignResult, best_record, summarise, trials_frame
+from .result import (
+    CampaignResult,
+    best_record,
+    campaign_reference,
+    hypervolume_curve,
+    pareto_flags,
+    summarise,
+    trials_frame,
+)
 from .schema import RunKind
 from .state.best_checkpoints import BestCheckpoints
 from .state.resume import CampaignState
@@ -108,6 +116,7 @@ class CampaignSession:
                                         mode=config.mode, enabled=progress,
                                         refit=REFIT if self.refits else None)
         self.refit_record: TrialRecord | None = None  # the final refit, once it has ended
+        self.reference: list[float] | None = None  # several objectives: the hypervolume's
         self._refit_run: tuple[str, int, float, int] | None = None  # its run a kill left open
         self.deadline = TrialDeadline(config.trial_timeout_s) if config.trial_timeout_s else None
         self.searcher = CampaignSearcher(
@@ -117,6 +126,7 @@ class CampaignSession:
             stops_early=config.scheduler is not None and config.scheduler.type != "pbt",
             epoch_budget=config.budget.epochs, max_epochs=config.budget.max_epochs,
             ask_cost=AskCost(workers=concurrency(config)),
+            objectives=plan.objectives if plan.objectives.multi or config.constraints else None,
         )
         self.logger = TrialLogger(
             tracker=self.tracker, plan=plan, campaign_id=self.campaign_id,
@@ -144,13 +154,13 @@ class CampaignSession:
         refit = runs.trials.get(REFIT_TRIAL)
         if refit is not None and refit.info.status in ("FINISHED", "FAILED"):
             self.trial_event(REFIT, None)
-            self.trial_event(REFIT, record_from_run(refit, metric, self.plan.test_metric))
+            self.trial_event(REFIT, record_from_run(refit, metric, self.plan.test_metric, self.plan.objectives))
         elif refit is not None:  # the refit was running at the kill: its next attempt goes on
             history = tracker.client.get_metric_history(refit.info.run_id, metric)
             self._refit_run = (refit.info.run_id, max((m.step for m in history), default=0),
                                refit.info.start_time / 1000,
                                int(refit.data.tags.get(schema.TAG_ATTEMPTS, "1") or 1))
-        finished = [record_from_run(run, metric, self.plan.test_metric)
+        finished = [record_from_run(run, metric, self.plan.test_metric, self.plan.objectives)
                     for key, run in runs.trials.items()
                     if key in state.told and run.info.status in ("FINISHED", "FAILED")]
         for key, flight in sorted(state.in_flight.items()):
@@ -158,8 +168,11 @@ class CampaignSession:
             run = runs.trials.get(key)
             if run is not None and run.info.status in ("FINISHED", "FAILED"):
                 # it ended just before the kill, before its tell reached the journal
-                record = record_from_run(run, metric, self.plan.test_metric)
-                told = TrialResult(record.value, TrialState(record.state), record.epochs or None)
+                record = record_from_run(run, metric, self.plan.test_metric, self.plan.objectives)
+                told = self.plan.objectives.result(
+                    record.metrics, TrialState(record.state), record.epochs or None, record.value)
+                if not record.metrics:  # one objective, no limits: as it was always told
+                    told = TrialResult(record.value, told.state, told.step)
                 state.strategies[strategy].tell(trial_id, told)
                 state.journal.tell(strategy, trial_id, told)
                 finished.append(record)
@@ -202,10 +215,11 @@ class CampaignSession:
             name=self.config.name, campaign_id=self.campaign_id,
             campaign_run_id=self.campaign_run, experiment_id=self.tracker.experiment_id,
             tracking_uri=self.tracking_uri, metric=self.config.metric, mode=self.config.mode,
-            trials=trials_frame(self.records), summary=summary,
+            trials=trials_frame(self.records, self.plan.objectives), summary=summary,
             writes_waiting=self.writes_waiting, spool_path=Path(self.tracker.spool_path),
             models=self.delivered.models, final_model=self.delivered.final_model,
             registered=self.delivered.registered,
+            objectives=self.config.objective_directions, reference=self.reference,
         )
 
     def refit(self) -> None:
@@ -270,10 +284,15 @@ class CampaignSession:
         returns the comparison table."""
         self.logger.close_unfinished("KILLED")
         strategies = list(self.state.strategies)
-        summary = pd.DataFrame([summarise(name, self.records, self.config.mode)
-                                for name in strategies])
+        objectives = self.plan.objectives
+        if objectives.multi:
+            self.reference = campaign_reference(self.records, objectives, self.config.reference)
+        summary = pd.DataFrame([summarise(name, self.records, self.config.mode, objectives,
+                                          self.reference) for name in strategies])
         for name in strategies:
             self._end_strategy_run(name, summary[summary.strategy == name].iloc[0], status)
+        if objectives.multi:
+            self._log_fronts(strategies)
         searched = summary
         if self.refit_record is not None:  # the final refit: its own row
             row = summarise(REFIT, self.records, self.config.mode)
@@ -338,12 +357,47 @@ class CampaignSession:
             params={"kind": kind, **{f"option.{k}": v for k, v in options.items()}},
             metrics=metrics_at(row.to_dict(), ["best_value", "test_value", "trials", "finished",
                                                "pruned", "failed", "epochs", "wall_time_s",
-                                               "compute_s"], step=0),
+                                               "compute_s", schema.METRIC_FRONT_SIZE], step=0),
             tags={schema.TAG_BEST_CONFIG: config_json(best)},
         )
         self.tracker.log_text(run_id, yaml.safe_dump(best, sort_keys=True),
                               schema.ARTIFACT_BEST_CONFIG)
         self.tracker.end_run(run_id, status)
+
+
+    def _log_fronts(self, strategies: list[str]) -> None:
+        """Several objectives: each trial run's ``sweepforge.pareto`` tag, each strategy run's
+        hypervolume curve and front CSV, and the campaign run's front, objectives and
+        reference point."""
+        objectives, tracker = self.plan.objectives, self.tracker
+        flags = pareto_flags(self.records, objectives)
+        for run_id, (on_campaign_front, _) in flags.items():
+            tracker.log(run_id, tags={schema.TAG_PARETO: str(on_campaign_front).lower()})
+        frame = trials_frame(self.records, objectives)
+        columns = ["strategy", "trial_id", *objectives.names, "config"]
+        for name in strategies:
+            own = [r for r in self.records if r.strategy == name]
+            if self.reference is not None and own:
+                curve = hypervolume_curve(own, objectives, self.reference)
+                tracker.log(self.strategy_runs[name], metrics=[
+                    metric for step, volume in enumerate(curve, start=1)
+                    for metric in metrics_at({schema.METRIC_HYPERVOLUME: volume},
+                                             [schema.METRIC_HYPERVOLUME], step=step)])
+            front = frame[(frame.strategy == name) & frame.on_front.astype(bool)]
+            tracker.log_text(self.strategy_runs[name], _front_csv(front, columns),
+                             schema.ARTIFACT_PARETO_FRONT)
+        tracker.log(self.campaign_run, tags={
+            schema.TAG_OBJECTIVES: json.dumps(self.config.objective_directions),
+            schema.TAG_REFERENCE: json.dumps(self.reference)})
+        tracker.log_text(self.campaign_run, _front_csv(frame[frame.pareto.astype(bool)], columns),
+                         schema.ARTIFACT_PARETO_FRONT)
+
+
+def _front_csv(front: pd.DataFrame, columns: list[str]) -> str:
+    """A front's trials as CSV, configs as JSON, by the first objective's column order."""
+    shown = front[columns].copy()
+    shown["config"] = shown["config"].map(config_json)
+    return shown.to_csv(index=False)
 
 
 def campaign_params(config: CampaignConfig) -> dict[str, Any]:
@@ -355,6 +409,10 @@ def campaign_params(config: CampaignConfig) -> dict[str, Any]:
         "scheduler": config.scheduler.type if config.scheduler else None,
         "resources.cpu": config.resources.cpu,
         "resources.gpu": config.resources.gpu, "strategies": ",".join(config.strategies),
+        "objectives": ",".join(f"{name}:{way}" for name, way in config.objectives.items())
+        if config.objectives else None,
+        "constraints": ",".join(f"{name}:{bound.min}..{bound.max}"
+                                for name, bound in config.constraints.items()) or None,
     }
 
 

@@ -59,9 +59,11 @@ class FunctionTrainableSpec(TrainableSpec):
 
 
 def function_trainable(fn: Callable[..., Any], *, name: str, metric: str,
-                       knobs: Iterable[str] = ()) -> FunctionTrainableSpec:
+                       knobs: Iterable[str] = (), also: Iterable[str] = ()) -> FunctionTrainableSpec:
     """Wraps ``fn`` as a trainable called ``name`` whose result is ``metric``; ``knobs`` are the
-    campaign's knob names (searched and fixed), which a function taking a plain ``dict`` gets.
+    campaign's knob names (searched and fixed), which a function taking a plain ``dict`` gets;
+    ``also`` are the other metrics the campaign reads from it (more objectives, the metrics of
+    hard limits), which it reports or returns like ``metric``.
 
     Raises:
         ConfigError: ``fn`` has no ``config`` parameter first, or no parameter for the data.
@@ -80,7 +82,7 @@ def function_trainable(fn: Callable[..., Any], *, name: str, metric: str,
         names = list(dict.fromkeys(knobs))
         config_cls = dataclasses.make_dataclass(
             "Knobs", [(knob, Any, dataclasses.field(default=None)) for knob in names], frozen=True)
-    metrics = frozenset({"epoch", metric})
+    metrics = frozenset({"epoch", metric, *also})
     if metric.startswith("val_"):  # the test-split twin, shown beside it when reported
         metrics |= {f"test_{metric[4:]}"}
     takes_dataclass = config_cls is _dataclass_of(fn)
@@ -152,9 +154,11 @@ class _OwnState:
         self._checkpointer.save({"format": FORMAT_VERSION, "own": state})
 
 
-def trainable_for(text: str, *, metric: str, knobs: Iterable[str] = ()) -> TrainableSpec:
+def trainable_for(text: str, *, metric: str, knobs: Iterable[str] = (),
+                  also: Iterable[str] = ()) -> TrainableSpec:
     """The trainable a campaign names: a bundled one by name, or the user's function by its
-    reference (imported here; the master and every worker call this alike).
+    reference (imported here; the master and every worker call this alike). ``also``: see
+    :func:`function_trainable`.
 
     Raises:
         ConfigError: an unknown name, or a reference that does not import (see
@@ -163,7 +167,7 @@ def trainable_for(text: str, *, metric: str, knobs: Iterable[str] = ()) -> Train
     if not is_function_ref(text):
         return get_trainable(text)
     ref = FunctionRef.parse(text)
-    return function_trainable(ref.load(), name=ref.name, metric=metric, knobs=knobs)
+    return function_trainable(ref.load(), name=ref.name, metric=metric, knobs=knobs, also=also)
 
 
 def _accepted(fn: Callable[..., Any] | None) -> set[str]:

@@ -64,10 +64,11 @@ class BestCheckpoints:
 
     def offer(self, record: TrialRecord, checkpoint: str | os.PathLike[str] | None) -> bool:
         """Keeps ``checkpoint`` (a folder) when ``record`` is its strategy's best trial so far;
-        returns whether it did. Failed trials, trials without a value or a checkpoint are
-        never kept."""
+        returns whether it did. Failed trials, trials that break a hard limit (``constraints:``)
+        and trials without a value or a checkpoint are never kept."""
         if (record.state not in (TrialStateName.COMPLETE.value, TrialStateName.PRUNED.value)
-                or record.value is None or checkpoint is None or not Path(checkpoint).is_dir()):
+                or record.value is None or not record.feasible
+                or checkpoint is None or not Path(checkpoint).is_dir()):
             return False
         current = self.kept(record.strategy)
         if current is not None and not self._better(record.value, current.value):

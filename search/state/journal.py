@@ -16,7 +16,10 @@ Lines, each one JSON object::
     {"type": "ask", "strategy": "optuna", "trial": 0, "config": {...}, "tune_id": "...", "session": 1}
     {"type": "resubmit", "strategy": "optuna", "trial": 0, "tune_id": "...", "session": 2}
     {"type": "tell", "strategy": "optuna", "trial": 0, "state": "COMPLETE", "value": 0.93}
+    {"type": "tell", ..., "value": 0.93, "values": [0.93, 52000], "constraints": [-48000]}
     {"type": "end", "status": "FINISHED"}
+
+(the second tell: a campaign with several ``objectives`` and ``constraints``.)
 
 Every line is written whole and flushed to the OS at once (a killed process loses nothing);
 ``fsync`` runs at most every :data:`FSYNC_EVERY_S` and on session and end lines, so a machine
@@ -45,6 +48,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 
@@ -112,6 +116,14 @@ class Tell:
     state: str
     value: float | None
     step: int | None = None
+    values: tuple[float | None, ...] | None = None
+    constraints: tuple[float, ...] = ()
+
+    @property
+    def result(self) -> TrialResult:
+        """What the strategy was told."""
+        return TrialResult(self.value, TrialState(self.state), self.step, self.values,
+                           self.constraints)
 
 
 @dataclass(frozen=True)
@@ -206,6 +218,10 @@ class Journal:
                   "state": result.state.value, "value": None if value is None else float(value)}
         if result.step is not None:
             record["step"] = int(result.step)
+        if result.values is not None:
+            record["values"] = [_number_or_none(v) for v in result.values]
+        if result.constraints:
+            record["constraints"] = [_number_or_none(c) for c in result.constraints]
         self._append(record)
 
     def end(self, status: str) -> None:
@@ -317,8 +333,7 @@ def replay(events: list[Event], strategies: Mapping[str, Strategy]) -> dict[tupl
             in_flight[key].placements.append((event.session, event.tune_id))
         else:  # Tell
             try:
-                strategy.tell(event.trial,
-                              TrialResult(event.value, TrialState(event.state), event.step))
+                strategy.tell(event.trial, event.result)
             except StrategyError as err:
                 raise JournalError(
                     f"journal line {number}: strategy {event.strategy!r}: {err} Refusing to resume."
@@ -363,7 +378,17 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "tell": {"strategy": (str,), "trial": (int,), "state": (str,), "value": (float, int, type(None))},
     "end": {"status": (str,)},
 }
-_OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {"tell": {"step": (int, type(None))}}
+_OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {
+    "tell": {"step": (int, type(None)), "values": (list,), "constraints": (list,)}}
+
+
+def _number_or_none(value: Any) -> float | None:
+    """A JSON-safe number: ``None`` for a missing, NaN or infinite one (JSON has no NaN; a
+    trial with one is FAILED or infeasible either way)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -384,8 +409,13 @@ def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
     for name, types in optional.items():
         value = record.get(name)
         if name in record and (not isinstance(value, types) or isinstance(value, bool)):
-            raise JournalError(f"{where}: {name!r} of a {kind} record must be an int, got {value!r}; "
-                               "refusing to resume.")
+            allowed = "a list of numbers" if types == (list,) else "an int"
+            raise JournalError(f"{where}: {name!r} of a {kind} record must be {allowed}, got "
+                               f"{value!r}; refusing to resume.")
+        if isinstance(value, list) and any(
+                isinstance(v, bool) or not isinstance(v, (int, float, type(None))) for v in value):
+            raise JournalError(f"{where}: {name!r} of a {kind} record must hold numbers or null, "
+                               f"got {value!r}; refusing to resume.")
     extra = set(record) - set(fields) - set(optional) - {"type"}
     if extra:
         raise JournalError(f"{where}: unknown keys {sorted(extra)} in a {kind} record; refusing to resume.")
@@ -419,4 +449,9 @@ def _event(path: Path, number: int, record: dict[str, Any]) -> Event:
     if kind == "header":
         raise JournalError(f"{path} line {number}: a second header; refusing to resume.")
     cls = {"session": Session, "ask": Ask, "resubmit": Resubmit, "tell": Tell, "end": End}[kind]
+    if kind == "tell":  # (a constraint written as null was not a number: broken, infinitely)
+        if "values" in record:
+            record["values"] = tuple(record["values"])
+        record["constraints"] = tuple(float("inf") if c is None else float(c)
+                                      for c in record.get("constraints", ()))
     return cls(**record)

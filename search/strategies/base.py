@@ -5,12 +5,20 @@ A strategy never touches Ray or MLflow, so it can be driven by a plain Python lo
     strategy = RandomStrategy(space, budget=20, seed=0, mode="max")
     while (spec := strategy.ask()) is not None:
         strategy.tell(spec.trial_id, TrialResult(value=objective(spec.config)))
+
+With several objectives, a strategy is built with ``directions`` (one ``"max"``/``"min"`` per
+objective; ``mode`` is the first's) and told every objective's value in ``values``, the first
+also in ``value``; ``constraints`` holds one number per hard limit, ``<= 0`` when it is kept::
+
+    strategy = make_strategy("evolutionary", space, budget=50, directions=("max", "min"))
+    strategy.tell(trial_id, TrialResult(value=0.93, values=(0.93, 52_000), constraints=(-48_000,)))
 """
 
 from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,20 +54,48 @@ class TrialResult:
     """The outcome of a trial: its metric value (``None`` when it has none), its state and the
     epoch it reached (``step``, when known).
 
-    A COMPLETE result whose value is missing, NaN or infinite counts as FAILED: see
-    :attr:`effective_state`. NaN therefore never becomes a best value.
+    With several objectives, ``values`` holds each objective's value in the campaign's order
+    (``value`` is the first), and ``constraints`` one number per hard limit: how far the trial
+    is past it, ``<= 0`` when the limit is kept (Optuna's convention). A trial that breaks a
+    limit is *infeasible*: it still has values, but no feasible trial ranks below it.
+
+    A COMPLETE result whose value (or any of ``values``) is missing, NaN or infinite counts as
+    FAILED: see :attr:`effective_state`. NaN therefore never becomes a best value.
     """
 
     value: float | None
     state: TrialState = TrialState.COMPLETE
     step: int | None = None  # the epoch the trial reached (a PRUNED trial's value is from it)
+    values: tuple[float | None, ...] | None = None  # every objective's, when there are several
+    constraints: tuple[float, ...] = ()  # per hard limit: > 0 breaks it by that much
 
     @property
     def effective_state(self) -> TrialState:
         """The state, with non-finite values of COMPLETE trials turned into FAILED."""
-        if self.state is TrialState.COMPLETE and not is_finite_number(self.value):
+        if self.state is TrialState.COMPLETE and (
+                not is_finite_number(self.value)
+                or any(not is_finite_number(v) for v in self.values or ())):
             return TrialState.FAILED
         return self.state
+
+    @property
+    def usable_values(self) -> tuple[float, ...] | None:
+        """Every objective's value when all are finite (``(value,)`` for one objective), else
+        ``None``."""
+        values = self.values if self.values is not None else (self.value,)
+        if not values or any(not is_finite_number(v) for v in values):
+            return None
+        return tuple(float(v) for v in values)  # type: ignore[arg-type]
+
+    @property
+    def violation(self) -> float:
+        """How far past its hard limits the trial is, in total (``0.0``: feasible)."""
+        return float(sum(max(0.0, float(c)) for c in self.constraints))
+
+    @property
+    def feasible(self) -> bool:
+        """True when every hard limit is kept."""
+        return self.violation <= 0.0
 
     @property
     def usable_value(self) -> float | None:
@@ -80,7 +116,11 @@ class Strategy(ABC):
 
     * **Constructor**: ``__init__(space, *, budget, seed=0, mode="max", **options)``. Options
       are keyword-only with defaults; they are what a campaign file may set under the
-      strategy's name, and a bad value raises :class:`StrategyError` naming it.
+      strategy's name, and a bad value raises :class:`StrategyError` naming it. A strategy
+      that handles several objectives also takes ``directions`` (a sequence of ``"max"`` /
+      ``"min"``, the first equal to ``mode``) and learns from ``result.values`` and
+      ``result.constraints``; one that does not take ``directions`` is refused for a
+      multi-objective campaign.
     * **_propose(trial_id)** returns a config for ``space`` (every active parameter, values in
       range) or ``None`` when the strategy has nothing more to try (grid exhausted). It may be
       called while earlier trials are still running: trials run in parallel.
@@ -100,15 +140,24 @@ class Strategy(ABC):
     #: Registry name used in campaign files (``grid``, ``random``, ``optuna``, ``evolutionary``).
     name: str = ""
 
-    def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max"):
+    def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max",
+                 directions: Sequence[Mode] | None = None):
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise StrategyError(f"`budget >= 1` must hold, but got budget={budget!r}.")
         if mode not in ("max", "min"):
             raise StrategyError(f"`mode` must be 'max' or 'min', got {mode!r}.")
+        directions = tuple(directions) if directions is not None else (mode,)
+        if not directions or any(d not in ("max", "min") for d in directions):
+            raise StrategyError(f"`directions` must each be 'max' or 'min', got {list(directions)}.")
+        if directions[0] != mode:
+            raise StrategyError(f"`mode` is the first objective's direction: {directions[0]!r}, "
+                                f"got mode={mode!r}.")
         self.space = space
         self.budget = budget
         self.seed = seed
         self.mode: Mode = mode
+        #: One direction per objective; more than one makes a multi-objective strategy.
+        self.directions: tuple[Mode, ...] = directions
         self._asked = 0
         self._pending: dict[int, dict[str, Any]] = {}
         self._told: dict[int, TrialResult] = {}
@@ -134,11 +183,16 @@ class Strategy(ABC):
             state = "was already told" if trial_id in self._told else "was never asked"
             raise StrategyError(f"trial {trial_id} {state}.")
         config = self._pending.pop(trial_id)
+        if self.multi_objective and result.state is TrialState.COMPLETE and (
+                result.values is None or len(result.values) != len(self.directions)):
+            self._pending[trial_id] = config
+            raise StrategyError(
+                f"trial {trial_id}: a strategy with {len(self.directions)} objectives is told "
+                f"`values` with one value each, got values={result.values!r}.")
         self._told[trial_id] = result
         value = result.usable_value
-        if result.effective_state is TrialState.COMPLETE and value is not None and self.is_better(
-            value, self.best_value
-        ):
+        if result.effective_state is TrialState.COMPLETE and value is not None and result.feasible \
+                and self.is_better(value, self.best_value):
             self.best_value, self.best_config = value, dict(config)
         self._observe(trial_id, config, result)
 
@@ -152,6 +206,11 @@ class Strategy(ABC):
     def n_pending(self) -> int:
         """Trials handed out but not yet told."""
         return len(self._pending)
+
+    @property
+    def multi_objective(self) -> bool:
+        """True when the strategy optimises several objectives (:attr:`directions`)."""
+        return len(self.directions) > 1
 
     @property
     def finished(self) -> bool:

@@ -1,9 +1,15 @@
-"""A steady-state genetic algorithm on DEAP's toolbox, evolving points of the space's unit cube."""
+"""A steady-state genetic algorithm on DEAP's toolbox, evolving points of the space's unit cube.
+
+With several objectives it is a steady-state NSGA-II: DEAP's ``tools.selNSGA2`` (non-dominated
+sorting and crowding distance) chooses who stays, with feasibility-first ranking for hard
+limits. DEAP has no constrained NSGA-II, so the few lines that put infeasible individuals below
+every feasible one (Deb's rule) are written here.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +37,10 @@ class Individual(list):
         self.trial_id = trial_id
         self.generation = generation
         self.fitness: base.Fitness | None = None  # set when the trial is told
+        # several objectives: how it ended and ranks (see EvolutionaryStrategy)
+        self.complete = True
+        self.violation = 0.0
+        self.nsga_key: tuple[float, ...] = ()
 
 
 class EvolutionaryStrategy(Strategy):
@@ -51,6 +61,14 @@ class EvolutionaryStrategy(Strategy):
     * every tell inserts the individual and trims the population back to ``population_size`` by
       dropping the worst; the ``n_elites`` best COMPLETE individuals (a ``tools.HallOfFame``)
       are never dropped.
+
+    **Several objectives** (``directions``): NSGA-II selection, steady-state. Every tell trims
+    the population with DEAP's ``tools.selNSGA2`` over the feasible COMPLETE individuals
+    (non-dominated fronts first, then the widest spread by crowding distance); when they do not
+    fill it, infeasible individuals follow by total violation (the sum of how far each hard
+    limit is broken), then PRUNED ones. Parents are chosen by tournament on the same order:
+    feasible before infeasible, lower violation, lower front rank, larger crowding distance.
+    There is no hall of fame: the first front is what survives.
 
     FAILED results, and COMPLETE ones with a missing, NaN or infinite value, never enter the
     population. PRUNED results with a finite value enter with a penalised fitness: they rank
@@ -89,6 +107,7 @@ class EvolutionaryStrategy(Strategy):
         budget: int,
         seed: int = 0,
         mode: Mode = "max",
+        directions: Sequence[Mode] | None = None,
         population_size: int | None = None,
         tournament_size: int = 3,
         crossover_prob: float = 0.9,
@@ -97,7 +116,7 @@ class EvolutionaryStrategy(Strategy):
         mutation_eta: float = 10.0,
         n_elites: int = 2,
     ):
-        super().__init__(space, budget=budget, seed=seed, mode=mode)
+        super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions)
         if population_size is None:
             population_size = max(8, min(32, budget // 4))
         _check_int("population_size", population_size, 2)
@@ -115,6 +134,9 @@ class EvolutionaryStrategy(Strategy):
         self.population: list[Individual] = []
         self.hall_of_fame = tools.HallOfFame(n_elites)
         self._fitness_class = _MaxFitness if mode == "max" else _MinFitness
+        if self.multi_objective:  # one weight per objective: DEAP's Pareto dominance
+            self._fitness_class = type("_ObjectivesFitness", (base.Fitness,), {
+                "weights": tuple(1.0 if d == "max" else -1.0 for d in self.directions)})
         self._random = random.Random(seed)
         self._pending_individuals: dict[int, Individual] = {}
         self._generations: dict[int, int] = {}
@@ -156,7 +178,12 @@ class EvolutionaryStrategy(Strategy):
         return config
 
     def _breed(self) -> Individual:
-        parents = self.toolbox.select(self.population, 2)
+        if self.multi_objective:
+            _rank_for_tournaments(self.population)
+            parents = tools.selTournament(self.population, 2, self.tournament_size,
+                                          fit_attr="nsga_key")
+        else:
+            parents = self.toolbox.select(self.population, 2)
         child, other = (Individual(list(p)) for p in parents)
         if random.random() < self.crossover_prob:
             self.toolbox.mate(child, other)
@@ -171,6 +198,9 @@ class EvolutionaryStrategy(Strategy):
 
     # --- tell -----------------------------------------------------------------------------
     def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
+        if self.multi_objective:
+            self._observe_objectives(trial_id, result)
+            return
         individual = self._pending_individuals.pop(trial_id)
         state, value = result.effective_state, result.usable_value
         if state is TrialState.FAILED or value is None:
@@ -187,6 +217,22 @@ class EvolutionaryStrategy(Strategy):
             # by identity: list equality would compare genomes, and twins may be told
             self.population = [ind for ind in self.population if ind is not worst]
 
+    def _observe_objectives(self, trial_id: int, result: TrialResult) -> None:
+        """NSGA-II's survival with feasibility first (see the class docstring)."""
+        individual = self._pending_individuals.pop(trial_id)
+        state, values = result.effective_state, result.usable_values
+        if state is TrialState.FAILED or values is None:
+            if state is not TrialState.PRUNED:
+                return
+            # pruned before every objective was measured: ranks last, kept for its genes
+            values = tuple(float("-inf") if d == "max" else float("inf") for d in self.directions)
+        individual.fitness = self._fitness_class(values)
+        individual.complete = state is TrialState.COMPLETE
+        individual.violation = result.violation
+        self.population.append(individual)
+        if len(self.population) > self.population_size:
+            self.population = _survivors(self.population, self.population_size)
+
     @contextmanager
     def _own_random(self) -> Iterator[None]:
         caller_state = random.getstate()
@@ -196,6 +242,36 @@ class EvolutionaryStrategy(Strategy):
         finally:
             self._random.setstate(random.getstate())
             random.setstate(caller_state)
+
+
+def _survivors(population: list[Individual], keep: int) -> list[Individual]:
+    """The ``keep`` individuals NSGA-II keeps, feasible COMPLETE ones first (``selNSGA2``),
+    then infeasible ones by total violation, then PRUNED ones (in the order they came)."""
+    feasible = [ind for ind in population if ind.complete and ind.violation <= 0]
+    if len(feasible) >= keep:
+        return list(tools.selNSGA2(feasible, keep))
+    infeasible = sorted((ind for ind in population if ind.complete and ind.violation > 0),
+                        key=lambda ind: ind.violation)
+    pruned = [ind for ind in population if not ind.complete]
+    return (feasible + infeasible + pruned)[:keep]
+
+
+def _rank_for_tournaments(population: list[Individual]) -> None:
+    """Sets each individual's ``nsga_key``, larger is better: feasible first, then lower
+    violation, lower non-dominated front, larger crowding distance (DEAP's ``selNSGA2`` sets
+    ``fitness.crowding_dist`` on what it sorts)."""
+    feasible = [ind for ind in population if ind.complete and ind.violation <= 0]
+    rank = {}
+    if feasible:
+        for number, front in enumerate(tools.sortNondominated(feasible, len(feasible))):
+            for ind in front:
+                rank[id(ind)] = number
+        tools.selNSGA2(feasible, len(feasible))  # (assigns the crowding distances)
+    for ind in population:
+        if id(ind) in rank:
+            ind.nsga_key = (2, 0.0, -rank[id(ind)], ind.fitness.crowding_dist)
+        else:
+            ind.nsga_key = (1 if ind.complete else 0, -ind.violation, 0, 0.0)
 
 
 def _key(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,8 @@ class GridStrategy(Strategy):
 
     When the grid is smaller than the budget, the strategy ends early: :meth:`ask` returns
     ``None`` once every point was handed out, and :attr:`finished` turns true once those are told.
-    Results are ignored; the same seed gives the same order.
+    Results are ignored, with one objective or several (the comparison table keeps the
+    non-dominated trials of what it ran); the same seed gives the same order.
 
     Args:
         levels: values per continuous parameter (``>= 1``), or ``None`` for the rule above.
@@ -53,9 +55,10 @@ class GridStrategy(Strategy):
         budget: int,
         seed: int = 0,
         mode: Mode = "max",
+        directions: Sequence[Mode] | None = None,
         levels: int | None = None,
     ):
-        super().__init__(space, budget=budget, seed=seed, mode=mode)
+        super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions)
         if levels is not None and (
             not isinstance(levels, int) or isinstance(levels, bool) or levels < 1
         ):

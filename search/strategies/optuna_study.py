@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -14,7 +16,11 @@ from sweepforge.spaces import Space
 from .base import Mode, Strategy, StrategyError, TrialResult, TrialState
 
 #: Sampler names accepted by the ``sampler`` option.
-SAMPLERS = ("tpe", "gp", "cmaes", "random")
+SAMPLERS = ("tpe", "gp", "cmaes", "random", "nsga2", "nsga3")
+
+#: Samplers that handle several objectives (Optuna's CMA-ES optimises one).
+MULTI_OBJECTIVE_SAMPLERS = ("tpe", "gp", "random", "nsga2", "nsga3")
+
 
 
 class OptunaStrategy(Strategy):
@@ -28,7 +34,19 @@ class OptunaStrategy(Strategy):
     * ``"gp"``: Gaussian-process Bayesian optimisation;
     * ``"cmaes"``: CMA-ES over the parameters every trial shares; categoricals and conditional
       parameters fall back to random sampling (needs the ``cmaes`` package);
-    * ``"random"``: Optuna's random sampler (takes no ``n_startup_trials``).
+    * ``"random"``: Optuna's random sampler (takes no ``n_startup_trials``);
+    * ``"nsga2"`` / ``"nsga3"``: Optuna's genetic algorithms for several objectives
+      (``NSGAIISampler`` / ``NSGAIIISampler`` with their defaults; no ``n_startup_trials``).
+
+    Several objectives (``directions``): the study is a multi-objective one, told every
+    objective's value; ``tpe``, ``gp``, ``random``, ``nsga2`` and ``nsga3`` handle it, ``cmaes``
+    is refused. With hard limits (``n_constraints > 0``), each told trial gets its constraint
+    values with ``Trial.set_constraint`` (named ``c0``, ``c1``, ...: Optuna 5's replacement for
+    ``constraints_func``), which every sampler here reads (feasible when every value is
+    ``<= 0``; a trial without them, e.g. one pruned before its costs were measured, counts as
+    infeasible). PRUNED trials of a
+    multi-objective study are told PRUNED without values (Optuna keeps intermediate values for
+    one objective only).
 
     Results: COMPLETE with a finite value is told as COMPLETE; FAILED, and COMPLETE with a
     missing, NaN or infinite value, are told as FAIL (never dropped); PRUNED is told as PRUNED,
@@ -37,7 +55,7 @@ class OptunaStrategy(Strategy):
     below complete ones, those stopped later above those stopped earlier. The study is exposed as :attr:`study` (resume, dashboards).
 
     Args:
-        sampler: one of ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"random"``.
+        sampler: one of ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"random"``, ``"nsga2"``, ``"nsga3"``.
         n_startup_trials: random trials before the model is used; ``None`` keeps Optuna's default
             (10 for TPE and GP, 1 for CMA-ES).
 
@@ -60,13 +78,25 @@ class OptunaStrategy(Strategy):
         budget: int,
         seed: int = 0,
         mode: Mode = "max",
+        directions: Sequence[Mode] | None = None,
+        n_constraints: int = 0,
         sampler: str = "tpe",
         n_startup_trials: int | None = None,
     ):
-        super().__init__(space, budget=budget, seed=seed, mode=mode)
+        super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions)
+        if self.multi_objective and sampler in SAMPLERS and sampler not in MULTI_OBJECTIVE_SAMPLERS:
+            raise StrategyError(
+                f"optuna: sampler={sampler!r} optimises one objective, but the campaign has "
+                f"{len(self.directions)}; use one of {list(MULTI_OBJECTIVE_SAMPLERS)}.")
+        if not isinstance(n_constraints, int) or isinstance(n_constraints, bool) or n_constraints < 0:
+            raise StrategyError(f"optuna: `n_constraints` must be an int >= 0, got {n_constraints!r}.")
         self.sampler_name = sampler
+        self.n_constraints = n_constraints
+        if n_constraints and sampler == "cmaes":
+            raise StrategyError("optuna: sampler='cmaes' takes no constraints; use tpe, gp or "
+                                "nsga2 with `constraints:`.")
         self.study = optuna.create_study(
-            direction="maximize" if mode == "max" else "minimize",
+            directions=["maximize" if d == "max" else "minimize" for d in self.directions],
             sampler=_make_sampler(sampler, seed, n_startup_trials),
         )
         self._trials: dict[int, optuna.Trial] = {}
@@ -79,10 +109,18 @@ class OptunaStrategy(Strategy):
     def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
         trial = self._trials.pop(trial_id)
         state = result.effective_state
+        if self.n_constraints:
+            # unknown (missing, NaN): broken, infinitely
+            given = [float("inf") if math.isnan(c) else float(c) for c in result.constraints]
+            if len(given) != self.n_constraints:
+                given = [float("inf")] * self.n_constraints
+            for number, value in enumerate(given):
+                trial.set_constraint(f"c{number}", value)
         if state is TrialState.COMPLETE:
-            self.study.tell(trial, result.usable_value, state=OptunaState.COMPLETE)
+            values = result.usable_values if self.multi_objective else result.usable_value
+            self.study.tell(trial, values, state=OptunaState.COMPLETE)
         elif state is TrialState.PRUNED:
-            if result.usable_value is not None:
+            if result.usable_value is not None and not self.multi_objective:
                 trial.report(result.usable_value, step=result.step or 0)
             self.study.tell(trial, state=OptunaState.PRUNED)
         else:
@@ -106,16 +144,21 @@ def _make_sampler(
             f"but got n_startup_trials={n_startup_trials!r}."
         )
     startup = {} if n_startup_trials is None else {"n_startup_trials": n_startup_trials}
-    if name == "random":
+    if name in ("random", "nsga2", "nsga3"):
         if startup:
             raise StrategyError(
-                "optuna: option `n_startup_trials` does not apply to sampler='random'; "
+                f"optuna: option `n_startup_trials` does not apply to sampler={name!r}; "
                 f"leave it unset, but got n_startup_trials={n_startup_trials!r}."
             )
-        return optuna.samplers.RandomSampler(seed=seed)
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():
         # `group` (TPE) is marked experimental; the warning would repeat for every strategy.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, **startup)
+        if name == "nsga3":
+            return optuna.samplers.NSGAIIISampler(seed=seed, **startup)
         if name == "tpe":
             return optuna.samplers.TPESampler(
                 seed=seed, multivariate=True, group=True, constant_liar=True, **startup

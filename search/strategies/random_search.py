@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from .base import Mode, Strategy
 class RandomStrategy(Strategy):
     """Draws every config independently with :meth:`Space.sample` from one seeded generator.
 
-    Results are ignored, so trials may be told in any order; the same seed gives the same
+    Results are ignored (with several objectives too: the comparison table keeps the
+    non-dominated trials of what it ran), so trials may be told in any order; the same seed gives the same
     sequence of configs. It has no options.
 
     Example:
@@ -27,8 +29,9 @@ class RandomStrategy(Strategy):
 
     name = "random"
 
-    def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max"):
-        super().__init__(space, budget=budget, seed=seed, mode=mode)
+    def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max",
+                 directions: Sequence[Mode] | None = None):
+        super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions)
         self._rng = np.random.default_rng(seed)
 
     def _propose(self, trial_id: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sweepforge.spaces import Space
@@ -77,7 +77,7 @@ for _builtin in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrat
     register_strategy(_builtin)
 
 # Keyword arguments every strategy takes from the campaign rather than from its options.
-_COMMON = ("space", "budget", "seed", "mode")
+_COMMON = ("space", "budget", "seed", "mode", "directions", "n_constraints")
 
 
 def make_strategy(
@@ -87,13 +87,20 @@ def make_strategy(
     budget: int,
     seed: int,
     mode: Mode,
+    directions: Sequence[Mode] | None = None,
+    n_constraints: int = 0,
     options: Mapping[str, Any] | None = None,
 ) -> Strategy:
     """Builds strategy ``kind`` with its ``options``, checking both before anything runs.
 
+    ``directions`` (one ``"max"``/``"min"`` per objective, the first equal to ``mode``) makes a
+    multi-objective strategy; it is passed only when there are several, so a strategy written
+    for one objective need not take it.
+
     Raises:
         StrategyError: unknown ``kind`` (the valid names are listed), an option the strategy
-            does not take (its options are listed), or an option value it rejects.
+            does not take (its options are listed), an option value it rejects, or several
+            ``directions`` for a strategy that optimises one objective.
     """
     cls = STRATEGIES.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -109,6 +116,17 @@ def make_strategy(
                 f"strategy '{kind}' has no option {option!r}{_did_you_mean(option, valid)}; "
                 f"its options are {sorted(valid) or 'none'}."
             )
+    takes = inspect.signature(cls.__init__).parameters
+    if n_constraints and "n_constraints" in takes:
+        options["n_constraints"] = n_constraints
+    if directions is not None and len(directions) > 1:
+        if "directions" not in takes:
+            raise StrategyError(
+                f"strategy '{kind}' optimises one objective, but the campaign has "
+                f"{len(directions)} (objectives:); give it one objective, or use a strategy "
+                "that handles several: random, grid, optuna, evolutionary.")
+        return cls(space, budget=budget, seed=seed, mode=mode, directions=tuple(directions),
+                   **options)
     return cls(space, budget=budget, seed=seed, mode=mode, **options)
 
 

@@ -32,8 +32,9 @@ from ..schema import (
 from ..state.journal import End, JournalError, is_running, read_journal
 from ..state.resume import campaign_folder
 from ..state.spool import Spool, spool_dir
+from ..strategies.objectives import Objectives
 from .tracker import Tracker, replay_spool
-from .trial_logger import TrialRecord
+from .trial_logger import TrialRecord, objective_fields
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -142,8 +143,10 @@ def replay_finished_spools(state_dir: Path, name: str, campaign_id: str | None =
     return written
 
 
-def record_from_run(run: Run, metric: str, test_metric: str | None) -> TrialRecord:
-    """A finished trial's record, read back from its MLflow run."""
+def record_from_run(run: Run, metric: str, test_metric: str | None,
+                    objectives: Objectives | None = None) -> TrialRecord:
+    """A finished trial's record, read back from its MLflow run (``objectives``: with several,
+    or with hard limits, the record's ``metrics`` and ``feasible`` too)."""
     metrics, tags = run.data.metrics, run.data.tags
     error = tags.get(TAG_ERROR, "").strip()
     return TrialRecord(
@@ -159,4 +162,5 @@ def record_from_run(run: Run, metric: str, test_metric: str | None) -> TrialReco
         config=json.loads(tags.get(TAG_CONFIG, "{}")),
         run_id=run.info.run_id,
         error=error.splitlines()[-1] if error else "",
+        **(objective_fields(metrics, objectives) if objectives is not None else {}),
     )

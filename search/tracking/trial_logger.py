@@ -31,6 +31,7 @@ from ..schema import (
     finite_or_none,
 )
 from ..strategies.base import TrialState
+from ..strategies.objectives import Objectives
 from ..tune.checkpoints import newest_checkpoint
 from ..tune.searcher import searched_config
 from ..tune.trial_errors import trial_error_text
@@ -66,6 +67,9 @@ class TrialRecord:
     run_id: str
     error: str = ""
     checkpoint: str | None = None  # its last checkpoint folder, while Tune's storage holds it
+    # several objectives or hard limits: each objective's and limited metric's last value
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    feasible: bool = True  # every hard limit kept (``constraints:``)
 
     @property
     def ended_at(self) -> float:
@@ -121,6 +125,8 @@ class TrialLogger(Callback):
         # What the trainable reports, plus what the worker adds (peak GPU memory on CUDA).
         self._metric_names = sorted(plan.trainable.metrics - {"epoch"}) + list(WORKER_METRICS)
         self._test_metric = plan.test_metric
+        # what a function's final result holds and its epochs did not: test metrics, costs
+        self._final_only = {*plan.objectives.metrics} - {plan.config.metric}
 
     def adopt_run(self, key: tuple[str, int], run_id: str, *, last_epoch: int, started_at: float,
                   attempts: int) -> None:
@@ -187,7 +193,7 @@ class TrialLogger(Callback):
         tags.update(self._attempt_tags(run, epoch, result.get("node")))
         if result.get(schema.FINAL_RESULT_KEY):  # what a user's function returned at its end
             run.buffer.extend(m for m in metrics_at(result, self._metric_names, step=run.epochs)
-                              if m.key.startswith("test_"))
+                              if m.key.startswith("test_") or m.key in self._final_only)
         if epoch > run.epochs:  # (else a re-run after a restore from an older checkpoint: logged)
             run.epochs = epoch
             run.buffer.extend(metrics_at(result, self._metric_names, step=run.epochs))
@@ -309,8 +315,18 @@ class TrialLogger(Callback):
             run_id=run.run_id,
             error=summary or (error.strip().splitlines()[-1] if error else ""),
             checkpoint=None if error or latest is None else str(latest),
+            **objective_fields(last, self.plan.objectives),
         )
         self.on_event(run.strategy, record)
+
+
+def objective_fields(metrics: Mapping[str, Any], objectives: Objectives) -> dict[str, Any]:
+    """A record's ``metrics`` and ``feasible`` from a trial's last ``metrics``: only with
+    several objectives or hard limits (one objective's value is the record's ``value``)."""
+    if not objectives.multi and not objectives.limits:
+        return {}
+    return {"metrics": {name: finite_or_none(metrics.get(name)) for name in objectives.metrics},
+            "feasible": all(excess <= 0 for excess in objectives.excesses(metrics))}
 
 
 def _last_chars(text: str, limit: int) -> str:

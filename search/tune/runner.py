@@ -174,7 +174,8 @@ class TuneRunner:
             tune_config=tune.TuneConfig(
                 **search,
                 scheduler=make_scheduler(config.scheduler, space=self.plan.space,
-                                         metric=config.metric, mode=config.mode,
+                                         metric=self.plan.scheduler_metric[0],
+                                         mode=self.plan.scheduler_metric[1],
                                          max_epochs=config.budget.max_epochs),
                 max_concurrent_trials=concurrency(config),
                 reuse_actors=True,

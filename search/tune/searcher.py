@@ -21,6 +21,10 @@ scheduler; it is told to its strategy as PRUNED, with its last value and the epo
 (``TrialResult.step``). A strategy's ``epoch_budget`` counts every epoch its trials trained (each
 result Tune receives is one epoch); a new trial starts only while the budget still holds a whole
 trial beyond what the running ones may train (see ``Budget`` in :mod:`.config`).
+
+Several objectives (``objectives``): a strategy is told every objective's value and every
+hard limit's excess, read from the trial's last result (the cost metrics come with the last
+epoch); the searcher's own ``metric`` is the first objective.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune.search import Searcher
 
 from ..strategies.base import Strategy, TrialResult, TrialState
+from ..strategies.objectives import Objectives
 from .ask_cost import AskCost
 
 if TYPE_CHECKING:
@@ -70,9 +75,12 @@ class CampaignSearcher(Searcher):
         journal: Journal | None = None, session: int = 1,
         planned_epochs: Callable[[dict[str, Any]], int | None] | None = None,
         stops_early: bool = False, epoch_budget: int | None = None, max_epochs: int = 1,
-        ask_cost: AskCost | None = None,
+        ask_cost: AskCost | None = None, objectives: Objectives | None = None,
     ):
         super().__init__(metric=metric, mode=mode)
+        # several objectives or hard limits: what a strategy is told is read from the last
+        # result's metrics (one value per objective, one excess per limit)
+        self.objectives = objectives
         self.planned_epochs = planned_epochs or (lambda config: None)
         self.stops_early = stops_early
         self.epoch_budget = epoch_budget
@@ -258,6 +266,9 @@ class CampaignSearcher(Searcher):
         if (state is TrialState.COMPLETE and self.stops_early and reached is not None
                 and planned is not None and reached < planned):
             state = TrialState.PRUNED  # the scheduler stopped it before its last epoch
-        told = TrialResult(value=value, state=state, step=reached)
+        if self.objectives is not None:
+            told = self.objectives.result(result or {}, state, reached, value=value)
+        else:
+            told = TrialResult(value=value, state=state, step=reached)
         self.strategies[name].tell(own_id, told)
         self._told[trial_id] = (name, own_id, told)

@@ -107,10 +107,10 @@ def test_unknown_sampler_lists_the_allowed_ones():
     with pytest.raises(
         StrategyError,
         match=r"`sampler` must be one of \['tpe', 'gp', 'cmaes', "
-        r"'random'\], but got sampler='bayes'",
+        r"'random', 'nsga2', 'nsga3'\], but got sampler='bayes'",
     ):
         OptunaStrategy(SPACE, budget=3, sampler="bayes")
-    assert SAMPLERS == ("tpe", "gp", "cmaes", "random")
+    assert SAMPLERS == ("tpe", "gp", "cmaes", "random", "nsga2", "nsga3")
 
 
 @pytest.mark.parametrize("bad", [-1, 2.0, "10", True])
