@@ -52,6 +52,15 @@ def parallel(
     done = scored(trials)
     total = len(done)
     shown, note = sample_trials(done, mode, max_lines, seed)
+    axes = trial_axes(shown, specs, {metric: shown["value"]})
+    return ParallelData(axes, floats(shown["value"].to_numpy(dtype=float)), len(shown), total, note)
+
+
+def trial_axes(
+    shown: pd.DataFrame, specs: list[ParamSpec], numbers: dict[str, pd.Series]
+) -> list[Axis]:
+    """The axes of ``shown`` trials: their strategy, each knob that varies, then one numeric
+    axis per entry of ``numbers`` (label -> a value per trial: the metric, the objectives)."""
     axes = [_categorical_axis("strategy", shown["strategy"].tolist())]
     for spec in specs:
         if spec.constant:
@@ -61,8 +70,8 @@ def parallel(
             axes.append(_categorical_axis(spec.name, [_text(v) for v in column]))
         else:
             axes.append(_numeric_axis(spec, column))
-    axes.append(_numeric_axis(ParamSpec(metric, "float"), shown["value"]))
-    return ParallelData(axes, floats(shown["value"].to_numpy(dtype=float)), len(shown), total, note)
+    axes.extend(_numeric_axis(ParamSpec(label, "float"), v) for label, v in numbers.items())
+    return axes
 
 
 def sample_trials(

@@ -6,13 +6,18 @@ The input frames have the columns of ``mlflow.search_runs`` (``run_id``, ``statu
 A trial's state comes from its run: FAILED and KILLED as MLflow has them, RUNNING while open,
 and a FINISHED run is PRUNED when a ``sweepforge.state`` tag says so or when it ran fewer epochs
 than its ``epochs`` knob (a scheduler stopped it early), COMPLETE otherwise.
+
+A campaign with several objectives says so on its campaign run (the ``objectives`` param from its
+start, the ``sweepforge.objectives`` tag once it ends); :func:`with_objectives` adds each
+objective's value, feasibility and the campaign's Pareto flag to the trials, and
+:func:`strategy_frame` reads each strategy run's front size and hypervolume.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -22,7 +27,12 @@ from sweepforge.search.schema import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
     TAG_ERROR,
+    METRIC_FRONT_SIZE,
+    METRIC_HYPERVOLUME,
     TAG_MODEL_URI,
+    TAG_OBJECTIVES,
+    TAG_PARETO,
+    TAG_REFERENCE,
     TAG_REGISTERED,
     TAG_STATE,
     TAG_STRATEGY,
@@ -48,13 +58,42 @@ TRIAL_COLUMNS = [
     "config",
 ]
 SCORED_STATES = ("COMPLETE", "PRUNED")
+OBJECTIVE_PREFIX = "objective:"  # the trials' column of each objective: "objective:n_params"
+STRATEGY_COLUMNS = ["campaign_id", "seed", "strategy", "run_id", "front_size", "hypervolume"]
 _LOG_RATIO = 20.0  # a positive numeric knob spanning at least this factor may be log-scaled
 _LOG_SHARE = 0.25  # ... when at least this share of its values lies below its geometric middle
 
 
 @dataclass(frozen=True)
+class Limit:
+    """A hard limit of the campaign's ``constraints:``: ``low <= metric <= high`` (either may
+    be None)."""
+
+    metric: str
+    low: float | None = None
+    high: float | None = None
+
+    def keeps(self, value: Any) -> bool:
+        """Whether ``value`` is within the limit; a missing or non-finite value is not (nothing
+        shows the limit is kept)."""
+        if not is_finite_number(value):
+            return False
+        number = float(value)
+        return (self.low is None or number >= self.low) and (
+            self.high is None or number <= self.high
+        )
+
+    def __str__(self) -> str:
+        parts = ([f"{self.metric} >= {self.low:g}"] if self.low is not None else []) + (
+            [f"{self.metric} <= {self.high:g}"] if self.high is not None else []
+        )
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
 class CampaignInfo:
-    """What the campaign run says about itself."""
+    """What the campaign run says about itself. ``objectives`` (each objective and its
+    direction, in the file's order) is empty for a campaign with one metric."""
 
     name: str
     run_id: str
@@ -69,6 +108,14 @@ class CampaignInfo:
     model: str = ""  # the campaign's final model, models:/<id>, once it has one
     registered: str = ""  # <name>/<version> in the Model Registry
     final_test: float | None = None  # the final refit's test score
+    objectives: dict[str, Literal["max", "min"]] = field(default_factory=dict)
+    limits: tuple[Limit, ...] = ()  # the file's constraints:
+    reference: list[float] | None = None  # the hypervolume's reference point, once it ended
+
+    @property
+    def multi(self) -> bool:
+        """Whether the campaign has several objectives (and so Pareto fronts)."""
+        return len(self.objectives) > 1
 
 
 @dataclass(frozen=True)
@@ -110,7 +157,53 @@ def campaign_info(campaign: pd.Series, name: str) -> CampaignInfo:
         model=_text(campaign.get(f"tags.{TAG_MODEL_URI}")),
         registered=_text(campaign.get(f"tags.{TAG_REGISTERED}")),
         final_test=finite_or_none(campaign.get("metrics.final.test_value")),
+        objectives=objectives_of(campaign),
+        limits=_limits(params.get("constraints", "")),
+        reference=_reference(campaign.get(f"tags.{TAG_REFERENCE}")),
     )
+
+
+def objectives_of(campaign: pd.Series) -> dict[str, Literal["max", "min"]]:
+    """The objectives of a campaign run (one row of the campaigns frame) with their directions,
+    in the file's order: from its ``sweepforge.objectives`` tag once it ended, else from its
+    ``objectives`` param (``val_accuracy:max,n_params:min``, there from its start); empty for
+    a campaign with one metric."""
+    tagged = campaign.get(f"tags.{TAG_OBJECTIVES}")
+    if isinstance(tagged, str) and tagged:
+        try:
+            found = json.loads(tagged)
+        except json.JSONDecodeError:
+            found = None
+        if isinstance(found, dict) and found:
+            return {str(k): "min" if v == "min" else "max" for k, v in found.items()}
+    param = campaign.get("params.objectives")
+    if not isinstance(param, str) or param in ("", "None"):
+        return {}
+    pairs = [part.rpartition(":") for part in param.split(",") if part]
+    return {name: "min" if way == "min" else "max" for name, _, way in pairs if name}
+
+
+def _limits(text: str) -> tuple[Limit, ...]:
+    """The ``constraints`` param (``n_params:None..20000.0,latency_ms:0.5..None``) as limits."""
+    if text in ("", "None"):
+        return ()
+    limits = []
+    for part in text.split(","):
+        name, _, bounds = part.rpartition(":")
+        low, _, high = bounds.partition("..")
+        if name:
+            limits.append(Limit(name, _number(low), _number(high)))
+    return tuple(limits)
+
+
+def _reference(text: Any) -> list[float] | None:
+    try:
+        point = json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError:
+        return None
+    if isinstance(point, list) and all(is_finite_number(v) for v in point):
+        return [float(v) for v in point]
+    return None
 
 
 def _text(value: object) -> str:
@@ -163,6 +256,77 @@ def trials_frame(trial_runs: pd.DataFrame, campaigns: pd.DataFrame, metric: str)
     frame.loc[~frame["state"].isin(SCORED_STATES), "value"] = np.nan
     frame = frame[TRIAL_COLUMNS].sort_values(["campaign_id", "strategy", "trial_id"])
     return frame.reset_index(drop=True)
+
+
+def objective_column(name: str) -> str:
+    """The column of the trials frame that holds objective ``name`` (:func:`with_objectives`)."""
+    return OBJECTIVE_PREFIX + name
+
+
+def with_objectives(
+    trials: pd.DataFrame,
+    trial_runs: pd.DataFrame,
+    objectives: list[str],
+    limits: tuple[Limit, ...] = (),
+) -> pd.DataFrame:
+    """``trials`` (from :func:`trials_frame`) plus, from their MLflow rows ``trial_runs``:
+
+    * one column per objective (:func:`objective_column`): its last value when finite and the
+      trial is scored (NaN otherwise), as ``value`` is for the campaign's metric;
+    * ``feasible``: every hard limit of ``limits`` kept (True for every trial without limits);
+    * ``pareto``: the trial's ``sweepforge.pareto`` tag (on the campaign's front), True or False,
+      None before the campaign ended and set it.
+    """
+    out = trials.copy()
+    runs = trial_runs.set_index("run_id") if "run_id" in trial_runs else pd.DataFrame()
+    runs = runs[~runs.index.duplicated(keep="last")]
+
+    def metric(name: str) -> pd.Series:
+        column = f"metrics.{name}"
+        if column not in runs:
+            return pd.Series(np.nan, index=out.index, dtype=float)
+        return _finite(out["run_id"].map(runs[column]))
+
+    scored_rows = out["state"].isin(SCORED_STATES)
+    for name in objectives:
+        out[objective_column(name)] = metric(name).where(scored_rows)
+    feasible = pd.Series(True, index=out.index)
+    for limit in limits:
+        feasible &= metric(limit.metric).map(limit.keeps)
+    out["feasible"] = feasible.astype(bool)
+    tag = f"tags.{TAG_PARETO}"
+    flags = out["run_id"].map(runs[tag]) if tag in runs else pd.Series(None, index=out.index)
+    out["pareto"] = flags.map(_flag).astype(object)
+    return out
+
+
+def _flag(text: Any) -> bool | None:
+    if isinstance(text, str) and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return None
+
+
+def strategy_frame(strategy_runs: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
+    """One row per strategy run (columns :data:`STRATEGY_COLUMNS`): its campaign, seed, name
+    and, with several objectives, its front size and final hypervolume (NaN until logged)."""
+    if strategy_runs.empty:
+        return pd.DataFrame(columns=STRATEGY_COLUMNS)
+    seeds = dict(
+        zip(campaigns.get(f"tags.{TAG_CAMPAIGN_ID}", []), campaigns.get("params.seed", []))
+    )
+    runs = strategy_runs
+    campaign_id = _column(runs, f"tags.{TAG_CAMPAIGN_ID}", "")
+    frame = pd.DataFrame(
+        {
+            "campaign_id": campaign_id,
+            "seed": campaign_id.map(lambda c: str(seeds.get(c, ""))),
+            "strategy": _column(runs, f"tags.{TAG_STRATEGY}", "?").astype(str),
+            "run_id": runs["run_id"],
+            "front_size": _finite(_column(runs, f"metrics.{METRIC_FRONT_SIZE}", np.nan)),
+            "hypervolume": _finite(_column(runs, f"metrics.{METRIC_HYPERVOLUME}", np.nan)),
+        }
+    )
+    return frame[STRATEGY_COLUMNS].reset_index(drop=True)
 
 
 def scored(trials: pd.DataFrame) -> pd.DataFrame:

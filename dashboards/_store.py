@@ -11,7 +11,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -20,6 +20,7 @@ import pandas as pd
 from sweepforge.search.schema import TAG_CAMPAIGN_ID, TAG_KIND
 
 from . import _sql
+from ._rows import objectives_of
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -35,6 +36,8 @@ _SAME_SETTINGS = (
     "budget.trials",
     "budget.max_epochs",
     "strategies",
+    "objectives",
+    "constraints",
 )
 _PAGE = 10_000
 _PROBE_TIMEOUT_S = 5.0
@@ -60,13 +63,16 @@ class CampaignRows:
     """The MLflow rows of one campaign run, plus its repeats with other seeds.
 
     ``campaigns`` holds the chosen campaign run first, then, for each other seed, the latest
-    finished campaign run with the same settings; ``trials`` holds the trial runs of all of them.
+    finished campaign run with the same settings; ``trials`` holds the trial runs of all of them;
+    ``strategy_runs`` their strategy runs, read for a campaign with several objectives only
+    (their front size and hypervolume), else empty.
     """
 
     name: str
     tracking_uri: str
     campaigns: pd.DataFrame
     trials: pd.DataFrame
+    strategy_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def open_store(tracking_uri: str) -> MlflowClient:
@@ -144,11 +150,20 @@ def load_campaign(
         raise DashboardError(f"campaign {name!r} has no campaign run in {tracking_uri} yet.")
     chosen = _choose(campaigns, campaign_run_id, name)
     picked = pd.concat([chosen.to_frame().T, _repeats(campaigns, chosen)], ignore_index=True)
+    campaign_ids = list(picked[f"tags.{CAMPAIGN_ID}"])
     trials = [
         trial_runs(client, tracking_uri, experiment.experiment_id, campaign_id)
-        for campaign_id in picked[f"tags.{CAMPAIGN_ID}"]
+        for campaign_id in campaign_ids
     ]
-    return CampaignRows(name, tracking_uri, picked, pd.concat(trials, ignore_index=True))
+    strategies = pd.DataFrame()
+    if len(objectives_of(chosen)) > 1:
+        strategies = pd.concat(
+            [strategy_runs(client, experiment.experiment_id, c) for c in campaign_ids],
+            ignore_index=True,
+        )
+    return CampaignRows(
+        name, tracking_uri, picked, pd.concat(trials, ignore_index=True), strategies
+    )
 
 
 def trial_runs(
@@ -163,6 +178,15 @@ def trial_runs(
         client,
         [experiment_id],
         f"tags.`{KIND}` = 'trial' and tags.`{CAMPAIGN_ID}` = '{campaign_id}'",
+    )
+
+
+def strategy_runs(client: MlflowClient, experiment_id: str, campaign_id: str) -> pd.DataFrame:
+    """The strategy runs of one campaign run (a handful: read through the client)."""
+    return search_frame(
+        client,
+        [experiment_id],
+        f"tags.`{KIND}` = 'strategy' and tags.`{CAMPAIGN_ID}` = '{campaign_id}'",
     )
 
 
@@ -235,12 +259,19 @@ def _repeats(campaigns: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     for key in _SAME_SETTINGS:
         column = f"params.{key}"
         if column in campaigns:
-            same &= campaigns[column].astype(str) == str(chosen.get(column))
+            same &= campaigns[column].map(_setting) == _setting(chosen.get(column))
     seed = "params.seed"
     if seed not in campaigns:
         return campaigns.iloc[0:0]
     others = campaigns[same & (campaigns[seed] != chosen.get(seed))]
     return others.drop_duplicates(subset=seed, keep="first")  # newest first already
+
+
+def _setting(value: Any) -> str:
+    """A campaign param as text; unset (a run from before the param existed: NaN) and None
+    (``"None"``) are the same."""
+    text = str(value)
+    return "" if text in ("None", "nan") else text
 
 
 def _check_reachable(tracking_uri: str) -> None:

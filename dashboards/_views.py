@@ -135,21 +135,29 @@ def anytime(
     for name in strategy_order(trials, strategies):
         own = trials[(trials["strategy"] == name) & trials["ended_s"].notna()]
         runs = [_best_so_far(group, mode, by) for _, group in own.groupby("seed", sort=True)]
-        runs = [(x, y) for x, y in runs if len(x)]
-        if not runs:
-            continue
-        if len(runs) == 1:
-            x, y = _compress(runs[0][0], [runs[0][1]])
-            curves.append(Curve(name, x, y[0]))
-            continue
-        grid = np.unique(np.concatenate([x for x, _ in runs]))
-        stacked = np.vstack([_step_at(grid, x, y) for x, y in runs])
-        with warnings.catch_warnings():  # all-NaN columns: no seed has a value there yet
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mid, lo, hi = (np.nanmedian(stacked, 0), np.nanmin(stacked, 0), np.nanmax(stacked, 0))
-        x, (mid_l, lo_l, hi_l) = _compress(grid, [mid, lo, hi])
-        curves.append(Curve(name, x, mid_l, lo_l, hi_l, seeds=len(runs)))
+        curve = seed_curve(name, runs)
+        if curve is not None:
+            curves.append(curve)
     return curves
+
+
+def seed_curve(strategy: str, runs: list[tuple[np.ndarray, np.ndarray]]) -> Curve | None:
+    """One strategy's step line from its runs with different seeds (``(x, y)`` each, x
+    ascending): the run itself when there is one, else the median and the lowest and highest
+    across the runs at every x any of them has. None when no run has a point."""
+    runs = [(x, y) for x, y in runs if len(x)]
+    if not runs:
+        return None
+    if len(runs) == 1:
+        x, y = _compress(runs[0][0], [runs[0][1]])
+        return Curve(strategy, x, y[0])
+    grid = np.unique(np.concatenate([x for x, _ in runs]))
+    stacked = np.vstack([_step_at(grid, x, y) for x, y in runs])
+    with warnings.catch_warnings():  # all-NaN columns: no seed has a value there yet
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mid, lo, hi = (np.nanmedian(stacked, 0), np.nanmin(stacked, 0), np.nanmax(stacked, 0))
+    x, (mid_l, lo_l, hi_l) = _compress(grid, [mid, lo, hi])
+    return Curve(strategy, x, mid_l, lo_l, hi_l, seeds=len(runs))
 
 
 def _best_so_far(group: pd.DataFrame, mode: Mode, by: str) -> tuple[np.ndarray, np.ndarray]:

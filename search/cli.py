@@ -184,15 +184,32 @@ def best(
     model: Path | None = typer.Option(
         None, help="Also write the campaign's model (with --strategy: that strategy's best "
                    "trial's) to this new folder, loadable with mlflow.pyfunc.load_model(DIR)."),
+    pick: list[str] | None = typer.Option(
+        None, help="Several objectives: the front's trial that keeps these rules and is best by "
+                   "the first objective, e.g. --pick 'n_params<=50000' (repeat or comma-separate; "
+                   "OP: <= < >= > ==)."),
 ) -> None:
-    """Print the best config of the latest run of campaign NAME as YAML."""
-    from .tracking.lookup import best_trial, campaign_model
+    """Print the best config of the latest run of campaign NAME as YAML; with several
+    objectives, its Pareto front (each trial's objective values and config), or with --pick
+    the front's trial that keeps the rules."""
+    from .tracking.lookup import best_trial, campaign_front, campaign_model
     from .tracking.models import download_model
     from .tracking.tracker import resolve_tracking_uri
 
     _quiet_libraries()
     try:
         found = best_trial(name, tracking_uri=tracking_uri, strategy=strategy)
+        front = _front_or_none(campaign_front, name, tracking_uri, strategy, required=bool(pick))
+        if pick and model is not None:
+            raise CampaignError(
+                "--model with --pick: only each strategy's best trial (by the first objective) "
+                "and the final refit have a logged model; leave out --pick to write the "
+                "campaign's model, or search the picked config with final.refit.")
+        if front is not None and pick:
+            found = _picked(name, front, pick)
+        elif front is not None:
+            _print_front(name, *front)
+            return
         logged = campaign_model(name, tracking_uri=tracking_uri, strategy=strategy) if model else None
     except CampaignError as err:
         _fail(str(err), code=2)
@@ -207,6 +224,51 @@ def best(
         download_model(resolve_tracking_uri(tracking_uri), logged.uri, str(model))
         errors.print(f"model {logged.uri} written to {model} "
                      f"(mlflow.pyfunc.load_model({str(model)!r}))", highlight=False, markup=False)
+
+
+def _front_or_none(campaign_front, name: str, tracking_uri: str | None,  # type: ignore[no-untyped-def]
+                   strategy: str | None, *, required: bool):
+    """``(objectives, front)`` of a campaign with several objectives, else ``None`` (an error
+    when ``required``: --pick needs a front)."""
+    try:
+        return campaign_front(name, tracking_uri=tracking_uri, strategy=strategy)
+    except CampaignError as err:
+        if required:
+            raise CampaignError(f"--pick: {err}") from None
+        return None
+
+
+def _picked(name: str, front, rules: list[str]):  # type: ignore[no-untyped-def]
+    """The front's trial that keeps ``rules``, best by the first objective, as a best trial."""
+    import pandas as pd
+
+    from .result import select
+    from .tracking.lookup import BestTrial
+
+    objectives, trials = front
+    if not trials:
+        raise CampaignError(f"--pick: campaign {name!r} has no trial on its front.")
+    frame = pd.DataFrame([t.values for t in trials])
+    kept = [t for t, keep in zip(trials, select(frame, rules, objectives), strict=True) if keep]
+    if not kept:
+        raise CampaignError(f"--pick: none of the {len(trials)} trials on the front keeps "
+                            f"{', '.join(rules)}; `sweepforge best {name}` prints the front.")
+    first = next(iter(objectives))
+    chosen = kept[0]  # (the front comes best first by the first objective)
+    return BestTrial(strategy=chosen.strategy, trial_id=chosen.trial_id, metric=first,
+                     value=chosen.values[first], config=chosen.config, run_id=chosen.run_id)
+
+
+def _print_front(name: str, objectives: dict[str, str], trials) -> None:  # type: ignore[no-untyped-def]
+    """The front as YAML: one item per trial, its objective values and config."""
+    shown = ", ".join(f"{metric} ({way})" for metric, way in objectives.items())
+    console.print(f"# campaign {name}: {len(trials)} trial(s) on the Pareto front of {shown}; "
+                  f"best first by {next(iter(objectives))}. --pick 'METRIC<=N' chooses one.",
+                  highlight=False, markup=False, soft_wrap=True)
+    items = [{"strategy": t.strategy, "trial": t.trial_id,
+              **{metric: _short(value) for metric, value in t.values.items()},
+              "config": t.config} for t in trials]
+    print(yaml.safe_dump(items, sort_keys=False), end="")
 
 
 @app.command()
@@ -472,18 +534,33 @@ scheduler stopped early and how many failed, the epochs they trained, the best v
 value of the best config and the wall time."""
 
 
+PARETO_COLUMNS = ("front", "hypervolume")
+"""With several objectives, after "best": the strategy's trials on its own Pareto front and
+that front's hypervolume (the campaign's reference point; larger is better)."""
+
+
 def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped-def]
     table = Table(title="Comparison")
-    for column in COMPARISON_COLUMNS:
+    pareto = "front_size" in summary.columns
+    columns = list(COMPARISON_COLUMNS)
+    if pareto:
+        columns[columns.index("best") + 1:columns.index("best") + 1] = PARETO_COLUMNS
+    for column in columns:
         table.add_column(f"best {metric}" if column == "best" else column,
                          justify="left" if column == "strategy" else "right")
     for row in summary.to_dict("records"):
-        table.add_row(
-            row["strategy"], str(row["trials"]), str(row["pruned"]), str(row["failed"]),
-            str(row["epochs"]), _fmt(row["best_value"]), _fmt(row["test_value"]),
-            f"{row['wall_time_s']:.1f}s",
-        )
+        cells = [row["strategy"], str(row["trials"]), str(row["pruned"]), str(row["failed"]),
+                 str(row["epochs"]), _fmt(row["best_value"])]
+        if pareto:
+            volume = row.get("hypervolume")
+            cells += ["-" if _missing(row.get("front_size")) else str(int(row["front_size"])),
+                      "-" if _missing(volume) else f"{volume:.4g}"]
+        table.add_row(*cells, _fmt(row["test_value"]), f"{row['wall_time_s']:.1f}s")
     return table
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _fail_if_writes_wait(result) -> None:  # type: ignore[no-untyped-def]
@@ -515,6 +592,11 @@ def _end_of_run_report(result) -> None:  # type: ignore[no-untyped-def]
         return
     console.print(f"Report: {path} (also report.html on the campaign run in MLflow)",
                   highlight=False, markup=False)
+
+
+def _short(value: float) -> float | int:
+    """A value to print: whole numbers as ints (``n_params``), others to 6 digits."""
+    return int(value) if float(value).is_integer() else float(f"{value:.6g}")
 
 
 def _fmt(value: float | None) -> str:

@@ -74,6 +74,9 @@ TAG_NODES = "sweepforge.nodes"
 """The Ray nodes the trial ran on, in order, comma-separated."""
 TAG_RESUMED_AT_EPOCH = "sweepforge.resumed_at_epoch"
 """The first epoch a later attempt reported (above 1: resumed from a checkpoint)."""
+TAG_FEASIBLE = "sweepforge.feasible"
+"""With ``constraints:``: ``true`` on a trial run that kept every hard limit, ``false`` on one
+that broke one (it is never a best trial nor on a front)."""
 TAG_PARETO = "sweepforge.pareto"
 """Several objectives: ``true`` on a trial run on the campaign's Pareto front, ``false`` on
 every other trial run (set when the campaign ends)."""

@@ -117,9 +117,9 @@ class Strategy(ABC):
     * **Constructor**: ``__init__(space, *, budget, seed=0, mode="max", **options)``. Options
       are keyword-only with defaults; they are what a campaign file may set under the
       strategy's name, and a bad value raises :class:`StrategyError` naming it. A strategy
-      that handles several objectives also takes ``directions`` (a sequence of ``"max"`` /
-      ``"min"``, the first equal to ``mode``) and learns from ``result.values`` and
-      ``result.constraints``; one that does not take ``directions`` is refused for a
+      that handles several objectives sets :attr:`handles_objectives`, takes ``directions``
+      (a sequence of ``"max"`` / ``"min"``, the first equal to ``mode``) and learns from
+      ``result.values`` and ``result.constraints``; any other is refused for a
       multi-objective campaign.
     * **_propose(trial_id)** returns a config for ``space`` (every active parameter, values in
       range) or ``None`` when the strategy has nothing more to try (grid exhausted). It may be
@@ -139,6 +139,8 @@ class Strategy(ABC):
 
     #: Registry name used in campaign files (``grid``, ``random``, ``optuna``, ``evolutionary``).
     name: str = ""
+    #: True for a strategy that optimises several objectives (see the contract above).
+    handles_objectives: bool = False
 
     def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max",
                  directions: Sequence[Mode] | None = None):

@@ -99,6 +99,7 @@ class EvolutionaryStrategy(Strategy):
     """
 
     name = "evolutionary"
+    handles_objectives = True
 
     def __init__(
         self,

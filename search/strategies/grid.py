@@ -47,6 +47,7 @@ class GridStrategy(Strategy):
     """
 
     name = "grid"
+    handles_objectives = True
 
     def __init__(
         self,

@@ -70,6 +70,7 @@ class OptunaStrategy(Strategy):
     """
 
     name = "optuna"
+    handles_objectives = True
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ class RandomStrategy(Strategy):
     """
 
     name = "random"
+    handles_objectives = True
 
     def __init__(self, space: Space, *, budget: int, seed: int = 0, mode: Mode = "max",
                  directions: Sequence[Mode] | None = None):

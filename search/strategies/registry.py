@@ -94,8 +94,8 @@ def make_strategy(
     """Builds strategy ``kind`` with its ``options``, checking both before anything runs.
 
     ``directions`` (one ``"max"``/``"min"`` per objective, the first equal to ``mode``) makes a
-    multi-objective strategy; it is passed only when there are several, so a strategy written
-    for one objective need not take it.
+    multi-objective strategy; it is passed only when there are several, and only to a class
+    that sets ``handles_objectives``, so a strategy written for one objective need not take it.
 
     Raises:
         StrategyError: unknown ``kind`` (the valid names are listed), an option the strategy
@@ -120,7 +120,7 @@ def make_strategy(
     if n_constraints and "n_constraints" in takes:
         options["n_constraints"] = n_constraints
     if directions is not None and len(directions) > 1:
-        if "directions" not in takes:
+        if not cls.handles_objectives:
             raise StrategyError(
                 f"strategy '{kind}' optimises one objective, but the campaign has "
                 f"{len(directions)} (objectives:); give it one objective, or use a strategy "

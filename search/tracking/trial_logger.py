@@ -293,6 +293,9 @@ class TrialLogger(Callback):
         state = (TrialStateName.FAILED if error else TrialStateName.PRUNED if pruned
                  else TrialStateName.COMPLETE).value
         tags: dict[str, Any] = {schema.TAG_STATE: state}
+        found = objective_fields(last, self.plan.objectives)
+        if self.plan.objectives.limits:
+            tags[schema.TAG_FEASIBLE] = str(found["feasible"]).lower()
         if error:
             tags[schema.TAG_ERROR] = error[:5000]
         ends = {schema.METRIC_DURATION_S: duration, schema.METRIC_EPOCHS_RUN: run.trained}
@@ -315,7 +318,7 @@ class TrialLogger(Callback):
             run_id=run.run_id,
             error=summary or (error.strip().splitlines()[-1] if error else ""),
             checkpoint=None if error or latest is None else str(latest),
-            **objective_fields(last, self.plan.objectives),
+            **found,
         )
         self.on_event(run.strategy, record)
 
