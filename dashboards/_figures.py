@@ -17,7 +17,8 @@ from plotly.subplots import make_subplots
 
 from ._importance import Importance
 from ._knobs import Axis, ParallelData, Slice
-from ._views import Curve, LearningCurve
+from ._pareto import ParetoData, Points
+from ._views import Curve, LearningCurve, floats
 
 _PALETTE = qualitative.Plotly
 _LAYOUT: dict[str, Any] = {
@@ -36,6 +37,22 @@ def strategy_colors(strategies: list[str]) -> dict[str, str]:
 def anytime_figure(curves: list[Curve], colors: dict[str, str], metric: str, by: str) -> go.Figure:
     """Best-so-far step lines, one per strategy, with a band for the spread across seeds."""
     figure = go.Figure()
+    _curve_traces(figure, curves, colors)
+    x_title = (
+        "trials ended"
+        if by == "trials"
+        else "wall-clock seconds since the strategy's first trial started"
+    )
+    figure.update_layout(
+        **_LAYOUT, height=380, xaxis_title=x_title, yaxis_title=f"best {metric} so far"
+    )
+    if by == "trials":
+        _whole_number_ticks(figure, [x for c in curves for x in c.x])
+    return figure
+
+
+def _curve_traces(figure: go.Figure, curves: list[Curve], colors: dict[str, str]) -> None:
+    """A step line per curve, and behind it the band of its spread across seeds (if any)."""
     for curve in curves:
         color = colors.get(curve.strategy, "#444")
         if curve.lo is not None and curve.hi is not None:
@@ -79,17 +96,6 @@ def anytime_figure(curves: list[Curve], colors: dict[str, str], metric: str, by:
                 legendgroup=curve.strategy,
             )
         )
-    x_title = (
-        "trials ended"
-        if by == "trials"
-        else "wall-clock seconds since the strategy's first trial started"
-    )
-    figure.update_layout(
-        **_LAYOUT, height=380, xaxis_title=x_title, yaxis_title=f"best {metric} so far"
-    )
-    if by == "trials":
-        _whole_number_ticks(figure, [x for c in curves for x in c.x])
-    return figure
 
 
 def parallel_figure(data: ParallelData, metric: str, mode: str) -> go.Figure:
@@ -301,6 +307,141 @@ def learning_curves_figure(
     figure.update_layout(**_LAYOUT, height=400, xaxis_title="epoch", yaxis_title=metric)
     _whole_number_ticks(figure, [x for c in curves for x in c.epochs])
     return figure
+
+
+# --- several objectives -----------------------------------------------------------------------
+def pareto_figure(data: ParetoData, colors: dict[str, str]) -> go.Figure:
+    """Two objectives: every trial (the second objective across, the first up; hollow where it
+    breaks a hard limit), each strategy's own front as a step line, the campaign's front ringed."""
+    first, second = list(data.objectives)
+    figure = go.Figure()
+    for points in data.points:
+        _trial_markers(figure, points, 1, 0, colors, legend=True)
+    for step in data.fronts:
+        figure.add_trace(
+            go.Scatter(
+                x=step.x,
+                y=step.y,
+                mode="lines",
+                name=f"{step.strategy}: its front ({len(step.x)})",
+                legendgroup=step.strategy,
+                line={"shape": step.shape, "color": colors.get(step.strategy), "width": 2},
+                hoverinfo="skip",
+            )
+        )
+    figure.add_trace(_campaign_ring(data, 1, 0, legend=True))
+    figure.update_layout(
+        **_LAYOUT,
+        height=480,
+        xaxis_title=_objective_title(second, data.objectives[second]),
+        yaxis_title=_objective_title(first, data.objectives[first]),
+    )
+    return figure
+
+
+def pareto_matrix_figure(data: ParetoData, colors: dict[str, str]) -> go.Figure:
+    """Three or more objectives: a panel per pair of objectives (each objective against every
+    earlier one), the trials coloured by strategy, hollow where they break a hard limit, the
+    campaign's front ringed. SVG panels rather than plotly's ``Splom`` (WebGL)."""
+    names = list(data.objectives)
+    size = len(names) - 1
+    height = 280 * size + 140
+    figure = make_subplots(
+        rows=size,
+        cols=size,
+        specs=[[{} if col <= row else None for col in range(size)] for row in range(size)],
+        horizontal_spacing=0.08,
+        vertical_spacing=min(0.12, 80 / height),
+    )
+    for row in range(size):
+        for col in range(row + 1):
+            x, y, first = col, row + 1, row == col == 0
+            for points in data.points:
+                _trial_markers(figure, points, x, y, colors, legend=first, row=row + 1, col=col + 1)
+            figure.add_trace(_campaign_ring(data, x, y, legend=first), row=row + 1, col=col + 1)
+            if row == size - 1:
+                title = _objective_title(names[x], data.objectives[names[x]])
+                figure.update_xaxes(title_text=title, row=row + 1, col=col + 1)
+            if col == 0:
+                title = _objective_title(names[y], data.objectives[names[y]])
+                figure.update_yaxes(title_text=title, row=row + 1, col=col + 1)
+    figure.update_layout(
+        **{**_LAYOUT, "legend": {"orientation": "v", "x": 1.01, "y": 1}}, height=height
+    )
+    return figure
+
+
+def hypervolume_figure(curves: list[Curve], colors: dict[str, str]) -> go.Figure:
+    """Each strategy's hypervolume after each of its trials, with a band across seeds."""
+    figure = go.Figure()
+    _curve_traces(figure, curves, colors)
+    figure.update_layout(
+        **_LAYOUT,
+        height=380,
+        xaxis_title="trials ended",
+        yaxis_title="hypervolume of its front",
+    )
+    _whole_number_ticks(figure, [x for c in curves for x in c.x])
+    return figure
+
+
+def _trial_markers(
+    figure: go.Figure,
+    points: Points,
+    x: int,
+    y: int,
+    colors: dict[str, str],
+    *,
+    legend: bool,
+    **where: int,
+) -> None:
+    """A strategy's trials in the plane of objectives ``x`` and ``y`` (indices): filled where
+    they keep every hard limit, hollow and faint where they break one."""
+    feasible = np.asarray(points.feasible, dtype=bool)
+    xs, ys = np.asarray(points.values[x]), np.asarray(points.values[y])
+    labels = np.asarray(points.labels, dtype=object)
+    color = colors.get(points.strategy)
+    for keep, suffix, marker in (
+        (feasible, "", {"symbol": "circle", "size": 7, "opacity": 0.75}),
+        (~feasible, ": breaks a limit", {"symbol": "circle-open", "size": 7, "opacity": 0.45}),
+    ):
+        if suffix and not keep.any():
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=floats(xs[keep]),
+                y=floats(ys[keep]),
+                text=labels[keep].tolist(),
+                mode="markers",
+                name=points.strategy + suffix,
+                legendgroup=points.strategy,
+                showlegend=legend,
+                marker={**marker, "color": color},
+                hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
+            ),
+            **where,
+        )
+
+
+def _campaign_ring(data: ParetoData, x: int, y: int, *, legend: bool) -> go.Scatter:
+    """The campaign's front: open diamonds around its trials."""
+    front = data.campaign
+    size = len(front.labels)
+    return go.Scatter(
+        x=front.values[x],
+        y=front.values[y],
+        text=front.labels,
+        mode="markers",
+        name=f"the campaign's Pareto front ({size} trial{'s' if size != 1 else ''})",
+        legendgroup="campaign-front",
+        showlegend=legend,
+        marker={"symbol": "diamond-open", "size": 14, "color": "#222", "line": {"width": 1.5}},
+        hovertemplate="%{text} (campaign front)<extra></extra>",
+    )
+
+
+def _objective_title(name: str, direction: str) -> str:
+    return f"{name} ({'higher' if direction == 'max' else 'lower'} is better)"
 
 
 def _whole_number_ticks(figure: go.Figure, xs: list[float]) -> None:

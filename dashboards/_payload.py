@@ -2,6 +2,8 @@
 
 The report embeds the payload in its HTML; the live dashboard serves it as JSON and the page
 redraws from it. Both draw with the same script (:mod:`._page`), so they show the same views.
+A campaign with several objectives adds its Pareto and hypervolume views after the summary
+(:data:`PARETO_VIEWS`), and its summary shows each strategy's front size and hypervolume.
 """
 
 from __future__ import annotations
@@ -17,9 +19,19 @@ from typing import Any
 import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
 
-from . import _figures, _knobs, _views
+from sweepforge.search.schema import METRIC_HYPERVOLUME
+
+from . import _figures, _knobs, _pareto, _views
 from ._importance import importance
-from ._rows import CampaignInfo, campaign_info, param_specs, scored, trials_frame
+from ._rows import (
+    CampaignInfo,
+    campaign_info,
+    param_specs,
+    scored,
+    strategy_frame,
+    trials_frame,
+    with_objectives,
+)
 from ._store import CampaignRows
 
 Histories = Callable[[list[str], str], pd.DataFrame]
@@ -33,17 +45,29 @@ VIEWS = [  # (id, title): the sections of the page, in order
     ("curves", "Learning curves of the top trials"),
     ("configs", "Best config of each strategy"),
 ]
+PARETO_VIEWS = [  # several objectives: after the summary (pareto-front: three or more only)
+    ("pareto", "Pareto fronts"),
+    ("pareto-front", "Parallel coordinates of the campaign's Pareto front"),
+    ("hypervolume", "Hypervolume of each strategy's front, by trials"),
+]
 
 
 @dataclass(frozen=True)
 class _Campaign:
-    """One campaign run's trials, ready to draw; ``every_seed`` adds its repeats' trials."""
+    """One campaign run's trials, ready to draw; ``every_seed`` adds its repeats' trials.
+
+    With several objectives, ``ranked`` and ``every_seed`` have no value where a trial breaks a
+    hard limit (it is never a best trial); ``trials`` keeps every measured value.
+    """
 
     info: CampaignInfo
     trials: pd.DataFrame
+    ranked: pd.DataFrame
     every_seed: pd.DataFrame
     strategies: list[str]
     colors: dict[str, str]
+    strategy_runs: pd.DataFrame  # several objectives: every seed's (:func:`strategy_frame`)
+    campaigns: pd.DataFrame  # the campaign runs (the chosen one first)
 
 
 def build_payload(
@@ -57,29 +81,34 @@ def build_payload(
 ) -> dict[str, Any]:
     """Every view of the campaign in ``rows``; ``histories(run_ids, metric)`` reads the
     per-epoch metric of the top trials (only those: a campaign may hold 10,000 trials)."""
-    info = campaign_info(rows.campaigns.iloc[0], rows.name)
-    every_seed = trials_frame(rows.trials, rows.campaigns, info.metric)
-    trials = every_seed[every_seed["campaign_id"] == info.campaign_id]
-    strategies = _views.strategy_order(trials, info.strategies)
-    campaign = _Campaign(info, trials, every_seed, strategies, _figures.strategy_colors(strategies))
+    campaign = _campaign(rows)
+    info, trials, strategies = campaign.info, campaign.trials, campaign.strategies
+    ranked = campaign.ranked
+    views = view_list(info)
     if scored(trials).empty:
         why = _no_scores_message(trials)
-        plots = {vid: _empty(why) for vid, _ in VIEWS if vid not in ("summary", "configs")}
+        plots = {vid: _empty(why) for vid, _ in views if vid not in ("summary", "configs")}
     else:
         plots = {
             **_anytime_plots(campaign),
             **_trial_plots(campaign, max_lines, max_points, importance_fn),
             "curves": _curves_plot(campaign, histories, top_per_strategy),
         }
+        if info.multi:
+            plots.update(_pareto_plots(campaign, histories, max_points))
     metric = info.metric
+    table = _views.summary(ranked, info.mode, strategies)
+    if info.multi:
+        own = campaign.strategy_runs
+        table = _pareto.with_fronts(table, own[own["campaign_id"] == info.campaign_id])
     return {
         "campaign": rows.name,
         "title": f"Campaign {rows.name}",
         "subtitle": _subtitle(info, trials),
         "alert": _alert(trials),
-        "summary_html": summary_html(_views.summary(trials, info.mode, strategies), metric),
+        "summary_html": summary_html(table, metric),
         "strategies": strategies,
-        "views": [{"id": vid, "title": title, **plots.get(vid, {})} for vid, title in VIEWS],
+        "views": [{"id": vid, "title": title, **plots.get(vid, {})} for vid, title in views],
         "configs": [
             {
                 "strategy": c.strategy,
@@ -90,11 +119,146 @@ def build_payload(
                     else f"{c.strategy}: no finished trial"
                 ),
             }
-            for c in _views.best_configs(trials, info.mode, strategies)
+            for c in _views.best_configs(ranked, info.mode, strategies)
         ],
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
         "tracking_uri": rows.tracking_uri,
     }
+
+
+def _campaign(rows: CampaignRows) -> _Campaign:
+    """The chosen campaign run's trials and its repeats', as the views take them."""
+    info = campaign_info(rows.campaigns.iloc[0], rows.name)
+    every_seed = trials_frame(rows.trials, rows.campaigns, info.metric)
+    if info.multi:
+        every_seed = with_objectives(every_seed, rows.trials, list(info.objectives), info.limits)
+    trials = every_seed[every_seed["campaign_id"] == info.campaign_id]
+    if info.multi:  # a trial that breaks a hard limit is never a best one (as in the campaign)
+        every_seed = _pareto.feasible_values(every_seed)
+    strategies = _views.strategy_order(trials, info.strategies)
+    return _Campaign(
+        info,
+        trials,
+        every_seed[every_seed["campaign_id"] == info.campaign_id],
+        every_seed,
+        strategies,
+        _figures.strategy_colors(strategies),
+        strategy_frame(rows.strategy_runs, rows.campaigns),
+        rows.campaigns,
+    )
+
+
+def view_list(info: CampaignInfo) -> list[tuple[str, str]]:
+    """The page's sections, (id, title) each: :data:`VIEWS`, and with several objectives the
+    Pareto views after the summary (the parallel coordinates of the front with three or more)."""
+    if not info.multi:
+        return list(VIEWS)
+    names = list(info.objectives)
+    titles = dict(PARETO_VIEWS)
+    if len(names) == 2:
+        titles["pareto"] = f"Pareto fronts: {names[0]} against {names[1]}"
+        del titles["pareto-front"]
+    else:
+        titles["pareto"] = f"Pareto fronts: each pair of {len(names)} objectives"
+    return [VIEWS[0], *titles.items(), *VIEWS[1:]]
+
+
+def _pareto_plots(
+    c: _Campaign, histories: Histories, max_points: int
+) -> dict[str, dict[str, Any]]:
+    """The Pareto view (a scatter with each strategy's front for two objectives, a panel per
+    pair for more), the parallel coordinates of the campaign's front (three or more) and the
+    hypervolume curves."""
+    objectives = c.info.objectives
+    data = _pareto.pareto(c.trials, objectives, c.strategies, max_points=max_points)
+    plots: dict[str, dict[str, Any]] = {}
+    if not data.total:
+        plots["pareto"] = _empty("No scored trial has a value for every objective yet.")
+    else:
+        figure = (
+            _figures.pareto_figure(data, c.colors)
+            if len(objectives) == 2
+            else _figures.pareto_matrix_figure(data, c.colors)
+        )
+        plots["pareto"] = _drawn(figure, _pareto_note(c.info, data))
+    if len(objectives) > 2:
+        front = _pareto.front_parallel(c.trials, objectives, param_specs(c.trials))
+        first = next(iter(objectives))
+        plots["pareto-front"] = (
+            _drawn(
+                _figures.parallel_figure(front, first, objectives[first]),
+                f"The {front.shown} trials on the campaign's front"
+                + ("." if data.marked else " so far (the campaign marks its front when it ends)."),
+            )
+            if front.shown
+            else _empty("No trial is on the campaign's front yet.")
+        )
+    plots["hypervolume"] = _hypervolume_plot(c, histories)
+    return plots
+
+
+def _pareto_note(info: CampaignInfo, data: _pareto.ParetoData) -> str:
+    parts = []
+    if len(info.objectives) == 2:
+        parts.append(
+            "Each strategy's own front is its step line: the trials no other of its trials "
+            "beats on both objectives, among those that finished within every hard limit."
+        )
+    if info.limits:
+        limits = " and ".join(str(limit) for limit in info.limits)
+        parts.append(f"Hollow points break a hard limit ({limits}).")
+    ringed = "Diamonds ring the campaign's front"
+    parts.append(
+        f"{ringed}." if data.marked else f"{ringed} (so far: the campaign marks it when it ends)."
+    )
+    if data.note:
+        parts.append(data.note)
+    return " ".join(parts)
+
+
+def _hypervolume_plot(c: _Campaign, histories: Histories) -> dict[str, Any]:
+    runs = c.strategy_runs
+    found = histories(runs["run_id"].tolist(), METRIC_HYPERVOLUME) if len(runs) else None
+    curves = (
+        _pareto.hypervolume_curves(found, runs, c.strategies) if found is not None else []
+    )
+    if not curves:
+        return _empty(
+            "The strategies log their hypervolume when the campaign ends."
+            if c.info.status == "RUNNING"
+            else "No strategy logged a hypervolume (no trial finished with every objective)."
+        )
+    return _drawn(_figures.hypervolume_figure(curves, c.colors), _hypervolume_note(c, curves))
+
+
+def _hypervolume_note(c: _Campaign, curves: list[_views.Curve]) -> str:
+    """Which reference point bounds the volumes, and across which seeds the band is."""
+    names = list(c.info.objectives)
+
+    def point(values: list[float] | None) -> str:
+        if values is None or len(values) != len(names):
+            return "?"
+        return ", ".join(f"{n} {v:.6g}" for n, v in zip(names, values))
+
+    note = f"Against the reference point {point(c.info.reference)}."
+    seeds = max(curve.seeds for curve in curves)
+    if seeds > 1:
+        references = {
+            point(campaign_info(row, c.info.name).reference)
+            for _, row in c.campaigns.iterrows()
+        }
+        shown = sorted(set(c.strategy_runs["seed"]), key=str)
+        note = (
+            f"Median and spread across {len(shown)} runs of this campaign with seeds "
+            f"{', '.join(shown)}. " + note
+        )
+        if len(references) > 1:
+            note += (
+                " The runs with other seeds have reference points of their own (the worst "
+                "value of each objective over their trials), so their volumes are not in the "
+                "same units."
+            )
+    return note
 
 
 def _anytime_plots(c: _Campaign) -> dict[str, dict[str, Any]]:
@@ -105,6 +269,8 @@ def _anytime_plots(c: _Campaign) -> dict[str, dict[str, Any]]:
         if len(seeds) > 1
         else ""
     )
+    if c.info.multi and c.info.limits:
+        note = f"{note} Trials that break a hard limit do not count.".strip()
     by_trials = _views.anytime(c.every_seed, c.info.mode, "trials", c.strategies)
     by_time = _views.anytime(c.every_seed, c.info.mode, "seconds", c.strategies)
     return {
@@ -141,7 +307,7 @@ def _trial_plots(
 
 
 def _curves_plot(c: _Campaign, histories: Histories, per_strategy: int) -> dict[str, Any]:
-    top = _views.top_trials(c.trials, c.info.mode, per_strategy)
+    top = _views.top_trials(c.ranked, c.info.mode, per_strategy)
     curves = _views.learning_curves(top, histories(top["run_id"].tolist(), c.info.metric))
     if not curves:
         return _empty("The top trials logged no per-epoch metric.")
@@ -158,8 +324,15 @@ def payload_json(payload: dict[str, Any]) -> str:
 
 
 def summary_html(table: pd.DataFrame, metric: str) -> str:
-    """The summary table as HTML (every cell escaped); optional state columns only when used."""
+    """The summary table as HTML (every cell escaped); optional state columns only when used,
+    and each strategy's front size and hypervolume when the table has them (several
+    objectives)."""
     optional = [c for c in ("killed", "running") if table[c].sum() > 0]
+    fronts = [
+        (key, label)
+        for key, label in (("front_size", "front size"), ("hypervolume", "hypervolume"))
+        if key in table
+    ]
     columns = [
         ("strategy", "strategy"),
         ("trials", "trials"),
@@ -169,6 +342,7 @@ def summary_html(table: pd.DataFrame, metric: str) -> str:
         *[(c, c) for c in optional],
         ("best_value", f"best {metric}"),
         ("test_value", "test (best config)"),
+        *fronts,
         ("wall_time_s", "wall time"),
         ("epochs", "epochs trained"),
         ("compute_s", "compute time"),
@@ -193,6 +367,8 @@ def _cell(key: str, value: Any) -> str:
         return "-"
     if key in ("best_value", "test_value"):
         return f"{value:.4f}"
+    if key == "hypervolume":
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     if key.endswith("_s"):
         return _duration(float(value))
     if isinstance(value, float):
@@ -231,9 +407,24 @@ def _subtitle(info: CampaignInfo, trials: pd.DataFrame) -> str:
         model = f"; model {info.model}{registered}{test}"
     return (
         f"{settings.get('trainable', '?')} on {settings.get('dataset', '?')}; "
-        f"{info.mode}imise {info.metric}; seed {info.seed}; {len(trials)} trials; "
+        f"{_goal(info)}; seed {info.seed}; {len(trials)} trials; "
         f"campaign run {info.run_id} ({info.status}), started {started}{model}"
     )
+
+
+def _goal(info: CampaignInfo) -> str:
+    """What the campaign optimises: ``maximise val_accuracy``, or with several objectives
+    ``maximise val_accuracy, minimise n_params and latency_ms; n_params <= 20000``."""
+    if not info.multi:
+        return f"{info.mode}imise {info.metric}"
+    ways = []
+    for way in dict.fromkeys(info.objectives.values()):  # in the file's order
+        names = [name for name, d in info.objectives.items() if d == way]
+        if names:
+            listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+            ways.append(f"{way}imise {listed}")
+    limits = "".join(f"; {limit}" for limit in info.limits)
+    return ", ".join(ways) + limits
 
 
 def _alert(trials: pd.DataFrame) -> str:

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from sweepforge.search.schema import (
+    METRIC_FRONT_SIZE,
+    METRIC_HYPERVOLUME,
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
     TAG_ERROR,
-    METRIC_FRONT_SIZE,
-    METRIC_HYPERVOLUME,
     TAG_MODEL_URI,
     TAG_OBJECTIVES,
     TAG_PARETO,
