@@ -40,21 +40,14 @@ import yaml
 from . import schema
 from .config import CampaignConfig
 from .plan import CampaignPlan
-from .result import (
-    CampaignResult,
-    best_record,
-    campaign_reference,
-    hypervolume_curve,
-    pareto_flags,
-    summarise,
-    trials_frame,
-)
+from .result import CampaignResult, best_record, summarise, trials_frame
 from .schema import RunKind
 from .state.best_checkpoints import BestCheckpoints
 from .state.resume import CampaignState
 from .state.spool import spool_dir
 from .strategies.base import TrialResult, TrialState
 from .tracking.campaign_runs import CampaignRuns, find_runs, record_from_run, replay_left_spool
+from .tracking.fronts import campaign_reference, hypervolume_curve, pareto_flags
 from .tracking.models import Delivered, deliver_models
 from .tracking.progress import CampaignProgress
 from .tracking.tracker import Tracker, config_json, metrics_at
@@ -114,7 +107,8 @@ class CampaignSession:
         self.display = CampaignProgress(list(self.state.strategies),
                                         budget=config.budget.trial_cap, metric=config.metric,
                                         mode=config.mode, enabled=progress,
-                                        refit=REFIT if self.refits else None)
+                                        refit=REFIT if self.refits else None,
+                                        objectives=plan.objectives)
         self.refit_record: TrialRecord | None = None  # the final refit, once it has ended
         self.reference: list[float] | None = None  # several objectives: the hypervolume's
         self._refit_run: tuple[str, int, float, int] | None = None  # its run a kill left open

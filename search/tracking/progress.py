@@ -1,15 +1,19 @@
-"""The live display: one row per strategy (done / running / failed, best so far, time)."""
+"""The live display: one row per strategy (done / running / failed, best so far, time; with
+several objectives, the size of its Pareto front so far)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from ..schema import TrialStateName
+from ..strategies.objectives import Objectives
+from ..strategies.pareto import pareto_mask
+from .fronts import objective_points
 from .trial_logger import TrialRecord
 
 
@@ -22,6 +26,8 @@ class _Row:
     best: float | None = None
     started: float | None = None
     ended: float | None = None
+    ended_trials: list[TrialRecord] = field(default_factory=list)  # several objectives only
+    front: int = 0
 
     @property
     def status(self) -> str:
@@ -50,12 +56,14 @@ class CampaignProgress:
     def __init__(
         self, strategies: list[str], *, budget: int, metric: str, mode: str, enabled: bool = True,
         console: Console | None = None, refit: str | None = None,
+        objectives: Objectives | None = None,
     ):
         self.rows = {name: _Row(budget) for name in strategies}
         if refit is not None:  # the campaign's final refit: a row of its one trial
             self.rows[refit] = _Row(1)
         self.metric = metric
         self.mode = mode
+        self.objectives = objectives if objectives is not None and objectives.multi else None
         self.console = console or Console()
         self._live = Live(get_renderable=self.render, console=self.console, refresh_per_second=4,
                           transient=False) if enabled else None
@@ -81,20 +89,28 @@ class CampaignProgress:
         row.done += 1
         if row.done >= row.budget:
             row.ended = time.monotonic()
+        if self.objectives is not None:
+            row.ended_trials.append(record)
+            row.front = int(pareto_mask(objective_points(row.ended_trials, self.objectives),
+                                        self.objectives.directions).sum())
         if record.state not in (TrialStateName.COMPLETE, TrialStateName.PRUNED):
             row.failed += 1
-        elif record.value is not None and (
+        elif record.value is not None and record.feasible and (
             row.best is None or (record.value > row.best if self.mode == "max" else record.value < row.best)
         ):
             row.best = record.value
 
     def render(self) -> Table:
         table = Table(title=f"sweepforge — best {self.metric} ({self.mode}) so far")
-        for column in ("strategy", "status", "done", "running", "failed", f"best {self.metric}", "time"):
+        columns = ["strategy", "status", "done", "running", "failed", f"best {self.metric}", "time"]
+        if self.objectives is not None:
+            columns.insert(-1, "front")
+        for column in columns:
             table.add_column(column, justify="left" if column in ("strategy", "status") else "right")
         for name, row in self.rows.items():
-            table.add_row(
-                name, row.status, f"{row.done}/{row.budget}", str(row.running), str(row.failed),
-                "-" if row.best is None else f"{row.best:.4f}", f"{row.elapsed:.0f}s",
-            )
+            cells = [name, row.status, f"{row.done}/{row.budget}", str(row.running), str(row.failed),
+                     "-" if row.best is None else f"{row.best:.4f}"]
+            if self.objectives is not None:
+                cells.append(str(row.front))
+            table.add_row(*cells, f"{row.elapsed:.0f}s")
         return table

@@ -11,19 +11,13 @@ import numpy as np
 import pytest
 
 from sweepforge.search.config import CampaignError
-from sweepforge.search.result import (
-    campaign_reference,
-    hypervolume_curve,
-    pareto_flags,
-    select,
-    summarise,
-    trials_frame,
-)
+from sweepforge.search.result import select, summarise, trials_frame
 from sweepforge.search.state.journal import Journal, JournalError, read_journal, replay
 from sweepforge.search.strategies.base import Strategy, StrategyError, TrialResult, TrialState
 from sweepforge.search.strategies.objectives import Limit, Objectives
 from sweepforge.search.strategies.pareto import hypervolume
 from sweepforge.search.strategies.registry import make_strategy
+from sweepforge.search.tracking.fronts import campaign_reference, hypervolume_curve, pareto_flags
 from sweepforge.search.tracking.trial_logger import TrialRecord
 from sweepforge.spaces import Space
 
@@ -253,3 +247,20 @@ def test_pick_rules_select_and_refuse_what_is_not_an_objective():
         select(frame, "size<=3", {"acc": "max", "n_params": "min"})
     with pytest.raises(CampaignError, match="'acc is high' is not a rule"):
         select(frame, "acc is high", {"acc": "max", "n_params": "min"})
+
+
+def test_the_live_table_counts_each_strategy_s_front_and_best_keeps_the_limit():
+    from rich.console import Console
+
+    from sweepforge.search.tracking.progress import CampaignProgress
+
+    progress = CampaignProgress(["a", "b"], budget=3, metric="acc", mode="max", enabled=False,
+                                objectives=OBJECTIVES)
+    for item in RECORDS[:5]:
+        progress.on_event(item.strategy, None)
+        progress.on_event(item.strategy, item)
+    assert (progress.rows["a"].front, progress.rows["b"].front) == (2, 1)
+    assert progress.rows["b"].best == 0.95  # b1 (0.99) broke the limit
+    console = Console(width=200, record=True)
+    console.print(progress.render())
+    assert "front" in console.export_text()
