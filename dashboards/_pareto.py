@@ -69,12 +69,14 @@ def on_strategy_front(trials: pd.DataFrame, objectives: Objectives) -> pd.Series
 
 def on_campaign_front(trials: pd.DataFrame, objectives: Objectives) -> tuple[pd.Series, bool]:
     """Whether each trial (of one campaign run) is on the campaign's front, and whether that is
-    the front the campaign marked (True once it ended) rather than one computed here."""
+    the front the campaign marked (once it ended, every trial that may stand on a front has the
+    tag) rather than one computed here (while it runs, or resumes after an earlier session)."""
     tags = trials["pareto"] if "pareto" in trials else pd.Series(None, index=trials.index)
-    if tags.notna().any():
+    can = eligible(trials, objectives)
+    if tags.notna().any() and tags[can].notna().all():
         return tags.map(lambda flag: flag is True), True
     mask = pd.Series(False, index=trials.index)
-    chosen = trials[eligible(trials, objectives)]
+    chosen = trials[can]
     points = chosen[_columns(objectives)].to_numpy(dtype=float)
     mask.loc[chosen.index] = nondominated(points, list(objectives.values()))
     return mask, False
@@ -227,8 +229,8 @@ def hypervolume_curves(
     for name in strategy_order(strategy_runs, strategies):
         runs = []
         for run_id in strategy_runs.loc[strategy_runs["strategy"] == name, "run_id"]:
-            points = histories[histories["run_id"] == run_id].sort_values("step")
-            points = points.drop_duplicates("step", keep="last")
+            points = histories[histories["run_id"] == run_id].sort_values("step", kind="stable")
+            points = points.drop_duplicates("step", keep="last")  # a resumed campaign's own
             runs.append(
                 (points["step"].to_numpy(dtype=float), points["value"].to_numpy(dtype=float))
             )

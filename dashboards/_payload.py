@@ -130,10 +130,10 @@ def _campaign(rows: CampaignRows) -> _Campaign:
     """The chosen campaign run's trials and its repeats', as the views take them."""
     info = campaign_info(rows.campaigns.iloc[0], rows.name)
     every_seed = trials_frame(rows.trials, rows.campaigns, info.metric)
-    if info.multi:
+    if info.multi or info.limits:
         every_seed = with_objectives(every_seed, rows.trials, list(info.objectives), info.limits)
     trials = every_seed[every_seed["campaign_id"] == info.campaign_id]
-    if info.multi:  # a trial that breaks a hard limit is never a best one (as in the campaign)
+    if info.multi or info.limits:  # a trial that breaks a hard limit is never a best one
         every_seed = _pareto.feasible_values(every_seed)
     strategies = _views.strategy_order(trials, info.strategies)
     return _Campaign(
@@ -240,7 +240,10 @@ def _hypervolume_note(c: _Campaign, curves: list[_views.Curve]) -> str:
             return "?"
         return ", ".join(f"{n} {v:.6g}" for n, v in zip(names, values))
 
-    note = f"Against the reference point {point(c.info.reference)}."
+    note = (
+        "Larger is better: each front is measured against the reference point "
+        f"{point(c.info.reference)}."
+    )
     seeds = max(curve.seeds for curve in curves)
     if seeds > 1:
         references = {
@@ -255,8 +258,8 @@ def _hypervolume_note(c: _Campaign, curves: list[_views.Curve]) -> str:
         if len(references) > 1:
             note += (
                 " The runs with other seeds have reference points of their own (the worst "
-                "value of each objective over their trials), so their volumes are not in the "
-                "same units."
+                "value of each objective over their own trials), so the band compares volumes "
+                "of different boxes: read it as a rough spread."
             )
     return note
 

@@ -29,6 +29,7 @@ from sweepforge.search.schema import (
     TAG_CAMPAIGN_ID,
     TAG_CONFIG,
     TAG_ERROR,
+    TAG_FEASIBLE,
     TAG_MODEL_URI,
     TAG_OBJECTIVES,
     TAG_PARETO,
@@ -273,7 +274,8 @@ def with_objectives(
 
     * one column per objective (:func:`objective_column`): its last value when finite and the
       trial is scored (NaN otherwise), as ``value`` is for the campaign's metric;
-    * ``feasible``: every hard limit of ``limits`` kept (True for every trial without limits);
+    * ``feasible``: the trial kept every hard limit, as its ``sweepforge.feasible`` tag says
+      (set when it ended), else as its metrics against ``limits`` show (True without limits);
     * ``pareto``: the trial's ``sweepforge.pareto`` tag (on the campaign's front), True or False,
       None before the campaign ended and set it.
     """
@@ -293,11 +295,19 @@ def with_objectives(
     feasible = pd.Series(True, index=out.index)
     for limit in limits:
         feasible &= metric(limit.metric).map(limit.keeps)
-    out["feasible"] = feasible.astype(bool)
-    tag = f"tags.{TAG_PARETO}"
-    flags = out["run_id"].map(runs[tag]) if tag in runs else pd.Series(None, index=out.index)
-    out["pareto"] = flags.map(_flag).astype(object)
+    tagged = _tag(out, runs, TAG_FEASIBLE)
+    out["feasible"] = tagged.where(tagged.notna(), feasible).astype(bool)
+    out["pareto"] = _tag(out, runs, TAG_PARETO)
     return out
+
+
+def _tag(trials: pd.DataFrame, runs: pd.DataFrame, name: str) -> pd.Series:
+    """A ``true``/``false`` tag of each trial's run as True/False, None where it is not set."""
+    column = f"tags.{name}"
+    texts = trials["run_id"].map(runs[column]) if column in runs else None
+    if texts is None:
+        return pd.Series(None, index=trials.index, dtype=object)
+    return texts.map(_flag).astype(object)
 
 
 def _flag(text: Any) -> bool | None:

@@ -77,7 +77,10 @@ class CampaignSearcher(Searcher):
         stops_early: bool = False, epoch_budget: int | None = None, max_epochs: int = 1,
         ask_cost: AskCost | None = None, objectives: Objectives | None = None,
     ):
-        super().__init__(metric=metric, mode=mode)
+        # Not declared to Ray Tune: it would demand the metric in every epoch's result, and
+        # a cost (n_params, latency_ms) comes with the last epoch only. The scheduler has its own.
+        super().__init__(metric=None, mode=None)
+        self.value_metric = metric  # what a strategy is told as a trial's value
         # several objectives or hard limits: what a strategy is told is read from the last
         # result's metrics (one value per objective, one excess per limit)
         self.objectives = objectives
@@ -231,8 +234,8 @@ class CampaignSearcher(Searcher):
         return False
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        if self.metric in result:
-            self._last_values[trial_id] = result[self.metric]
+        if self.value_metric in result:
+            self._last_values[trial_id] = result[self.value_metric]
         self._count_epoch(trial_id, result)
 
     def _count_epoch(self, trial_id: str, result: dict[str, Any]) -> None:
@@ -253,7 +256,7 @@ class CampaignSearcher(Searcher):
         if trial_id not in self._trials:
             return
         name, own_id = self._trials[trial_id]
-        value = (result or {}).get(self.metric, self._last_values.pop(trial_id, None))
+        value = (result or {}).get(self.value_metric, self._last_values.pop(trial_id, None))
         if result:
             self._count_epoch(trial_id, result)
             if self.ask_cost is not None and isinstance(result.get("time_total_s"), (int, float)):

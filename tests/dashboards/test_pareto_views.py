@@ -108,6 +108,10 @@ def test_the_campaign_front_is_the_one_its_trials_are_tagged_with_once_it_ended(
     )
     campaign, marked = on_campaign_front(trials, ACC_SIZE)
     assert marked and campaign.tolist() == [False, True, True]
+    # resumed: an earlier session tagged its trials, a new one has none yet: computed again
+    resumed = pd.concat([trials, frame(trial("a", 3, 0.95, 55.0))], ignore_index=True)
+    campaign, marked = on_campaign_front(resumed, ACC_SIZE)
+    assert not marked and campaign.tolist() == [True, True, False, True]
 
 
 # --- the step lines ---------------------------------------------------------------------------
@@ -146,14 +150,19 @@ def test_the_pareto_view_has_every_trial_each_front_and_the_campaign_front():
 
 
 def test_many_trials_are_sampled_but_every_front_trial_stays():
-    rows = [trial("a", i, 0.5 + 0.4 * i / 30, 10.0 + i, pareto=i == 30) for i in range(31)]
-    rows += [trial("a", 31, 0.6, 5.0, pareto=True)]  # smallest: on both fronts
+    rows = [trial("a", i, 0.5 - 0.001 * i, 100.0 + i, pareto=False) for i in range(30)]
+    rows += [
+        trial("a", 30, 0.9, 50.0, pareto=True),  # beats each of the 30 above
+        trial("a", 31, 0.6, 5.0, pareto=True),  # the smallest
+    ]
     data = pareto(frame(*rows), ACC_SIZE, max_points=5)
     (points,) = data.points
     assert len(points.labels) == 5 and {"a #30", "a #31"} <= set(points.labels)
     assert "a: 5 of 32" in data.note and (data.shown, data.total) == (5, 32)
     (step,) = data.fronts
-    assert step.x == [5.0, 40.0]  # the front is drawn whole, whatever is sampled
+    assert (step.x, step.y) == ([5.0, 50.0], [0.6, 0.9])
+    again = pareto(frame(*rows), ACC_SIZE, max_points=5)
+    assert again.points[0].labels == points.labels  # a seeded sample: the same each refresh
 
 
 def test_three_objectives_have_no_staircase_and_the_front_in_parallel_coordinates():
@@ -269,6 +278,9 @@ def test_trials_get_each_objective_their_feasibility_and_the_pareto_tag():
             run(1, **{"metrics.n_params": 1200.0, "tags.sweepforge.pareto": "false"}),
             run(2, status="FAILED", value=float("nan"), **{"metrics.n_params": 500.0}),
             run(3),  # reported no n_params: nothing shows the limit is kept
+            # the campaign's own word, once the trial ended, wins over what its metrics show
+            run(4, **{"metrics.n_params": 800.0, "tags.sweepforge.feasible": "false"}),
+            run(5, **{"metrics.n_params": 1200.0, "tags.sweepforge.feasible": "true"}),
         ]
     )
     trials = trials_frame(runs, CAMPAIGNS, "val_accuracy")
@@ -277,8 +289,8 @@ def test_trials_get_each_objective_their_feasibility_and_the_pareto_tag():
     sizes = out[objective_column("n_params")].tolist()
     assert sizes[:2] == [800.0, 1200.0] and math.isnan(sizes[2]) and math.isnan(sizes[3])
     assert out[objective_column("val_accuracy")].tolist()[0] == 0.5
-    assert out["feasible"].tolist() == [True, False, True, False]
-    assert out["pareto"].tolist() == [True, False, None, None]
+    assert out["feasible"].tolist() == [True, False, True, False, False, True]
+    assert out["pareto"].tolist() == [True, False, None, None, None, None]
     assert list(out.columns[: len(trials.columns)]) == list(trials.columns)
 
 
@@ -300,8 +312,12 @@ def test_strategy_runs_give_their_front_size_and_hypervolume_by_seed():
 
 
 def test_repeats_with_other_objectives_or_limits_are_not_pooled():
-    base = {"status": "FINISHED", "params.metric": "val_accuracy", "params.objectives": "a:max,b:min",
-            "params.constraints": "None"}
+    base = {
+        "status": "FINISHED",
+        "params.metric": "val_accuracy",
+        "params.objectives": "a:max,b:min",
+        "params.constraints": "None",
+    }
     campaigns = pd.DataFrame(
         [
             {**base, "run_id": "chosen", "params.seed": "0"},
@@ -437,7 +453,35 @@ def test_a_two_objective_payload_draws_a_staircase_per_strategy():
     }
 
 
-@pytest.mark.parametrize("objectives", [None, "None"])
+def test_a_repeat_with_another_seed_gives_a_hypervolume_band_and_says_the_boxes_differ():
+    rows = three_objective_rows()
+    repeat = rows.campaigns.iloc[0].copy()
+    repeat["run_id"], repeat["params.seed"] = "camp2", "1"
+    repeat["tags.sweepforge.campaign_id"] = "c2"
+    repeat["tags.sweepforge.reference"] = json.dumps([0.4, 3000.0, 9.0])  # its own trials' worst
+    other = rows.strategy_runs.assign(
+        run_id=lambda f: f["run_id"] + "-2", **{"tags.sweepforge.campaign_id": "c2"}
+    )
+    pooled = CampaignRows(
+        "demo",
+        rows.tracking_uri,
+        pd.concat([rows.campaigns, repeat.to_frame().T], ignore_index=True),
+        pd.concat([rows.trials, rows.trials.assign(**{"tags.sweepforge.campaign_id": "c2"})]),
+        pd.concat([rows.strategy_runs, other], ignore_index=True),
+    )
+    curves = {"s-random": [100.0, 110.0], "s-random-2": [300.0, 310.0], "s-optuna": [5.0],
+              "s-optuna-2": [7.0]}
+    view = {v["id"]: v for v in build_payload(pooled, histories_of(curves))["views"]}[
+        "hypervolume"
+    ]
+    assert "Median and spread across 2 runs of this campaign with seeds 0, 1." in view["note"]
+    assert "reference points of their own" in view["note"]
+    lines = {t.get("name"): list(t["y"]) for t in view["figure"]["data"]}
+    assert lines["random (median of 2 seeds)"] == [200.0, 210.0]
+    assert lines["optuna (median of 2 seeds)"] == [6.0]
+
+
+@pytest.mark.parametrize("objectives", [None, "None"], ids=["unset", "None"])
 def test_a_single_objective_payload_has_no_pareto_view(objectives):
     rows = three_objective_rows(tagged=False)
     campaign = rows.campaigns.copy()
@@ -449,3 +493,18 @@ def test_a_single_objective_payload_has_no_pareto_view(objectives):
     assert [view["id"] for view in payload["views"]] == [vid for vid, _ in VIEWS]
     assert "front size" not in payload["summary_html"]
     assert 'data-col="best_value">0.9700<' in payload["summary_html"]  # no limits known
+
+
+def test_a_single_objective_campaign_with_a_limit_never_shows_a_breaking_trial_as_best():
+    """One objective and constraints: no Pareto view, but the best values keep the limit, as
+    the campaign's own table and `sweepforge best` do."""
+    rows = three_objective_rows(tagged=False)
+    campaign = rows.campaigns.copy()
+    campaign["params.objectives"] = None  # constraints param kept: n_params <= 1000
+    payload = build_payload(
+        CampaignRows("demo", rows.tracking_uri, campaign, rows.trials), histories_of({})
+    )
+    assert [view["id"] for view in payload["views"]] == [vid for vid, _ in VIEWS]
+    assert "front size" not in payload["summary_html"]
+    assert 'data-col="best_value">0.9000<' in payload["summary_html"]
+    assert "0.9700" not in payload["summary_html"]  # random #1 broke the limit

@@ -190,6 +190,17 @@ def test_your_own_function_s_returned_metrics_are_objectives(ray_local, tmp_path
     assert np.isfinite(result.summary.hypervolume).all()
 
 
+def test_a_cost_measured_after_the_last_epoch_may_come_first(ray_local, tmp_path):
+    """The first objective is the value a strategy is told; a cost reported only with the last
+    epoch must not fail the epochs before it (Ray Tune's strict metric check)."""
+    config = multi_campaign(name="cost-first", objectives={"n_params": "min", "val_accuracy": "max"},
+                            budget={"trials": 3, "max_epochs": 2}, strategies={"random": {}})
+    result = Campaign(parse_campaign_config(config),
+                      tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}").run()
+    assert set(result.trials.state) == {"COMPLETE"}
+    assert result.metric == "n_params" and result.best_config() == result.front().iloc[0].config
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

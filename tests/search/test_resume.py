@@ -272,17 +272,35 @@ def _wait(proc: subprocess.Popen, log: Path, until, what: str, timeout: float = 
         time.sleep(0.05)
 
 
+LIMIT = 3000  # n_params, the limit of the multi-objective variant
+
+
+def _told(run, several: bool) -> TrialResult:
+    """What a strategy was told about a trial, from its MLflow run."""
+    accuracy = run.data.metrics["val_accuracy"]
+    if not several:
+        return TrialResult(accuracy)
+    size = run.data.metrics["n_params"]
+    return TrialResult(accuracy, values=(accuracy, size), constraints=(size - LIMIT,))
+
+
 @pytest.mark.slow
-def test_sigkill_mid_campaign_then_resume(tmp_path):
+@pytest.mark.parametrize("several", [False, True], ids=["one-objective", "two-objectives"])
+def test_sigkill_mid_campaign_then_resume(tmp_path, several):
     """One trial at a time, so each strategy's ask/tell order is fixed: the resumed strategies
-    must ask exactly what an uninterrupted campaign asks for the same results."""
+    must ask exactly what an uninterrupted campaign asks for the same results (with two
+    objectives and a limit: the same vectors and excesses, replayed from the journal)."""
     budget, epochs = 3, 3
     name = "killed"
     campaign = small_campaign(name=name, trainable="mlp_slow", strategies=STRATEGIES,
                               budget={"trials": budget, "max_epochs": epochs},
                               max_concurrent_trials=1)
+    if several:
+        del campaign["metric"], campaign["mode"]
+        campaign.update(objectives={"val_accuracy": "max", "n_params": "min"},
+                        constraints={"n_params": {"max": LIMIT}})
     path = tmp_path / "campaign.yaml"
-    path.write_text(yaml.safe_dump(campaign))
+    path.write_text(yaml.safe_dump(campaign, sort_keys=False))  # (the objectives' order)
     uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
     client = MlflowClient(uri)
     proc = _start(["run", str(path), "--tracking-uri", uri, "--no-progress", "--no-report"], log, state_dir)
@@ -312,7 +330,7 @@ def test_sigkill_mid_campaign_then_resume(tmp_path):
             spec = fresh.ask()
             run = by_key[(strategy_name, trial_id)]
             assert spec.config == json.loads(run.data.tags["sweepforge.config"]), (strategy_name, trial_id)
-            fresh.tell(trial_id, TrialResult(run.data.metrics["val_accuracy"]))
+            fresh.tell(trial_id, _told(run, several))
     _, events = read_journal(folder)
     assert type(events[-1]).__name__ == "End" and not (folder / "tune").exists()
 

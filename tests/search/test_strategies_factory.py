@@ -105,8 +105,8 @@ def test_an_unknown_option_names_the_option_the_strategy_and_its_options():
         (
             "optuna",
             {"sampler": "bo"},
-            r"`sampler` must be one of \['tpe', 'gp', 'cmaes', 'random', 'nsga2', 'nsga3'\], "
-            r"but got sampler='bo'",
+            (r"`sampler` must be one of \['tpe', 'gp', 'cmaes', 'random', 'nsga2', 'nsga3'\], "
+             r"but got sampler='bo'"),
         ),
         (
             "evolutionary",
