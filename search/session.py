@@ -358,7 +358,6 @@ class CampaignSession:
                               schema.ARTIFACT_BEST_CONFIG)
         self.tracker.end_run(run_id, status)
 
-
     def _log_fronts(self, strategies: list[str]) -> None:
         """Several objectives: each trial run's ``sweepforge.pareto`` tag, each strategy run's
         hypervolume curve and front CSV, and the campaign run's front, objectives and
@@ -388,7 +387,7 @@ class CampaignSession:
 
 
 def _front_csv(front: pd.DataFrame, columns: list[str]) -> str:
-    """A front's trials as CSV, configs as JSON, by the first objective's column order."""
+    """A front's trials as CSV: strategy, trial, each objective, the config as JSON."""
     shown = front[columns].copy()
     shown["config"] = shown["config"].map(config_json)
     return shown.to_csv(index=False)
