@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import inspect
 import math
 import warnings
 from collections.abc import Sequence
@@ -36,7 +38,11 @@ class OptunaStrategy(Strategy):
       parameters fall back to random sampling (needs the ``cmaes`` package);
     * ``"random"``: Optuna's random sampler (takes no ``n_startup_trials``);
     * ``"nsga2"`` / ``"nsga3"``: Optuna's genetic algorithms for several objectives
-      (``NSGAIISampler`` / ``NSGAIIISampler`` with their defaults; no ``n_startup_trials``).
+      (``NSGAIISampler`` / ``NSGAIIISampler`` with their defaults; no ``n_startup_trials``);
+    * any Optuna sampler class by its full name, e.g. ``"optuna.samplers.QMCSampler"``, built
+      with ``options`` as its keyword arguments and ``seed`` when it takes one. Only classes
+      in Optuna's own modules are imported; an unknown class or option, or a value the class
+      refuses, is a :class:`StrategyError` naming it.
 
     Several objectives (``directions``): the study is a multi-objective one, told every
     objective's value; ``tpe``, ``gp``, ``random``, ``nsga2`` and ``nsga3`` handle it, ``cmaes``
@@ -55,7 +61,9 @@ class OptunaStrategy(Strategy):
     below complete ones, those stopped later above those stopped earlier. The study is exposed as :attr:`study` (resume, dashboards).
 
     Args:
-        sampler: one of ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"random"``, ``"nsga2"``, ``"nsga3"``.
+        sampler: one of ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"random"``, ``"nsga2"``, ``"nsga3"``,
+            or an Optuna sampler class's full name (``"optuna.samplers.QMCSampler"``).
+        options: keyword arguments of a sampler named by class (not ``seed``: the campaign's).
         n_startup_trials: random trials before the model is used; ``None`` keeps Optuna's default
             (10 for TPE and GP, 1 for CMA-ES).
 
@@ -83,6 +91,7 @@ class OptunaStrategy(Strategy):
         n_constraints: int = 0,
         sampler: str = "tpe",
         n_startup_trials: int | None = None,
+        options: dict[str, Any] | None = None,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions)
         if self.multi_objective and sampler in SAMPLERS and sampler not in MULTI_OBJECTIVE_SAMPLERS:
@@ -96,9 +105,17 @@ class OptunaStrategy(Strategy):
         if n_constraints and sampler == "cmaes":
             raise StrategyError("optuna: sampler='cmaes' takes no constraints; use tpe, gp or "
                                 "nsga2 with `constraints:`.")
+        if isinstance(sampler, str) and "." in sampler:
+            made = _named_sampler(sampler, options, seed, n_startup_trials, self.multi_objective)
+        elif options is not None:
+            raise StrategyError(
+                f"optuna: option `options` applies to a sampler named by its class (e.g. "
+                f"sampler: optuna.samplers.TPESampler); sampler={sampler!r} takes none.")
+        else:
+            made = _make_sampler(sampler, seed, n_startup_trials)
         self.study = optuna.create_study(
             directions=["maximize" if d == "max" else "minimize" for d in self.directions],
-            sampler=_make_sampler(sampler, seed, n_startup_trials),
+            sampler=made,
         )
         self._trials: dict[int, optuna.Trial] = {}
 
@@ -126,6 +143,54 @@ class OptunaStrategy(Strategy):
             self.study.tell(trial, state=OptunaState.PRUNED)
         else:
             self.study.tell(trial, state=OptunaState.FAIL)
+
+
+def _named_sampler(name: str, options: dict[str, Any] | None, seed: int,
+                   n_startup_trials: int | None, multi_objective: bool) -> optuna.samplers.BaseSampler:
+    """Optuna's sampler class ``name`` (``optuna.samplers.QMCSampler``) built with ``options``
+    and the campaign's ``seed``."""
+    known = sorted(f"optuna.samplers.{n}" for n in optuna.samplers.__all__
+                   if n.endswith("Sampler") and not n.startswith("Base"))
+    module_name, _, class_name = name.rpartition(".")
+    if module_name != "optuna" and not module_name.startswith("optuna."):
+        raise StrategyError(
+            f"optuna: sampler={name!r} is not one of Optuna's classes; name one of {known}.")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+    except ImportError:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, optuna.samplers.BaseSampler)
+            and not inspect.isabstract(cls)):
+        raise StrategyError(
+            f"optuna: sampler={name!r} is not an Optuna sampler class; Optuna's are {known}.")
+    if n_startup_trials is not None:
+        raise StrategyError(
+            f"optuna: option `n_startup_trials` applies to the short sampler names; give it to "
+            f"{class_name} in `options` if it takes one.")
+    if multi_objective and issubclass(cls, optuna.samplers.CmaEsSampler):
+        raise StrategyError(f"optuna: sampler={name!r} optimises one objective, but the "
+                            "campaign has several.")
+    if options is not None and not isinstance(options, dict):
+        raise StrategyError(f"optuna: option `options` must be a mapping of {class_name}'s "
+                            f"keyword arguments, got {options!r}.")
+    options = dict(options or {})
+    takes = inspect.signature(cls).parameters
+    for option in options:
+        if option == "seed":
+            raise StrategyError("optuna: options.seed: the sampler is seeded with the "
+                                "campaign's `seed`; leave it out.")
+        if option not in takes:
+            raise StrategyError(
+                f"optuna: {class_name} has no option {option!r}; it takes "
+                f"{sorted(p for p in takes if p != 'seed')}.")
+    if "seed" in takes:
+        options["seed"] = seed
+    try:
+        with warnings.catch_warnings():  # (some samplers are marked experimental)
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(**options)
+    except (TypeError, ValueError) as err:
+        raise StrategyError(f"optuna: {class_name}({options}) refused its options: {err}") from None
 
 
 def _make_sampler(

@@ -122,3 +122,44 @@ def test_bad_n_startup_trials_are_rejected(bad):
 def test_n_startup_trials_does_not_apply_to_the_random_sampler():
     with pytest.raises(StrategyError, match="does not apply to sampler='random'"):
         OptunaStrategy(SPACE, budget=3, sampler="random", n_startup_trials=3)
+
+
+# --- any Optuna sampler by its class name (issue 20, part 4) -------------------------------
+def drive_named(sampler, options=None, seed=0, budget=6):
+    strategy = OptunaStrategy(SPACE, budget=budget, seed=seed, sampler=sampler, options=options)
+    asked = []
+    while (spec := strategy.ask()) is not None:
+        asked.append(spec.config)
+        strategy.tell(spec.trial_id, TrialResult(value=float(len(asked))))
+    return strategy, asked
+
+
+def test_a_sampler_named_by_its_class_gets_its_options_and_the_campaign_s_seed():
+    strategy, asked = drive_named("optuna.samplers.QMCSampler", {"qmc_type": "halton"})
+    assert isinstance(strategy.study.sampler, optuna.samplers.QMCSampler)
+    assert asked == drive_named("optuna.samplers.QMCSampler", {"qmc_type": "halton"})[1]
+    assert asked != drive_named("optuna.samplers.QMCSampler", {"qmc_type": "sobol"})[1]
+    assert asked != drive_named("optuna.samplers.QMCSampler", {"qmc_type": "halton"}, seed=1)[1]
+    tpe, _ = drive_named("optuna.samplers.TPESampler", {"n_startup_trials": 2})
+    assert isinstance(tpe.study.sampler, optuna.samplers.TPESampler)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "options", "message"),
+    [
+        ("optuna.samplers.Nope", None, ("'optuna.samplers.Nope' is not an Optuna sampler class; "
+                                        "Optuna's are \\['optuna.samplers.BruteForceSampler'")),
+        ("optuna.samplers.BaseSampler", None, "is not an Optuna sampler class"),
+        ("os.system", None, "sampler='os.system' is not one of Optuna's classes"),
+        ("optuna.samplers.QMCSampler", {"scrambled": True},
+         "QMCSampler has no option 'scrambled'; it takes \\['independent_sampler', 'qmc_type'"),
+        ("optuna.samplers.QMCSampler", {"seed": 3}, "options.seed: the sampler is seeded with"),
+        ("optuna.samplers.QMCSampler", {"qmc_type": "bogus"},
+         "QMCSampler\\(.*\\) refused its options: .*qmc_type='bogus'"),
+        ("optuna.samplers.QMCSampler", [1], "option `options` must be a mapping"),
+        ("tpe", {"gamma": None}, "`options` applies to a sampler named by its class"),
+    ],
+)
+def test_a_bad_sampler_class_or_option_is_named(sampler, options, message):
+    with pytest.raises(StrategyError, match=message):
+        OptunaStrategy(SPACE, budget=3, sampler=sampler, options=options)
