@@ -8,6 +8,9 @@ every feasible one (Deb's rule) are written here.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,6 +90,15 @@ class EvolutionaryStrategy(Strategy):
         mutation_prob: probability that a child is mutated (in [0, 1]).
         mutation_eta: polynomial-mutation crowding degree (> 0); larger means smaller steps.
         n_elites: size of the hall of fame, kept through every trim (1 ... population_size).
+        crossover: another DEAP crossover by name, one of :data:`OPERATORS` (``cxBlend``,
+            ``cxUniform``, ...), instead of the bounded simulated-binary one (``crossover_eta``
+            then does not apply); its arguments in ``crossover_options``.
+        crossover_options: the named crossover's arguments, e.g. ``{alpha: 0.3}``.
+        mutation: another DEAP mutation by name (``mutGaussian``), instead of the bounded
+            polynomial one (``mutation_eta`` then does not apply).
+        mutation_options: its arguments, e.g. ``{mu: 0, sigma: 0.1}``. For every operator,
+            ``low``/``up`` default to the unit cube (0, 1) and ``indpb`` to ``1 / len(space)``;
+            children are clipped back into the cube.
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -116,6 +128,10 @@ class EvolutionaryStrategy(Strategy):
         mutation_prob: float = 1.0,
         mutation_eta: float = 10.0,
         n_elites: int = 2,
+        crossover: str | None = None,
+        crossover_options: dict[str, Any] | None = None,
+        mutation: str | None = None,
+        mutation_options: dict[str, Any] | None = None,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions)
         if population_size is None:
@@ -146,17 +162,25 @@ class EvolutionaryStrategy(Strategy):
         n = len(space)
         self.toolbox = base.Toolbox()
         self.toolbox.register("select", tools.selTournament, tournsize=tournament_size)
-        self.toolbox.register(
-            "mate", tools.cxSimulatedBinaryBounded, eta=float(crossover_eta), low=0.0, up=1.0
-        )
-        self.toolbox.register(
-            "mutate",
-            tools.mutPolynomialBounded,
-            eta=float(mutation_eta),
-            low=0.0,
-            up=1.0,
-            indpb=1.0 / n,
-        )
+        if crossover is None:
+            _no_options("crossover", crossover_options)
+            self.toolbox.register(
+                "mate", tools.cxSimulatedBinaryBounded, eta=float(crossover_eta), low=0.0, up=1.0
+            )
+        else:
+            self.toolbox.register("mate", *_operator("crossover", crossover, crossover_options, n))
+        if mutation is None:
+            _no_options("mutation", mutation_options)
+            self.toolbox.register(
+                "mutate",
+                tools.mutPolynomialBounded,
+                eta=float(mutation_eta),
+                low=0.0,
+                up=1.0,
+                indpb=1.0 / n,
+            )
+        else:
+            self.toolbox.register("mutate", *_operator("mutation", mutation, mutation_options, n))
 
     def generation_of(self, trial_id: int) -> int:
         """The generation of an asked trial: 0 for random individuals, parents' highest + 1 else."""
@@ -194,6 +218,7 @@ class EvolutionaryStrategy(Strategy):
             if _key(self.space.decode(child)) not in self._seen:
                 break
             self.toolbox.mutate(child)
+        child[:] = [min(1.0, max(0.0, float(x))) for x in child]  # (blend, Gaussian: off the cube)
         child.generation = 1 + max(p.generation for p in parents)
         return child
 
@@ -273,6 +298,55 @@ def _rank_for_tournaments(population: list[Individual]) -> None:
             ind.nsga_key = (2, 0.0, -rank[id(ind)], ind.fitness.crowding_dist)
         else:
             ind.nsga_key = (1 if ind.complete else 0, -ind.violation, 0, 0.0)
+
+
+#: DEAP operators that work on a fixed-length vector of floats (the unit-cube genome). The
+#: others need permutations (cxOrdered, cxPartialyMatched, mutShuffleIndexes), bits or ints
+#: (mutFlipBit, mutUniformInt), evolution-strategy individuals (cxES*, mutESLogNormal) or change
+#: the genome's length (cxMessyOnePoint).
+OPERATORS = {
+    "crossover": ("cxBlend", "cxOnePoint", "cxTwoPoint", "cxUniform", "cxSimulatedBinary",
+                  "cxSimulatedBinaryBounded"),
+    "mutation": ("mutGaussian", "mutPolynomialBounded"),
+}
+_GENOME_ARGS = {"ind1", "ind2", "individual"}
+
+
+def _operator(kind: str, name: Any, options: Any, n: int) -> tuple[Any, ...]:
+    """``(function, *keyword arguments)`` for ``toolbox.register``: DEAP's operator ``name``
+    with ``options``; ``low``/``up`` default to the unit cube and ``indpb`` to ``1 / n``."""
+    if name not in OPERATORS[kind]:
+        raise StrategyError(f"evolutionary: option `{kind}` must be one of "
+                            f"{list(OPERATORS[kind])} (DEAP's operators on real vectors), "
+                            f"but got {kind}={name!r}.")
+    if options is not None and not isinstance(options, dict):
+        raise StrategyError(f"evolutionary: option `{kind}_options` must be a mapping of "
+                            f"{name}'s arguments, got {options!r}.")
+    function = getattr(tools, name)
+    takes = [p for p in inspect.signature(function).parameters if p not in _GENOME_ARGS]
+    given = dict(options or {})
+    for option in given:
+        if option not in takes:
+            raise StrategyError(f"evolutionary: {name} has no argument {option!r}; it takes "
+                                f"{takes or 'none'} ({kind}_options).")
+    defaults = {"low": 0.0, "up": 1.0, "indpb": 1.0 / n}
+    given = {**{k: v for k, v in defaults.items() if k in takes}, **given}
+    missing = [p for p in takes if p not in given]
+    if missing:
+        raise StrategyError(f"evolutionary: {name} needs {missing} in `{kind}_options`, e.g. "
+                            f"{kind}_options: {{{missing[0]}: ...}}.")
+    for option, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise StrategyError(f"evolutionary: {kind}_options.{option} must be a finite number, "
+                                f"got {value!r}.")
+    return (functools.partial(function, **given),)
+
+
+def _no_options(kind: str, options: Any) -> None:
+    if options is not None:
+        raise StrategyError(f"evolutionary: option `{kind}_options` applies to an operator named "
+                            f"by `{kind}` (one of {list(OPERATORS[kind])}); name it, or leave "
+                            f"{kind}_options out.")
 
 
 def _key(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -166,3 +166,48 @@ def test_elites_survive_in_a_small_discrete_space_full_of_repeats():
         assert strategy.hall_of_fame[0].trial_id in {ind.trial_id for ind in strategy.population}
         assert len(strategy.population) <= 3
     assert strategy.best_value == 4
+
+
+# --- DEAP operators named in the campaign file (issue 20, part 4) ---------------------------
+OPERATOR_SPACE = Space([Float("x", 0.0, 1.0), Float("y", -1.0, 1.0)])
+
+
+def run_with(seed=0, **options):
+    strategy = EvolutionaryStrategy(OPERATOR_SPACE, budget=40, seed=seed, mode="min",
+                                    population_size=6, **options)
+    asked = []
+    while (spec := strategy.ask()) is not None:
+        asked.append(spec.config)
+        strategy.tell(spec.trial_id,
+                      TrialResult((spec.config["x"] - 0.3) ** 2 + spec.config["y"] ** 2))
+    return strategy, asked
+
+
+def test_named_deap_operators_breed_inside_the_cube_and_deterministically():
+    options = {"crossover": "cxBlend", "crossover_options": {"alpha": 0.5},
+               "mutation": "mutGaussian", "mutation_options": {"mu": 0.0, "sigma": 0.3}}
+    strategy, asked = run_with(**options)
+    assert asked == run_with(**options)[1]
+    assert asked != run_with()[1]  # (the default operators breed other children)
+    genomes = [ind for ind in strategy.population]
+    assert all(0.0 <= v <= 1.0 for ind in genomes for v in ind)  # blend and noise are clipped
+    assert strategy.best_value < 0.05
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"crossover": "cxOrdered"}, "`crossover` must be one of \\['cxBlend'"),
+        ({"mutation": "mutFlipBit"}, "`mutation` must be one of \\['mutGaussian'"),
+        ({"crossover": "cxBlend"}, "cxBlend needs \\['alpha'\\] in `crossover_options`"),
+        ({"mutation": "mutGaussian", "mutation_options": {"mu": 0, "sigma": 0.1, "scale": 2}},
+         "mutGaussian has no argument 'scale'; it takes \\['mu', 'sigma', 'indpb'\\]"),
+        ({"mutation": "mutGaussian", "mutation_options": {"mu": 0, "sigma": "wide"}},
+         "mutation_options.sigma must be a finite number, got 'wide'"),
+        ({"crossover_options": {"alpha": 0.5}}, "`crossover_options` applies to an operator named"),
+        ({"crossover": "cxUniform", "crossover_options": [0.5]}, "must be a mapping"),
+    ],
+)
+def test_a_bad_operator_or_argument_is_named(options, message):
+    with pytest.raises(StrategyError, match=message):
+        EvolutionaryStrategy(OPERATOR_SPACE, budget=10, **options)

@@ -63,7 +63,8 @@ def test_options_reach_the_strategy():
 def test_options_are_the_keyword_parameters_with_their_defaults():
     assert strategy_options(RandomStrategy) == {}
     assert strategy_options(GridStrategy) == {"levels": None}
-    assert strategy_options(OptunaStrategy) == {"sampler": "tpe", "n_startup_trials": None}
+    assert strategy_options(OptunaStrategy) == {"sampler": "tpe", "n_startup_trials": None,
+                                                "options": None}
     assert set(strategy_options(EvolutionaryStrategy)) == {
         "population_size",
         "tournament_size",
@@ -72,6 +73,10 @@ def test_options_are_the_keyword_parameters_with_their_defaults():
         "mutation_prob",
         "mutation_eta",
         "n_elites",
+        "crossover",
+        "crossover_options",
+        "mutation",
+        "mutation_options",
     }
 
 
