@@ -44,6 +44,7 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "optuna_tpe": ("optuna", {"sampler": "tpe"}),
     "optuna_cmaes": ("optuna", {"sampler": "cmaes"}),
     "evolutionary": ("evolutionary", {}),
+    "auto": ("auto", {}),
 }
 PLAIN_OPTUNA = "plain_optuna_tpe"
 

@@ -119,6 +119,9 @@ ARTIFACT_CAMPAIGN_FILE = "campaign.yaml"
 ARTIFACT_COMPARISON = "comparison.csv"
 ARTIFACT_BEST_CONFIG = "best_config.yaml"
 ARTIFACT_ERROR = "error.txt"
+ARTIFACT_DECISIONS = "decisions.json"
+"""On the run of a strategy that chooses its own model (``auto``): which model proposes from
+which trial on, and why (a JSON list of ``{first, model, why}``)."""
 ARTIFACT_PARETO_FRONT = "pareto_front.csv"
 """Several objectives: the front's trials (strategy, trial, each objective, config), on each
 strategy run (its own front) and on the campaign run (the campaign's)."""

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -356,6 +357,10 @@ class CampaignSession:
         )
         self.tracker.log_text(run_id, yaml.safe_dump(best, sort_keys=True),
                               schema.ARTIFACT_BEST_CONFIG)
+        decisions = getattr(self.state.strategies.get(name), "decisions", None)
+        if decisions:  # a strategy that chose its own models (auto): which, from when, why
+            self.tracker.log_text(run_id, json.dumps([dataclasses.asdict(d) for d in decisions],
+                                                     indent=1), schema.ARTIFACT_DECISIONS)
         self.tracker.end_run(run_id, status)
 
     def _log_fronts(self, strategies: list[str]) -> None:

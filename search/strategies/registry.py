@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from sweepforge.spaces import Space
 
+from .auto import AutoStrategy
 from .base import Mode, Strategy, StrategyError
 from .evolutionary import EvolutionaryStrategy
 from .grid import GridStrategy
@@ -73,7 +74,7 @@ def register_strategy(cls: type[StrategyT]) -> type[StrategyT]:
     return cls
 
 
-for _builtin in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrategy):
+for _builtin in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrategy, AutoStrategy):
     register_strategy(_builtin)
 
 # Keyword arguments every strategy takes from the campaign rather than from its options.

@@ -34,7 +34,7 @@ def multi_campaign(**overrides):
                "width": {"type": "int", "low": 8, "high": 96, "log": True},
                "depth": {"type": "int", "low": 1, "high": 2}},
         strategies={"random": {}, "optuna": {"sampler": "nsga2"},
-                    "evolutionary": {"population_size": 4}},
+                    "evolutionary": {"population_size": 4}, "auto": {"n_initial": 2}},
     )
     del campaign["metric"], campaign["mode"]
     campaign.update(overrides)
@@ -72,13 +72,13 @@ def standing(runs):
 
 def test_every_trial_has_its_objectives_and_feasibility(finished, store):
     runs = trial_runs(MlflowClient(store), finished)
-    assert len(runs) == 15
+    assert len(runs) == 20
     for run in runs:
         assert {"val_accuracy", "n_params", "latency_ms"} <= set(run.data.metrics)
         feasible = run.data.metrics["n_params"] <= LIMIT
         assert run.data.tags["sweepforge.feasible"] == str(feasible).lower()
     feasible = finished.trials["feasible"].astype(bool)
-    assert 0 < feasible.sum() < 15, "the space must give feasible and infeasible trials"
+    assert 0 < feasible.sum() < 20, "the space must give feasible and infeasible trials"
 
 
 def test_pareto_tags_mark_exactly_the_campaign_front(finished, store):
@@ -116,6 +116,15 @@ def test_each_strategy_logs_its_front_hypervolume_and_curve(finished, store):
         csv = client.download_artifacts(run.info.run_id, "pareto_front.csv")
         with open(csv) as file:
             assert len(file.read().strip().splitlines()) == 1 + front
+
+
+def test_the_auto_strategy_logs_which_model_it_chose_and_why(finished, store):
+    client = MlflowClient(store)
+    run = strategy_runs(client, finished)["auto"]
+    with open(client.download_artifacts(run.info.run_id, "decisions.json")) as file:
+        decisions = json.load(file)
+    assert [(d["first"], d["model"]) for d in decisions] == [(0, "sobol"), (2, "tpe")]
+    assert "several objectives" in decisions[1]["why"]
 
 
 def test_best_prints_the_front_and_pick_chooses_from_it(finished, store):

@@ -42,6 +42,7 @@ CASES = {
     "optuna-random": ("optuna", {"sampler": "random"}),
     "optuna-cmaes": ("optuna", {"sampler": "cmaes", "n_startup_trials": 2}),
     "evolutionary": ("evolutionary", {"population_size": 6}),
+    "auto": ("auto", {"n_initial": 4}),  # (this space is conditional: Sobol, then TPE)
 }
 
 

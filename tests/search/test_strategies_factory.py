@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sweepforge.search.strategies.auto import AutoStrategy
 from sweepforge.search.strategies.base import Strategy, StrategyError
 from sweepforge.search.strategies.evolutionary import EvolutionaryStrategy
 from sweepforge.search.strategies.grid import GridStrategy
@@ -37,6 +38,7 @@ def test_every_strategy_is_registered_under_its_campaign_name():
         "random": RandomStrategy,
         "optuna": OptunaStrategy,
         "evolutionary": EvolutionaryStrategy,
+        "auto": AutoStrategy,
     } == STRATEGIES
     for name, cls in STRATEGIES.items():
         assert cls.name == name
@@ -84,7 +86,7 @@ def test_an_unknown_kind_lists_the_valid_names_and_a_close_match():
     with pytest.raises(
         StrategyError,
         match=r"unknown strategy 'gird' \(did you mean 'grid'\?\); "
-        r"valid strategies are \['evolutionary', 'grid', "
+        r"valid strategies are \['auto', 'evolutionary', 'grid', "
         r"'optuna', 'random'\]",
     ):
         make("gird")

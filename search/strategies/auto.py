@@ -1,0 +1,191 @@
+"""``auto``: the strategy that picks Optuna's model for the space and the budget.
+
+Plain Optuna asks a user to choose a sampler; the right one depends on the space. On LCBench
+(BENCHMARKS.md) Optuna's Gaussian-process sampler reaches in 25 evaluations what default TPE
+needs about 100 for, on a low-dimensional, mostly continuous space, while TPE stays the better
+model for wide, categorical or conditional spaces and for long campaigns, where a GP's ask
+grows too slow. ``auto`` chooses per trial, by rules that depend only on the space and the
+trial's number (so a seed and a tell order give the same asks, and a resume replays them):
+
+1. **Initial design**: the first ``n_initial`` trials (default ``min(10, budget // 4)``, at
+   least 2 when the budget allows) come from a scrambled Sobol sequence (Optuna's
+   ``QMCSampler``), which covers the box more evenly than independent random draws.
+2. **Model**: a GP (Optuna's ``GPSampler``) when the space has at most ``gp_max_params``
+   parameters, at least half of them numeric, no conditional parameter and one objective; else
+   multivariate TPE (``group=True``, ``constant_liar=True``, as the ``optuna`` strategy).
+3. **Switch**: after ``gp_max_trials`` trials the GP hands over to TPE, before its ask time
+   (cubic in the trials it has seen) holds workers idle.
+
+Every decision is kept in :attr:`AutoStrategy.decisions` (from which trial, which model, why);
+the campaign logs them on the strategy run.
+
+The delegation is Optuna's documented extension point, a :class:`optuna.samplers.BaseSampler`
+subclass; Optuna itself has no sampler that switches models (OptunaHub's ``AutoSampler`` is a
+separate package, and not seeded per study the way a resume needs).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
+
+from sweepforge.spaces import Categorical, Space
+
+from .base import Mode, StrategyError
+from .optuna_study import OptunaStrategy
+
+
+@dataclass(frozen=True)
+class Decision:
+    """From trial ``first`` on, ``model`` proposes, because ``why``."""
+
+    first: int
+    model: str
+    why: str
+
+
+class AutoSampler(optuna.samplers.BaseSampler):
+    """Hands each trial to one of several Optuna samplers by its number: ``plan`` is a list of
+    ``(first trial, sampler)``, sorted by first trial."""
+
+    def __init__(self, plan: Sequence[tuple[int, optuna.samplers.BaseSampler]]):
+        self.plan = list(plan)
+
+    def _for(self, number: int) -> optuna.samplers.BaseSampler:
+        chosen = self.plan[0][1]
+        for first, sampler in self.plan:
+            if number >= first:
+                chosen = sampler
+        return chosen
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self._for(trial.number).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self._for(trial.number).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        return self._for(trial.number).sample_independent(study, trial, param_name,
+                                                          param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._for(trial.number).before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: Any,
+                    values: Sequence[float] | None) -> None:
+        self._for(trial.number).after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        for _, sampler in self.plan:
+            sampler.reseed_rng()
+
+
+class AutoStrategy(OptunaStrategy):
+    """Chooses an initial design and a model for the space and the budget (module docstring).
+
+    Args:
+        n_initial: trials of the Sobol initial design; ``None``: ``min(10, budget // 4)``, at
+            least 2 when the budget is 2 or more.
+        gp_max_params: the most parameters a space may have for the GP.
+        gp_max_trials: trials after which the GP hands over to TPE.
+
+    Example:
+        >>> from sweepforge.spaces import Space
+        >>> space = Space.from_dict({"x": {"type": "float", "low": -1.0, "high": 1.0}})
+        >>> strategy = AutoStrategy(space, budget=12, seed=0, mode="min")
+        >>> [(d.first, d.model) for d in strategy.decisions]
+        [(0, 'sobol'), (3, 'gp')]
+    """
+
+    name = "auto"
+    handles_objectives = True
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        budget: int,
+        seed: int = 0,
+        mode: Mode = "max",
+        directions: Sequence[Mode] | None = None,
+        n_constraints: int = 0,
+        n_initial: int | None = None,
+        gp_max_params: int = 12,
+        gp_max_trials: int = 200,
+    ):
+        for option, value, low in (("gp_max_params", gp_max_params, 0),
+                                   ("gp_max_trials", gp_max_trials, 0)):
+            _check_int(option, value, low)
+        if n_initial is None:
+            n_initial = min(10, max(2, budget // 4)) if budget >= 2 else budget
+        _check_int("n_initial", n_initial, 0)
+        self.decisions = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
+                                 multi=directions is not None and len(directions) > 1)
+        self._auto = AutoSampler([(d.first, _sampler(d.model, seed)) for d in self.decisions])
+        super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions,
+                         n_constraints=n_constraints, sampler="random")
+        self.sampler_name = "auto"
+        self.study.sampler = self._auto
+
+    def model_at(self, trial_id: int) -> str:
+        """The model that proposes trial ``trial_id``."""
+        return [d.model for d in self.decisions if d.first <= trial_id][-1]
+
+
+def _decide(space: Space, budget: int, n_initial: int, gp_max_params: int, gp_max_trials: int,
+            *, multi: bool) -> list[Decision]:
+    """The plan: which model from which trial, and why."""
+    params = list(space)
+    numeric = sum(not isinstance(p, Categorical) for p in params)
+    conditional = [p.name for p in params if getattr(p, "when", None)]
+    decisions = [Decision(0, "sobol", f"initial design: {n_initial} scrambled Sobol points "
+                                      "cover the box")] if n_initial else []
+    reasons = []
+    if len(params) > gp_max_params:
+        reasons.append(f"{len(params)} parameters (GP: at most {gp_max_params})")
+    if numeric * 2 < len(params):
+        reasons.append(f"{len(params) - numeric} of {len(params)} parameters are categorical")
+    if conditional:
+        reasons.append(f"conditional parameters ({', '.join(conditional)})")
+    if multi:
+        reasons.append("several objectives")
+    if reasons or gp_max_trials <= n_initial:
+        why = "; ".join(reasons) or f"gp_max_trials={gp_max_trials}"
+        decisions.append(Decision(n_initial, "tpe", f"multivariate TPE: {why}"))
+        return decisions
+    decisions.append(Decision(n_initial, "gp", f"GP: {len(params)} parameters, {numeric} "
+                                               "numeric, none conditional"))
+    if gp_max_trials < budget:
+        decisions.append(Decision(gp_max_trials, "tpe", f"TPE after {gp_max_trials} trials: a "
+                                                        "GP's ask grows with the trials seen"))
+    return decisions
+
+
+def _sampler(model: str, seed: int) -> optuna.samplers.BaseSampler:
+    """A model's Optuna sampler (each reads the trials' constraints, ``Trial.set_constraint``)."""
+    with warnings.catch_warnings():  # (QMC, and TPE's group, are marked experimental)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if model == "sobol":
+            return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed,
+                                              warn_independent_sampling=False,
+                                              warn_asynchronous_seeding=False)
+        if model == "gp":
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=0,
+                                             warn_independent_sampling=False)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                          constant_liar=True, n_startup_trials=0)
+
+
+def _check_int(option: str, value: Any, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise StrategyError(f"auto: option `{option}` must be an int >= {low}, but got "
+                            f"{option}={value!r}.")

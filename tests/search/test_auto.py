@@ -1,0 +1,106 @@
+"""The ``auto`` strategy: its choice of model by space and budget, its determinism and replay."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sweepforge.search.state.journal import Journal, read_journal, replay
+from sweepforge.search.strategies.auto import AutoStrategy
+from sweepforge.search.strategies.base import StrategyError, TrialResult
+from sweepforge.search.strategies.registry import make_strategy
+from sweepforge.spaces import Space
+
+NUMERIC = Space.from_dict({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(3)})
+WIDE = Space.from_dict({
+    "x": {"type": "float", "low": 0.0, "high": 1.0},
+    "a": {"type": "categorical", "choices": ["p", "q"]},
+    "b": {"type": "categorical", "choices": ["p", "q"]},
+})
+CONDITIONAL = Space.from_dict({
+    "opt": {"type": "categorical", "choices": ["sgd", "momentum"]},
+    "momentum": {"type": "float", "low": 0.5, "high": 0.99, "when": {"opt": ["momentum"]}},
+    "lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
+})
+
+
+def bowl(config):
+    return sum((v - 0.3) ** 2 for k, v in config.items() if isinstance(v, float))
+
+
+def drive(strategy, n=None):
+    asked = []
+    while (spec := strategy.ask()) is not None and (n is None or len(asked) < n):
+        asked.append(spec.config)
+        strategy.tell(spec.trial_id, TrialResult(bowl(spec.config)))
+    return asked
+
+
+def models(strategy):
+    return [(d.first, d.model) for d in strategy.decisions]
+
+
+def test_a_small_numeric_space_gets_sobol_then_a_gp_then_tpe_past_gp_max_trials():
+    strategy = AutoStrategy(NUMERIC, budget=300, seed=0, mode="min")
+    assert models(strategy) == [(0, "sobol"), (10, "gp"), (200, "tpe")]
+    assert strategy.model_at(9) == "sobol" and strategy.model_at(10) == "gp"
+    assert strategy.model_at(250) == "tpe"
+    assert "GP's ask grows" in strategy.decisions[-1].why
+    assert models(AutoStrategy(NUMERIC, budget=8, seed=0)) == [(0, "sobol"), (2, "gp")]
+
+
+@pytest.mark.parametrize(
+    ("space", "directions", "why"),
+    [
+        (WIDE, None, "2 of 3 parameters are categorical"),
+        (CONDITIONAL, None, "conditional parameters (momentum)"),
+        (NUMERIC, ("min", "max"), "several objectives"),
+    ],
+)
+def test_wide_conditional_or_multi_objective_searches_get_tpe_and_say_why(space, directions, why):
+    strategy = make_strategy("auto", space, budget=40, seed=0, mode="min", directions=directions)
+    assert models(strategy) == [(0, "sobol"), (10, "tpe")]
+    assert why in strategy.decisions[-1].why
+
+
+def test_the_gp_and_the_sobol_design_do_the_asking():
+    """Sobol's first points are the scrambled sequence (not TPE's random start), and the GP's
+    asks after them close in on the bowl's bottom faster than the design."""
+    strategy = AutoStrategy(NUMERIC, budget=24, seed=0, mode="min")
+    asked = drive(strategy)
+    design, model = asked[:10], asked[10:]
+    assert min(map(bowl, model)) < min(map(bowl, design))
+    assert strategy.best_value < 0.01
+
+
+def test_same_seed_same_asks():
+    first = drive(AutoStrategy(NUMERIC, budget=8, seed=3))
+    assert first == drive(AutoStrategy(NUMERIC, budget=8, seed=3))
+    assert first != drive(AutoStrategy(NUMERIC, budget=8, seed=4))
+
+
+def test_resume_replays_an_auto_strategy(tmp_path):
+    original = AutoStrategy(CONDITIONAL, budget=20, seed=1, mode="min")
+    journal = Journal.create(tmp_path, campaign_id="c", name="auto", config={}, strategies=["a"])
+    for _ in range(14):
+        spec = original.ask()
+        journal.ask("a", spec.trial_id, spec.config)
+        result = TrialResult(math.log10(spec.config["lr"]) ** 2)
+        original.tell(spec.trial_id, result)
+        journal.tell("a", spec.trial_id, result)
+    journal.close()
+    rebuilt = AutoStrategy(CONDITIONAL, budget=20, seed=1, mode="min")
+    assert replay(read_journal(tmp_path)[1], {"a": rebuilt}) == {}
+    assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"n_initial": -1}, "`n_initial` must be an int >= 0"),
+     ({"gp_max_trials": 1.5}, "`gp_max_trials` must be an int >= 0"),
+     ({"sampler": "tpe"}, "strategy 'auto' has no option 'sampler'")],
+)
+def test_bad_options_are_named(options, message):
+    with pytest.raises(StrategyError, match=message):
+        make_strategy("auto", NUMERIC, budget=10, seed=0, mode="max", options=options)
