@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,27 @@ PLAIN_OPTUNA = "plain_optuna_tpe"
 
 # --- reference: best and worst known per task ------------------------------------------------
 
+def suggest_lcbench(trial: Any) -> dict[str, Any]:
+    """The LCBench space, suggested the way a plain-Optuna user writes it (define-by-run)."""
+    return {
+        "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
+        "momentum": trial.suggest_float("momentum", 0.1, 0.99),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-5, 1e-1),
+        "num_layers": trial.suggest_int("num_layers", 1, 5),
+        "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
+        "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
+    }
+
+
+def random_configs(size: int, seed: int) -> np.ndarray:
+    """``size`` seeded uniform random configs of the LCBench space, one row each, columns in
+    the order of :data:`HYPERPARAMETERS` (what ``LCBench.evaluate`` takes)."""
+    space, rng = LCBench.space(), np.random.default_rng(seed)
+    return np.array([[c[h] for h in HYPERPARAMETERS]
+                     for c in (space.sample(rng) for _ in range(size))], dtype=np.float64)
+
+
 def reference(tasks: list[str], size: int, seed: int = 12345, cache: bool = True
               ) -> dict[str, tuple[float, float]]:
     """Best and worst validation accuracy of ``size`` uniform random configs per task (cached
@@ -58,10 +80,7 @@ def reference(tasks: list[str], size: int, seed: int = 12345, cache: bool = True
     cached = _read_reference(size) if cache else {}
     missing = [t for t in tasks if t not in cached]
     if missing:
-        bench, space = shared_lcbench(), LCBench.space()
-        rng = np.random.default_rng(seed)
-        configs = np.array([[c[h] for h in HYPERPARAMETERS]
-                            for c in (space.sample(rng) for _ in range(size))], dtype=np.float64)
+        bench, configs = shared_lcbench(), random_configs(size, seed)
         for task in missing:
             values = bench.evaluate(task, configs)["val_accuracy"]
             cached[task] = (float(values.max()), float(values.min()))
@@ -113,15 +132,7 @@ def plain_optuna_curve(task: str, seed: int, budget: int) -> np.ndarray:
     bench = shared_lcbench()
 
     def objective(trial: optuna.Trial) -> float:
-        config = {
-            "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
-            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
-            "momentum": trial.suggest_float("momentum", 0.1, 0.99),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-5, 1e-1),
-            "num_layers": trial.suggest_int("num_layers", 1, 5),
-            "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
-            "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
-        }
+        config = suggest_lcbench(trial)
         return float(bench.evaluate(task, [config])["val_accuracy"][0])
 
     study = optuna.create_study(direction="maximize",
