@@ -39,6 +39,7 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "optuna_tpe": ("optuna", {"sampler": "tpe"}),
     "optuna_cmaes": ("optuna", {"sampler": "cmaes"}),
     "optuna_gp": ("optuna", {"sampler": "gp"}),
+    "auto": ("auto", {}),  # (its model is chosen by trial number: GP below 200 trials, then TPE)
 }
 SIZES = (100, 1_000, 10_000)
 SKIP = {("optuna_gp", 10_000): "not run: an ask already takes seconds at 1,000 (Optuna's GP "
@@ -59,7 +60,7 @@ def measure(name: str, n: int, probes: int, seed: int = 0) -> dict[str, float]:
     strategy = make_strategy(kind, LCBench.space(), budget=n + probes, seed=seed, mode="max",
                              options=options)
     fill_started = time.perf_counter()
-    if kind == "optuna":
+    if kind in ("optuna", "auto"):
         strategy.study.add_trials(history(n, seed))
     else:
         for _ in range(n):
