@@ -219,9 +219,7 @@ def trials_frame(trial_runs: pd.DataFrame, campaigns: pd.DataFrame, metric: str)
     """
     if trial_runs.empty:
         return pd.DataFrame(columns=TRIAL_COLUMNS)
-    seeds = dict(
-        zip(campaigns.get(f"tags.{TAG_CAMPAIGN_ID}", []), campaigns.get("params.seed", []))
-    )
+    seeds = _seeds(campaigns)
     runs = trial_runs
     campaign_id = _column(runs, f"tags.{TAG_CAMPAIGN_ID}", "")
     test_metric = f"metrics.test_{metric[4:]}" if metric.startswith("val_") else ""
@@ -316,14 +314,19 @@ def _flag(text: Any) -> bool | None:
     return None
 
 
+def _seeds(campaigns: pd.DataFrame) -> dict[str, object]:
+    """Campaign id -> its seed param, for the campaign runs in ``campaigns``."""
+    return dict(
+        zip(campaigns.get(f"tags.{TAG_CAMPAIGN_ID}", []), campaigns.get("params.seed", []))
+    )
+
+
 def strategy_frame(strategy_runs: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
     """One row per strategy run (columns :data:`STRATEGY_COLUMNS`): its campaign, seed, name
     and, with several objectives, its front size and final hypervolume (NaN until logged)."""
     if strategy_runs.empty:
         return pd.DataFrame(columns=STRATEGY_COLUMNS)
-    seeds = dict(
-        zip(campaigns.get(f"tags.{TAG_CAMPAIGN_ID}", []), campaigns.get("params.seed", []))
-    )
+    seeds = _seeds(campaigns)
     runs = strategy_runs
     campaign_id = _column(runs, f"tags.{TAG_CAMPAIGN_ID}", "")
     frame = pd.DataFrame(

@@ -46,7 +46,7 @@ from .schema import RunKind
 from .state.best_checkpoints import BestCheckpoints
 from .state.resume import CampaignState
 from .state.spool import spool_dir
-from .strategies.base import TrialResult, TrialState
+from .strategies.base import TrialState
 from .tracking.campaign_runs import CampaignRuns, find_runs, record_from_run, replay_left_spool
 from .tracking.fronts import campaign_reference, hypervolume_curve, pareto_flags
 from .tracking.models import Delivered, deliver_models
@@ -164,10 +164,9 @@ class CampaignSession:
             if run is not None and run.info.status in ("FINISHED", "FAILED"):
                 # it ended just before the kill, before its tell reached the journal
                 record = record_from_run(run, metric, self.plan.test_metric, self.plan.objectives)
+                # (one objective and no limits: no values, no excesses, as always)
                 told = self.plan.objectives.result(
                     record.metrics, TrialState(record.state), record.epochs or None, record.value)
-                if not record.metrics:  # one objective, no limits: as it was always told
-                    told = TrialResult(record.value, told.state, told.step)
                 state.strategies[strategy].tell(trial_id, told)
                 state.journal.tell(strategy, trial_id, told)
                 finished.append(record)
