@@ -46,6 +46,10 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "random": ("random", {}),
     "optuna_tpe": ("optuna", {"sampler": "tpe"}),
     "evolutionary": ("evolutionary", {}),
+    "auto": ("auto", {}),
+    "bohb": ("bohb", {"model": "tpe"}),
+    "bohb_auto": ("bohb", {}),
+    "dehb": ("dehb", {}),
 }
 SCHEDULERS = ("none", "asha", "hyperband")
 BASELINE_TRIALS = 100
@@ -135,7 +139,8 @@ def run_pair(strategy_name: str, scheduler_kind: str, task: str, seed: int, *,
                 if scheduler is not None:
                     scheduler.on_trial_complete(None, trial["tune"], result)
                 state = TrialState.COMPLETE if finished else TrialState.PRUNED
-                strategy.tell(trial["id"], TrialResult(value, state, step=trial["epoch"]))
+                curve = tuple((e + 1, float(v)) for e, v in enumerate(trial["curve"][:trial["epoch"]]))
+                strategy.tell(trial["id"], TrialResult(value, state, step=trial["epoch"], curve=curve))
                 del running[worker]
             if reached is not None or spent >= cap:
                 done = True

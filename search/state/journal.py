@@ -17,9 +17,11 @@ Lines, each one JSON object::
     {"type": "resubmit", "strategy": "optuna", "trial": 0, "tune_id": "...", "session": 2}
     {"type": "tell", "strategy": "optuna", "trial": 0, "state": "COMPLETE", "value": 0.93}
     {"type": "tell", ..., "value": 0.93, "values": [0.93, 52000], "constraints": [-48000]}
+    {"type": "tell", ..., "state": "PRUNED", "value": 0.81, "step": 3, "curve": [[1, 0.7], [2, 0.78], [3, 0.81]]}
     {"type": "end", "status": "FINISHED"}
 
-(the second tell: a campaign with several ``objectives`` and ``constraints``.)
+(the second tell: a campaign with several ``objectives`` and ``constraints``; the third: the
+metric after each epoch, ``TrialResult.curve``, which multi-fidelity strategies learn from.)
 
 Every line is written whole and flushed to the OS at once (a killed process loses nothing);
 ``fsync`` runs at most every :data:`FSYNC_EVERY_S` and on session and end lines, so a machine
@@ -118,12 +120,13 @@ class Tell:
     step: int | None = None
     values: tuple[float | None, ...] | None = None
     constraints: tuple[float, ...] = ()
+    curve: tuple[tuple[int, float], ...] = ()
 
     @property
     def result(self) -> TrialResult:
         """What the strategy was told."""
         return TrialResult(self.value, TrialState(self.state), self.step, self.values,
-                           self.constraints)
+                           self.constraints, self.curve)
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,8 @@ class Journal:
             record["values"] = [_number_or_none(v) for v in result.values]
         if result.constraints:
             record["constraints"] = [_number_or_none(c) for c in result.constraints]
+        if result.curve:
+            record["curve"] = [[int(epoch), float(value)] for epoch, value in result.curve]
         self._append(record)
 
     def end(self, status: str) -> None:
@@ -379,7 +384,8 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "end": {"status": (str,)},
 }
 _OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {
-    "tell": {"step": (int, type(None)), "values": (list,), "constraints": (list,)}}
+    "tell": {"step": (int, type(None)), "values": (list,), "constraints": (list,),
+             "curve": (list,)}}
 
 
 def _number_or_none(value: Any) -> float | None:
@@ -389,6 +395,14 @@ def _number_or_none(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def _is_point(point: Any) -> bool:
+    """An ``[epoch, value]`` pair of a journaled curve: an int and a finite number."""
+    return (isinstance(point, list) and len(point) == 2
+            and isinstance(point[0], int) and not isinstance(point[0], bool)
+            and isinstance(point[1], (int, float)) and not isinstance(point[1], bool)
+            and math.isfinite(point[1]))
 
 
 def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -412,7 +426,11 @@ def _checked(path: Path, number: int, record: dict[str, Any]) -> dict[str, Any]:
             allowed = "a list of numbers" if types == (list,) else "an int"
             raise JournalError(f"{where}: {name!r} of a {kind} record must be {allowed}, got "
                                f"{value!r}; refusing to resume.")
-        if isinstance(value, list) and any(
+        if name == "curve" and isinstance(value, list):
+            if not all(_is_point(point) for point in value):
+                raise JournalError(f"{where}: 'curve' of a {kind} record must hold [epoch, value] "
+                                   f"pairs of numbers, got {value!r}; refusing to resume.")
+        elif isinstance(value, list) and any(
                 isinstance(v, bool) or not isinstance(v, (int, float, type(None))) for v in value):
             raise JournalError(f"{where}: {name!r} of a {kind} record must hold numbers or null, "
                                f"got {value!r}; refusing to resume.")
@@ -454,4 +472,5 @@ def _event(path: Path, number: int, record: dict[str, Any]) -> Event:
             record["values"] = tuple(record["values"])
         record["constraints"] = tuple(float("inf") if c is None else float(c)
                                       for c in record.get("constraints", ()))
+        record["curve"] = tuple((int(e), float(v)) for e, v in record.get("curve", ()))
     return cls(**record)

@@ -130,7 +130,7 @@ class AutoStrategy(OptunaStrategy):
         _check_int("n_initial", n_initial, 0)
         self.decisions = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
                                  multi=directions is not None and len(directions) > 1)
-        self._auto = AutoSampler([(d.first, _sampler(d.model, seed)) for d in self.decisions])
+        self._auto = AutoSampler([(d.first, make_sampler(d.model, seed)) for d in self.decisions])
         super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions,
                          n_constraints=n_constraints, sampler="random")
         self.sampler_name = "auto"
@@ -146,16 +146,9 @@ def _decide(space: Space, budget: int, n_initial: int, gp_max_params: int, gp_ma
     """The plan: which model from which trial, and why."""
     params = list(space)
     numeric = sum(not isinstance(p, Categorical) for p in params)
-    conditional = [p.name for p in params if getattr(p, "when", None)]
     decisions = [Decision(0, "sobol", f"initial design: {n_initial} scrambled Sobol points "
                                       "cover the box")] if n_initial else []
-    reasons = []
-    if len(params) > gp_max_params:
-        reasons.append(f"{len(params)} parameters (GP: at most {gp_max_params})")
-    if numeric * 2 < len(params):
-        reasons.append(f"{len(params) - numeric} of {len(params)} parameters are categorical")
-    if conditional:
-        reasons.append(f"conditional parameters ({', '.join(conditional)})")
+    reasons = gp_misfits(space, gp_max_params)
     if multi:
         reasons.append("several objectives")
     if reasons or gp_max_trials <= n_initial:
@@ -170,8 +163,25 @@ def _decide(space: Space, budget: int, n_initial: int, gp_max_params: int, gp_ma
     return decisions
 
 
-def _sampler(model: str, seed: int) -> optuna.samplers.BaseSampler:
-    """A model's Optuna sampler (each reads the trials' constraints, ``Trial.set_constraint``)."""
+def gp_misfits(space: Space, gp_max_params: int) -> list[str]:
+    """Why a GP is the wrong model for ``space`` (empty when it suits): more than
+    ``gp_max_params`` parameters, mostly categorical ones, or conditional ones."""
+    params = list(space)
+    numeric = sum(not isinstance(p, Categorical) for p in params)
+    conditional = [p.name for p in params if getattr(p, "when", None)]
+    reasons = []
+    if len(params) > gp_max_params:
+        reasons.append(f"{len(params)} parameters (GP: at most {gp_max_params})")
+    if numeric * 2 < len(params):
+        reasons.append(f"{len(params) - numeric} of {len(params)} parameters are categorical")
+    if conditional:
+        reasons.append(f"conditional parameters ({', '.join(conditional)})")
+    return reasons
+
+
+def make_sampler(model: str, seed: int) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler of ``model`` (``sobol``, ``gp`` or ``tpe``), as ``auto`` uses it
+    (each reads the trials' constraints, ``Trial.set_constraint``)."""
     with warnings.catch_warnings():  # (QMC, and TPE's group, are marked experimental)
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if model == "sobol":

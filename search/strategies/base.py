@@ -59,6 +59,11 @@ class TrialResult:
     is past it, ``<= 0`` when the limit is kept (Optuna's convention). A trial that breaks a
     limit is *infeasible*: it still has values, but no feasible trial ranks below it.
 
+    ``curve`` holds the campaign metric after each epoch the trial reported, as ``(epoch,
+    value)`` pairs in order (non-finite values left out): the data multi-fidelity strategies
+    fit their models on (the value a trial had at each rung of a scheduler). It may miss
+    epochs, e.g. those trained before a resume, and is empty when nothing was reported.
+
     A COMPLETE result whose value (or any of ``values``) is missing, NaN or infinite counts as
     FAILED: see :attr:`effective_state`. NaN therefore never becomes a best value.
     """
@@ -68,6 +73,14 @@ class TrialResult:
     step: int | None = None  # the epoch the trial reached (a PRUNED trial's value is from it)
     values: tuple[float | None, ...] | None = None  # every objective's, when there are several
     constraints: tuple[float, ...] = ()  # per hard limit: > 0 breaks it by that much
+    curve: tuple[tuple[int, float], ...] = ()  # (epoch, campaign metric), in order
+
+    def value_at(self, epoch: int) -> float | None:
+        """The campaign metric after ``epoch`` (from :attr:`curve`), or ``None`` if unknown."""
+        for reached, value in self.curve:
+            if reached == epoch:
+                return value
+        return None
 
     @property
     def effective_state(self) -> TrialState:

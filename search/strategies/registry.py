@@ -25,6 +25,8 @@ from sweepforge.spaces import Space
 
 from .auto import AutoStrategy
 from .base import Mode, Strategy, StrategyError
+from .bohb import BohbStrategy
+from .dehb import DehbStrategy
 from .evolutionary import EvolutionaryStrategy
 from .grid import GridStrategy
 from .optuna_study import OptunaStrategy
@@ -74,7 +76,8 @@ def register_strategy(cls: type[StrategyT]) -> type[StrategyT]:
     return cls
 
 
-for _builtin in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrategy, AutoStrategy):
+for _builtin in (GridStrategy, RandomStrategy, OptunaStrategy, EvolutionaryStrategy, AutoStrategy,
+                 BohbStrategy, DehbStrategy):
     register_strategy(_builtin)
 
 # Keyword arguments every strategy takes from the campaign rather than from its options.

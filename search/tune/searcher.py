@@ -18,7 +18,8 @@ at the kill are handed out again first (:meth:`CampaignSearcher.resubmit`), same
 Early stopping: with ``stops_early`` (the campaign has an ASHA, Hyperband or median scheduler),
 a trial that ends without error before the epochs it was planned for was stopped by the
 scheduler; it is told to its strategy as PRUNED, with its last value and the epoch it reached
-(``TrialResult.step``). A strategy's ``epoch_budget`` counts every epoch its trials trained (each
+(``TrialResult.step``), and with the metric after each epoch it trained (``TrialResult.curve``:
+what the multi-fidelity strategies fit on). A strategy's ``epoch_budget`` counts every epoch its trials trained (each
 result Tune receives is one epoch); a new trial starts only while the budget still holds a whole
 trial beyond what the running ones may train (see ``Budget`` in :mod:`.config`).
 
@@ -29,6 +30,7 @@ epoch); the searcher's own ``metric`` is the first objective.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search import Searcher
 
+from ..schema import is_finite_number
 from ..strategies.base import Strategy, TrialResult, TrialState
 from ..strategies.objectives import Objectives
 from .ask_cost import AskCost
@@ -101,6 +104,7 @@ class CampaignSearcher(Searcher):
         self._exhausted: set[str] = set()
         self._focus: str | None = None  # ask only this strategy (PBT: one population each)
         self._last_values: dict[str, Any] = {}
+        self._curves: dict[str, list[tuple[int, float]]] = {}  # Ray trial id -> (epoch, value)
         self._resubmit: deque[tuple[str, int, dict[str, Any], str | None]] = deque()
         self._told: dict[str, tuple[str, int, TrialResult]] = {}  # told, not yet journaled
 
@@ -249,6 +253,9 @@ class CampaignSearcher(Searcher):
         epoch = result.get("epoch")
         if isinstance(epoch, (int, float)) and not isinstance(epoch, bool):
             self._last_epoch[trial_id] = int(epoch)
+            value = result.get(self.value_metric)
+            if is_finite_number(value):
+                self._curves.setdefault(trial_id, []).append((int(epoch), float(value)))
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -263,6 +270,7 @@ class CampaignSearcher(Searcher):
                 self.ask_cost.trained(result["time_total_s"])
         self._last_iteration.pop(trial_id, None)
         reached = self._last_epoch.pop(trial_id, None)
+        curve = tuple(self._curves.pop(trial_id, ()))
         planned = self._planned.pop(trial_id, None)
         self._epochs_spent[name] += self._trained.pop(trial_id, 0)
         state = TrialState.FAILED if error else TrialState.COMPLETE
@@ -273,5 +281,6 @@ class CampaignSearcher(Searcher):
             told = self.objectives.result(result or {}, state, reached, value=value)
         else:
             told = TrialResult(value=value, state=state, step=reached)
+        told = dataclasses.replace(told, curve=curve)
         self.strategies[name].tell(own_id, told)
         self._told[trial_id] = (name, own_id, told)

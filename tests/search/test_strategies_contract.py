@@ -43,6 +43,8 @@ CASES = {
     "optuna-cmaes": ("optuna", {"sampler": "cmaes", "n_startup_trials": 2}),
     "evolutionary": ("evolutionary", {"population_size": 6}),
     "auto": ("auto", {"n_initial": 4}),  # (this space is conditional: Sobol, then TPE)
+    "bohb": ("bohb", {"n_initial": 4, "min_points": 4}),
+    "dehb": ("dehb", {"n_initial": 4}),
 }
 
 

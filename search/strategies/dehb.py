@@ -1,0 +1,141 @@
+"""``dehb``: differential evolution on the rungs of the campaign's scheduler (DEHB-style).
+
+DEHB (Awad, Mallik and Hutter, IJCAI 2021) runs differential evolution inside Hyperband's
+brackets: each budget keeps a population, fed by the configs promoted from the budget below,
+and new configs are mutants of the population of the highest budget that has one. Here the
+brackets are the campaign's ``scheduler:`` (Ray Tune's ASHA or Hyperband, unchanged), which
+decides who climbs; this strategy breeds the newcomers:
+
+* **Initial design**: the first ``n_initial`` trials, and every trial until some epoch has
+  ``min_points`` values, are points of a scrambled Sobol sequence in the space's unit cube.
+* **Parents**: the population is every trial with a value at the highest epoch that has at
+  least ``min_points`` of them (:class:`~.rungs.RungTable`): the trials the scheduler let climb
+  that far, ranked by their value there, not mixed with one-epoch values.
+* **Mutation** (rand-to-best flavour, as DEHB's ``rand1`` with a biased base): a base vector
+  from the best ``top_fraction`` of that population, plus ``mutation_factor`` times the
+  difference of two other members. **Crossover**: DEAP's ``tools.cxUniform`` swaps each
+  coordinate of the mutant with a target's (a member of the population's better half) with
+  probability ``1 - crossover_prob``, and one coordinate always comes from the mutant (binomial
+  crossover). The child is clipped into the unit cube and decoded (:meth:`Space.decode`).
+
+DEAP has no differential-evolution operators (its DE example writes the mutation by hand), so
+the mutation's one line is written here; the crossover is DEAP's. Without a scheduler every
+trial reaches its last epoch and this is asynchronous DE on final values. It optimises one
+objective. Deterministic: its own ``random.Random`` and Sobol generator, seeded from ``seed``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from typing import Any
+
+import numpy as np
+from deap import tools
+from scipy.stats import qmc
+
+from sweepforge.spaces import Space
+
+from .base import Mode, Strategy, StrategyError, TrialResult
+from .bohb import check_int
+from .rungs import RungTable, fidelity_points
+
+
+class DehbStrategy(Strategy):
+    """Differential evolution fed by the highest full rung (module docstring).
+
+    Args:
+        n_initial: Sobol trials before any breeding; ``None``: ``min(10, budget // 4)``.
+        min_points: values an epoch needs to be the parents' population; ``None``: the number
+            of parameters + 2, at least 4 (a base and a difference of two others).
+        mutation_factor: ``F``, the scale of the difference vector (DEHB's default 0.5).
+        crossover_prob: the chance each coordinate comes from the mutant (DEHB's default 0.5).
+        top_fraction: the share of the population a base vector is drawn from (1.0: rand/1).
+
+    Example:
+        >>> from sweepforge.spaces import Space
+        >>> space = Space.from_dict({"x": {"type": "float", "low": -1.0, "high": 1.0}})
+        >>> strategy = DehbStrategy(space, budget=12, seed=0, mode="min")
+        >>> while (spec := strategy.ask()) is not None:
+        ...     strategy.tell(spec.trial_id, TrialResult(spec.config["x"] ** 2))
+        >>> strategy.best_value < 0.05
+        True
+    """
+
+    name = "dehb"
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        budget: int,
+        seed: int = 0,
+        mode: Mode = "max",
+        n_initial: int | None = None,
+        min_points: int | None = None,
+        mutation_factor: float = 0.5,
+        crossover_prob: float = 0.5,
+        top_fraction: float = 1 / 3,
+    ):
+        super().__init__(space, budget=budget, seed=seed, mode=mode)
+        if n_initial is None:
+            n_initial = min(10, budget // 4)
+        if min_points is None:
+            min_points = max(4, len(space) + 2)
+        check_int("dehb", "n_initial", n_initial, 0)
+        check_int("dehb", "min_points", min_points, 4)
+        for option, value, low, high in (("mutation_factor", mutation_factor, 0.0, 2.0),
+                                         ("crossover_prob", crossover_prob, 0.0, 1.0),
+                                         ("top_fraction", top_fraction, 0.0, 1.0)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not low < value <= high:
+                raise StrategyError(f"dehb: option `{option}` must be a number in ({low}, "
+                                    f"{high}], but got {option}={value!r}.")
+        self.n_initial = n_initial
+        self.min_points = min_points
+        self.mutation_factor = float(mutation_factor)
+        self.crossover_prob = float(crossover_prob)
+        self.top_fraction = float(top_fraction)
+        self.rungs = RungTable()
+        self._random = random.Random(seed)
+        self._sobol = qmc.Sobol(d=max(1, len(space)), scramble=True, seed=seed)
+        self._vectors: dict[int, list[float]] = {}  # trial id -> its unit-cube genome
+
+    def _propose(self, trial_id: int) -> dict[str, Any]:
+        epoch = self.rungs.highest(self.min_points) if trial_id >= self.n_initial else None
+        if epoch is None:
+            with warnings.catch_warnings():  # (Sobol prefers powers of two; any count works)
+                warnings.simplefilter("ignore", UserWarning)
+                vector = [float(u) for u in self._sobol.random(1)[0][: len(self.space)]]
+        else:
+            vector = self._breed(epoch)
+        self._vectors[trial_id] = vector
+        return self.space.decode(vector)
+
+    def _breed(self, epoch: int) -> list[float]:
+        told = [(value, trial) for trial, value in self.rungs.at(epoch)]
+        ranked = [trial for _, trial in sorted(told, key=lambda vt: vt[0],
+                                               reverse=self.mode == "max")]
+        rng = self._random
+        top = ranked[: max(1, math.ceil(self.top_fraction * len(ranked)))]
+        base = rng.choice(top)
+        b, c = rng.sample([t for t in ranked if t != base], 2)
+        genomes = {t: np.asarray(self._vectors[t]) for t in (base, b, c)}
+        mutant = genomes[base] + self.mutation_factor * (genomes[b] - genomes[c])
+        target = list(self._vectors[rng.choice(ranked[: max(1, len(ranked) // 2)])])
+        child = [float(x) for x in mutant]
+        keep = rng.randrange(len(child))  # binomial crossover: this coordinate is the mutant's
+        kept = child[keep]
+        state = random.getstate()  # DEAP's operators draw from the global generator
+        random.setstate(rng.getstate())
+        try:
+            tools.cxUniform(child, target, indpb=1.0 - self.crossover_prob)
+        finally:
+            rng.setstate(random.getstate())
+            random.setstate(state)
+        child[keep] = kept
+        return [min(1.0, max(0.0, x)) for x in child]
+
+    def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
+        self.rungs.add(trial_id, fidelity_points(result))

@@ -1,0 +1,223 @@
+"""The multi-fidelity strategies (``bohb``, ``dehb``): what they learn from each rung, and a real
+campaign with ASHA and an epoch budget on Ray Tune and MLflow (the LCBench surrogate)."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from benchmarks import lcbench
+from sweepforge.search import Campaign
+from sweepforge.search.config import parse_campaign_config
+from sweepforge.search.plan import plan_campaign
+from sweepforge.search.state.journal import JOURNAL_FILE, Journal, read_journal, replay
+from sweepforge.search.strategies.base import StrategyError, TrialResult, TrialState
+from sweepforge.search.strategies.registry import make_strategy
+from sweepforge.search.strategies.rungs import FULL, RungTable, fidelity_points
+from sweepforge.spaces import Space
+
+LINE = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+BOX = Space.from_dict({name: {"type": "float", "low": -1.0, "high": 1.0} for name in "abcd"})
+
+
+def deceptive(x: float, epochs: int) -> tuple[tuple[int, float], ...]:
+    """A learning curve whose first epoch ranks configs the wrong way round: large ``x`` starts
+    fast, small ``x`` ends best (higher is better)."""
+    return tuple((e, (x if e == 1 else 1.0 - x) + 0.01 * e) for e in range(1, epochs + 1))
+
+
+def drive(strategy, curve_of, stop_after) -> list[dict]:
+    """A plain loop standing in for a scheduler: trial i trains ``stop_after(i)`` epochs."""
+    configs = []
+    while (spec := strategy.ask()) is not None:
+        epochs = stop_after(spec.trial_id)
+        curve = curve_of(spec.config, epochs)
+        state = TrialState.COMPLETE if epochs == 3 else TrialState.PRUNED
+        strategy.tell(spec.trial_id, TrialResult(curve[-1][1], state, step=epochs, curve=curve))
+        configs.append(spec.config)
+    return configs
+
+
+# --- the rung table -----------------------------------------------------------------------------
+
+def test_a_trial_counts_at_each_epoch_it_reached_and_the_highest_full_epoch_is_chosen():
+    table = RungTable()
+    table.add(0, ((1, 0.5), (2, 0.6), (3, 0.7)))
+    table.add(1, ((1, 0.4),))
+    table.add(2, ((1, 0.9), (2, 0.8), (3, 0.95)))
+    assert table.highest(3) == 1 and table.highest(2) == 3 and table.highest(4) is None
+    assert table.at(3) == [(0, 0.7), (2, 0.95)]
+
+
+def test_what_a_model_may_learn_from_a_result():
+    curve = ((1, 0.5), (2, 0.6))
+    assert fidelity_points(TrialResult(0.6, TrialState.PRUNED, step=2, curve=curve)) == curve
+    assert fidelity_points(TrialResult(0.6, step=2)) == ((2, 0.6),)
+    assert fidelity_points(TrialResult(0.6)) == ((FULL, 0.6),)
+    assert fidelity_points(TrialResult(None, TrialState.FAILED, curve=curve)) == ()
+    assert fidelity_points(TrialResult(0.6, curve=curve, constraints=(1.0,))) == ()
+    assert fidelity_points(TrialResult(math.nan)) == ()
+
+
+# --- bohb ---------------------------------------------------------------------------------------
+
+def test_bohb_fits_on_the_highest_epoch_with_enough_values_and_logs_the_switch():
+    strategy = make_strategy("bohb", LINE, budget=40, seed=0, mode="max",
+                             options={"model": "tpe", "n_initial": 4, "min_points": 5})
+    # every third trial runs 3 epochs, the others stop after one (as ASHA at factor 3)
+    drive(strategy, lambda c, n: deceptive(c["x"], n), lambda i: 3 if i % 3 == 0 else 1)
+    models = [d.model for d in strategy.decisions]
+    assert models[0] == "sobol on initial design"
+    assert "tpe on epoch 1" in models and models[-1] == "tpe on epoch 3"
+    switch = next(d for d in strategy.decisions if d.model == "tpe on epoch 3")
+    # the switch came when the fifth trial with three epochs had been told (trial 12)
+    assert switch.first == 13 and "at least 5 values" in switch.why
+    assert len(strategy.rungs.at(3)) == 14 and len(strategy.rungs.at(1)) == 40
+
+
+def test_bohb_follows_the_last_epoch_not_the_misleading_first():
+    """On a curve whose first epoch ranks configs the wrong way round, the model on the highest
+    rung asks small x (the final optimum), though most trials tell it only one epoch."""
+    strategy = make_strategy("bohb", LINE, budget=60, seed=1, mode="max",
+                             options={"model": "tpe", "n_initial": 6, "min_points": 5})
+    configs = drive(strategy, lambda c, n: deceptive(c["x"], n), lambda i: 3 if i % 3 == 0 else 1)
+    assert statistics.fmean(c["x"] for c in configs[30:]) < 0.3
+
+
+def test_bohb_replays_from_its_journal_curves_included(tmp_path):
+    options = {"model": "tpe", "n_initial": 3, "min_points": 3}
+    first = make_strategy("bohb", LINE, budget=15, seed=4, mode="max", options=options)
+    journal = Journal.create(tmp_path, campaign_id="0123456789ab", name="n", config={},
+                             strategies=["bohb"])
+    asked = []
+    while (spec := first.ask()) is not None:
+        journal.ask("bohb", spec.trial_id, spec.config, f"t{spec.trial_id}", 1)
+        epochs = 3 if spec.trial_id % 2 else 1
+        curve = deceptive(spec.config["x"], epochs)
+        journal.tell("bohb", spec.trial_id, TrialResult(curve[-1][1], step=epochs, curve=curve))
+        first.tell(spec.trial_id, TrialResult(curve[-1][1], step=epochs, curve=curve))
+        asked.append(spec.config)
+    journal.close()
+    tells = [json.loads(line) for line in (tmp_path / JOURNAL_FILE).read_text().splitlines()
+             if '"tell"' in line]
+    assert [epoch for epoch, _ in tells[1]["curve"]] == [1, 2, 3]  # trial 1 ran 3 epochs
+    assert tells[1]["curve"][-1][1] == pytest.approx(tells[1]["value"])
+    again = make_strategy("bohb", LINE, budget=15, seed=4, mode="max", options=options)
+    replay(read_journal(tmp_path)[1], {"bohb": again})  # raises if an ask differs
+    assert again.decisions == first.decisions
+    assert again.rungs.values == first.rungs.values
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"model": "smac"}, "bohb: option `model` must be one of ['auto', 'tpe', 'gp'], but got model='smac'"),
+    ({"min_points": 0}, "bohb: option `min_points` must be an int >= 1, but got min_points=0"),
+])
+def test_bohb_refuses_bad_options_naming_them(options, message):
+    with pytest.raises(StrategyError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        make_strategy("bohb", LINE, budget=5, seed=0, mode="max", options=options)
+
+
+def test_bohb_takes_the_gp_for_a_small_continuous_space_and_tpe_when_an_epoch_grows():
+    strategy = make_strategy("bohb", BOX, budget=14, seed=0, mode="min",
+                             options={"n_initial": 4, "min_points": 4, "gp_max_trials": 6})
+    while (spec := strategy.ask()) is not None:
+        value = sum(v * v for v in spec.config.values())
+        strategy.tell(spec.trial_id, TrialResult(value, step=1, curve=((1, value),)))
+    assert [d.model for d in strategy.decisions] == [
+        "sobol on initial design", "gp on epoch 1", "tpe on epoch 1"]
+    assert "gp_max_trials=6" in strategy.decisions[-1].why
+
+
+# --- dehb ---------------------------------------------------------------------------------------
+
+def test_dehb_breeds_from_the_highest_full_rung():
+    """Parents come from epoch 3 once it has 5 values (from trial 13), so the children move to
+    the last epoch's optimum (small x), not the first epoch's (large x)."""
+    strategy = make_strategy("dehb", LINE, budget=40, seed=0, mode="max",
+                             options={"n_initial": 12, "min_points": 5})
+    configs = drive(strategy, lambda c, n: deceptive(c["x"], n), lambda i: 3 if i % 3 == 0 else 1)
+    assert len(strategy.rungs.at(3)) == 14
+    assert statistics.fmean(c["x"] for c in configs[-15:]) < 0.25
+
+
+def test_dehb_beats_random_search_on_a_smooth_function():
+    def best(kind, seed):
+        strategy = make_strategy(kind, BOX, budget=60, seed=seed, mode="min")
+        while (spec := strategy.ask()) is not None:
+            strategy.tell(spec.trial_id, TrialResult(
+                sum((v - 0.3) ** 2 for v in spec.config.values())))
+        return strategy.best_value
+
+    dehb = statistics.median(best("dehb", seed) for seed in range(5))
+    random = statistics.median(best("random", seed) for seed in range(5))
+    assert dehb < random / 2, (dehb, random)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"mutation_factor": 0}, "dehb: option `mutation_factor` must be a number in (0.0, 2.0], but got mutation_factor=0"),
+    ({"crossover_prob": 1.5}, "dehb: option `crossover_prob` must be a number in (0.0, 1.0]"),
+    ({"min_points": 3}, "dehb: option `min_points` must be an int >= 4"),
+])
+def test_dehb_refuses_bad_options_naming_them(options, message):
+    with pytest.raises(StrategyError) as err:
+        make_strategy("dehb", LINE, budget=5, seed=0, mode="max", options=options)
+    assert message in str(err.value)
+
+
+# --- a real campaign ----------------------------------------------------------------------------
+
+LC_SPACE = {k: lcbench.SPACE[k] for k in ("learning_rate", "momentum", "max_dropout", "num_layers")}
+
+
+@pytest.mark.slow
+def test_an_asha_campaign_with_an_epoch_budget_feeds_bohb_and_dehb_their_curves(
+        ray_local, tmp_path):
+    """Ray Tune's ASHA stops trials; each strategy is told the metric after every epoch its
+    trial trained (the journal holds it, equal to MLflow's history of the run), the epoch
+    budget holds, the journal replays into fresh strategies, and bohb logs its decisions."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = parse_campaign_config({
+        "name": "lc-multifidelity", "trainable": "lcbench", "dataset": "lcbench_placeholder",
+        "metric": "val_accuracy", "budget": {"epochs": 120, "max_epochs": 27},
+        "fixed": {"task": "3945"}, "space": LC_SPACE,
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 3},
+        "strategies": {"bohb": {"n_initial": 4, "min_points": 4, "model": "tpe"},
+                       "dehb": {"n_initial": 4}},
+    })
+    result = Campaign(config, tracking_uri=store, state_dir=tmp_path / "state").run()
+
+    trials = result.trials
+    assert set(trials["strategy"]) == {"bohb", "dehb"} and (trials["state"] == "PRUNED").any()
+    for row in result.summary.itertuples():
+        assert 27 < row.epochs <= 120 and row.trials > 120 // 27
+
+    journal = next(Path(tmp_path / "state").rglob(JOURNAL_FILE))
+    tells = [json.loads(line) for line in journal.read_text().splitlines() if '"tell"' in line]
+    client = MlflowClient(store)
+    by_key = {(r.strategy, r.trial_id): r.run_id for r in trials.itertuples()}
+    for tell in tells:
+        history = client.get_metric_history(by_key[(tell["strategy"], tell["trial"])],
+                                            "val_accuracy")
+        assert [v for _, v in tell["curve"]] == pytest.approx(
+            [m.value for m in sorted(history, key=lambda m: m.step)])
+        assert tell["curve"][-1][0] == tell.get("step", tell["curve"][-1][0])
+
+    plan = plan_campaign(config)
+    fresh = {name: plan.new_strategy(name) for name in ("bohb", "dehb")}
+    _, events = read_journal(journal.parent)
+    replay(events, fresh)  # every replayed ask equals the journaled one, or this raises
+    assert fresh["bohb"].rungs.values and fresh["dehb"].rungs.values
+
+    query = (f"tags.`sweepforge.kind` = 'strategy' and "
+             f"tags.`sweepforge.campaign_id` = '{result.campaign_id}'")
+    run = {r.info.run_name: r for r in client.search_runs([result.experiment_id], query)}["bohb"]
+    with open(client.download_artifacts(run.info.run_id, "decisions.json")) as file:
+        decisions = json.load(file)
+    assert decisions[0]["model"] == "sobol on initial design"
+    assert any(d["model"].startswith("tpe on epoch") for d in decisions[1:])
+
