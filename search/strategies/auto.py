@@ -120,7 +120,7 @@ class AutoStrategy(OptunaStrategy):
         n_constraints: int = 0,
         n_initial: int | None = None,
         gp_max_params: int = 12,
-        gp_max_trials: int = 200,
+        gp_max_trials: int = 100,
     ):
         for option, value, low in (("gp_max_params", gp_max_params, 0),
                                    ("gp_max_trials", gp_max_trials, 0)):

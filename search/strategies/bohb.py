@@ -85,7 +85,7 @@ class BohbStrategy(Strategy):
         n_initial: int | None = None,
         min_points: int | None = None,
         gp_max_params: int = 12,
-        gp_max_trials: int = 200,
+        gp_max_trials: int = 100,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode)
         if model not in MODELS:

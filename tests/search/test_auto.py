@@ -43,7 +43,7 @@ def models(strategy):
 
 def test_a_small_numeric_space_gets_sobol_then_a_gp_then_tpe_past_gp_max_trials():
     strategy = AutoStrategy(NUMERIC, budget=300, seed=0, mode="min")
-    assert models(strategy) == [(0, "sobol"), (10, "gp"), (200, "tpe")]
+    assert models(strategy) == [(0, "sobol"), (10, "gp"), (100, "tpe")]
     assert strategy.model_at(9) == "sobol" and strategy.model_at(10) == "gp"
     assert strategy.model_at(250) == "tpe"
     assert "GP's ask grows" in strategy.decisions[-1].why
