@@ -267,6 +267,11 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     parser.add_argument("--plot", type=Path, default=RESULTS / "search_efficiency.png")
     parser.add_argument("--json", type=Path, default=None, help="write the mean curves here")
     parser.add_argument("--quick", action="store_true", help="2 tasks x 1 seed x 25, no plot")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, +1, ...")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="write every run's best-so-far curve here (JSON), to merge later")
+    parser.add_argument("--from-runs", type=Path, nargs="+", default=None,
+                        help="score the runs saved by --runs instead of running anything")
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks, args.seeds, args.budget, args.plot = 2, 1, 25, None
@@ -279,14 +284,27 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     tasks = shared_lcbench().tasks[: args.tasks]
     started = time.strftime("%Y-%m-%d %H:%M")
     ref = reference(tasks, args.reference_size, cache=not args.quick)
-    jobs = [(n, t, s, args.budget) for t in tasks for s in range(args.seeds) for n in names]
-    curves, spent = {}, {n: [] for n in names}
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(n, t, s, args.budget) for t in tasks for s in seeds for n in names]
+    curves, took = {}, {}
+    for path in args.from_runs or ():
+        for key, saved in json.loads(path.read_text()).items():
+            name, task, seed = key.split("|")
+            if name in names and task in tasks:
+                curves[name, task, int(seed)] = np.asarray(saved["curve"])[: args.budget]
+                took[name, task, int(seed)] = saved["seconds"]
+    if args.from_runs:
+        jobs = []
     run: Callable = Pool(args.jobs).imap_unordered if args.jobs > 1 else map
     for done, (name, task, seed, curve, seconds) in enumerate(run(_one, jobs), 1):
-        curves[name, task, seed] = curve
-        spent[name].append(seconds)
+        curves[name, task, seed], took[name, task, seed] = curve, seconds
         if done % max(1, len(jobs) // 20) == 0:
             print(f"  {done}/{len(jobs)} runs", flush=True)
+        if args.runs:  # after every run: a kill loses one run, not all
+            args.runs.write_text(json.dumps({
+                "|".join(map(str, key)): {"curve": [float(x) for x in c], "seconds": took[key]}
+                for key, c in curves.items()}))
+    spent = {n: [t for key, t in took.items() if key[0] == n] for n in names}
     regrets = score(curves, ref)
     seconds = {n: float(np.median(v)) for n, v in spent.items()}
     print(f"{len(tasks)} tasks x {args.seeds} seeds, budget {args.budget}; reference: "
