@@ -125,7 +125,7 @@ class BohbStrategy(Strategy):
             study, model = self._design, "sobol"
         else:
             study = self._study(epoch)
-            told = len(self.rungs.values.get(epoch, ()))
+            told = self.rungs.count(epoch)
             model = "gp" if self._gp_suits and (self.model == "gp"
                                                 or told <= self.gp_max_trials) else "tpe"
             study.sampler = self._sampler(epoch, model)
@@ -177,7 +177,7 @@ class BohbStrategy(Strategy):
             why = "no epoch has enough values yet" if trial_id >= self.n_initial else \
                 f"the first {self.n_initial} trials"
         else:
-            told = len(self.rungs.values.get(epoch, ()))
+            told = self.rungs.count(epoch)
             why = (f"the highest epoch with at least {self.min_points} values ({told})"
                    + (f"; more than gp_max_trials={self.gp_max_trials}"
                       if self._gp_suits and model == "tpe" else ""))

@@ -128,7 +128,8 @@ def make_strategy(
             raise StrategyError(
                 f"strategy '{kind}' optimises one objective, but the campaign has "
                 f"{len(directions)} (objectives:); give it one objective, or use a strategy "
-                "that handles several: random, grid, optuna, evolutionary.")
+                "that handles several: "
+                f"{', '.join(n for n, c in STRATEGIES.items() if c.handles_objectives)}.")
         return cls(space, budget=budget, seed=seed, mode=mode, directions=tuple(directions),
                    **options)
     return cls(space, budget=budget, seed=seed, mode=mode, **options)

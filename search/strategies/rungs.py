@@ -54,6 +54,10 @@ class RungTable:
         full = [epoch for epoch, told in self.values.items() if len(told) >= min_points]
         return max(full) if full else None
 
+    def count(self, epoch: int) -> int:
+        """How many trials have a value at ``epoch``."""
+        return len(self.values.get(epoch, ()))
+
     def at(self, epoch: int) -> list[tuple[int, float]]:
         """``(trial id, value)`` of every trial with a value at ``epoch``."""
         return list(self.values.get(epoch, ()))
