@@ -40,3 +40,9 @@ def test_summary_counts_misses_as_the_cap_and_speedups_against_the_baseline():
     assert table[("grid", "none")]["reached"] == 0
     assert table[("grid", "none")]["median_epochs"] == es.CAP
     assert "| random | asha | 1/1 | 100 | 10.0x | 10.0x |" in es.markdown(es.summarise(rows))
+
+
+@pytest.mark.parametrize("strategy", ["bohb", "dehb"])
+def test_the_multifidelity_strategies_learn_from_the_curves_the_pool_tells(strategy):
+    asha = es.run_pair(strategy, "asha", "3945", 0, max_trials=40)
+    assert asha["trials"] == 40 and asha["epochs"] < 40 * es.MAX_EPOCH / 2  # many stopped

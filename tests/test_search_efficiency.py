@@ -43,3 +43,18 @@ def test_the_interior_grid_never_takes_a_range_end_and_is_undone_after():
     assert np.allclose(sorted({p["lr"] for p in inside}), [10**-3.5, 10**-2.5, 10**-1.5])
     assert {p["units"] for p in inside} == {102, 256, 645}  # nearest ints to the midpoints
     assert [space.grid_point(i, 3) for i in range(space.grid_size(3))] == ends  # undone
+
+
+def test_saved_runs_score_the_same_when_read_back(tmp_path):
+    """--runs writes each run's curve as it ends; --from-runs scores them without running, so
+    the full protocol can run in batches (seeds 0-2, then 3-4) and be scored as one."""
+    runs = tmp_path / "runs.json"
+    common = ["--tasks", "1", "--budget", "8", "--strategies", "random",
+              "--reference-size", "500", "--plot", str(tmp_path / "p.png")]
+    first = bench.main([*common, "--seeds", "1", "--runs", str(runs)])
+    second = bench.main([*common, "--seeds", "1", "--first-seed", "1",
+                         "--runs", str(tmp_path / "more.json")])
+    merged = bench.main([*common, "--from-runs", str(runs), str(tmp_path / "more.json")])
+    assert merged["random"].shape == (1, 2, 8)
+    assert np.allclose(merged["random"][:, :1], first["random"])
+    assert np.allclose(merged["random"][:, 1:], second["random"])
