@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     parser.add_argument("--json", type=Path, default=None, help="write the mean curves here")
     parser.add_argument("--quick", action="store_true", help="2 tasks x 1 seed x 25, no plot")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, +1, ...")
+    parser.add_argument("--first-task", type=int, default=0,
+                        help="run tasks first-task .. tasks-1 only (a second batch beside a first)")
     parser.add_argument("--runs", type=Path, default=None,
                         help="write every run's best-so-far curve here (JSON), to merge later")
     parser.add_argument("--from-runs", type=Path, nargs="+", default=None,
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     ref = reference(tasks, args.reference_size,
                     cache=not args.quick and args.reference_size == 100_000)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = [(n, t, s, args.budget) for t in tasks for s in seeds for n in names]
+    jobs = [(n, t, s, args.budget) for t in tasks[args.first_task:] for s in seeds for n in names]
     curves, took = {}, {}
     for path in args.from_runs or ():
         for key, saved in json.loads(path.read_text()).items():
