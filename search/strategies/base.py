@@ -75,13 +75,6 @@ class TrialResult:
     constraints: tuple[float, ...] = ()  # per hard limit: > 0 breaks it by that much
     curve: tuple[tuple[int, float], ...] = ()  # (epoch, campaign metric), in order
 
-    def value_at(self, epoch: int) -> float | None:
-        """The campaign metric after ``epoch`` (from :attr:`curve`), or ``None`` if unknown."""
-        for reached, value in self.curve:
-            if reached == epoch:
-                return value
-        return None
-
     @property
     def effective_state(self) -> TrialState:
         """The state, with non-finite values of COMPLETE trials turned into FAILED."""

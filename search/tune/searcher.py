@@ -18,10 +18,11 @@ at the kill are handed out again first (:meth:`CampaignSearcher.resubmit`), same
 Early stopping: with ``stops_early`` (the campaign has an ASHA, Hyperband or median scheduler),
 a trial that ends without error before the epochs it was planned for was stopped by the
 scheduler; it is told to its strategy as PRUNED, with its last value and the epoch it reached
-(``TrialResult.step``), and with the metric after each epoch it trained (``TrialResult.curve``:
-what the multi-fidelity strategies fit on). A strategy's ``epoch_budget`` counts every epoch its trials trained (each
-result Tune receives is one epoch); a new trial starts only while the budget still holds a whole
-trial beyond what the running ones may train (see ``Budget`` in :mod:`.config`).
+(``TrialResult.step``). Every trial is told with the metric after each epoch it trained
+(``TrialResult.curve``), which the multi-fidelity strategies fit on. A strategy's
+``epoch_budget`` counts every epoch its trials trained (each result Tune receives is one
+epoch); a new trial starts only while the budget still holds a whole trial beyond what the
+running ones may train (see ``Budget`` in :mod:`.config`).
 
 Several objectives (``objectives``): a strategy is told every objective's value and every
 hard limit's excess, read from the trial's last result (the cost metrics come with the last
