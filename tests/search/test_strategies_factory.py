@@ -6,6 +6,8 @@ import pytest
 
 from sweepforge.search.strategies.auto import AutoStrategy
 from sweepforge.search.strategies.base import Strategy, StrategyError
+from sweepforge.search.strategies.bohb import BohbStrategy
+from sweepforge.search.strategies.dehb import DehbStrategy
 from sweepforge.search.strategies.evolutionary import EvolutionaryStrategy
 from sweepforge.search.strategies.grid import GridStrategy
 from sweepforge.search.strategies.optuna_study import OptunaStrategy
@@ -39,6 +41,8 @@ def test_every_strategy_is_registered_under_its_campaign_name():
         "optuna": OptunaStrategy,
         "evolutionary": EvolutionaryStrategy,
         "auto": AutoStrategy,
+        "bohb": BohbStrategy,
+        "dehb": DehbStrategy,
     } == STRATEGIES
     for name, cls in STRATEGIES.items():
         assert cls.name == name
@@ -86,7 +90,7 @@ def test_an_unknown_kind_lists_the_valid_names_and_a_close_match():
     with pytest.raises(
         StrategyError,
         match=r"unknown strategy 'gird' \(did you mean 'grid'\?\); "
-        r"valid strategies are \['auto', 'evolutionary', 'grid', "
+        r"valid strategies are \['auto', 'bohb', 'dehb', 'evolutionary', 'grid', "
         r"'optuna', 'random'\]",
     ):
         make("gird")
