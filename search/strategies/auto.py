@@ -37,7 +37,7 @@ from optuna.trial import FrozenTrial
 
 from sweepforge.spaces import Categorical, Space
 
-from .base import Mode, StrategyError
+from .base import Mode, check_int
 from .optuna_study import OptunaStrategy
 
 
@@ -124,10 +124,10 @@ class AutoStrategy(OptunaStrategy):
     ):
         for option, value, low in (("gp_max_params", gp_max_params, 0),
                                    ("gp_max_trials", gp_max_trials, 0)):
-            _check_int(option, value, low)
+            check_int("auto", option, value, low)
         if n_initial is None:
             n_initial = min(10, max(2, budget // 4)) if budget >= 2 else budget
-        _check_int("n_initial", n_initial, 0)
+        check_int("auto", "n_initial", n_initial, 0)
         self.decisions = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
                                  multi=directions is not None and len(directions) > 1)
         self._auto = AutoSampler([(d.first, make_sampler(d.model, seed)) for d in self.decisions])
@@ -194,8 +194,3 @@ def make_sampler(model: str, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
                                           constant_liar=True, n_startup_trials=0)
 
-
-def _check_int(option: str, value: Any, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise StrategyError(f"auto: option `{option}` must be an int >= {low}, but got "
-                            f"{option}={value!r}.")

@@ -33,6 +33,13 @@ class StrategyError(ValueError):
     """A strategy was configured or driven wrongly (bad option, unknown trial id, ...)."""
 
 
+def check_int(strategy: str, option: str, value: Any, low: int) -> None:
+    """A :class:`StrategyError` naming ``option`` unless ``value`` is an int ``>= low``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise StrategyError(f"{strategy}: option `{option}` must be an int >= {low}, but got "
+                            f"{option}={value!r}.")
+
+
 class TrialState(enum.Enum):
     """How a trial ended, as told to its strategy."""
 

@@ -41,7 +41,7 @@ from optuna.trial import TrialState as OptunaState
 from sweepforge.spaces import Space
 
 from .auto import Decision, gp_misfits, make_sampler
-from .base import Mode, Strategy, StrategyError, TrialResult
+from .base import Mode, Strategy, StrategyError, TrialResult, check_int
 from .rungs import RungTable, fidelity_points, rung_label
 
 MODELS = ("auto", "tpe", "gp")
@@ -196,9 +196,3 @@ def _quiet() -> Iterator[None]:
     finally:
         optuna.logging.set_verbosity(verbosity)
 
-
-def check_int(strategy: str, option: str, value: Any, low: int) -> None:
-    """A :class:`StrategyError` naming ``option`` unless ``value`` is an int ``>= low``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise StrategyError(f"{strategy}: option `{option}` must be an int >= {low}, but got "
-                            f"{option}={value!r}.")

@@ -37,8 +37,7 @@ from scipy.stats import qmc
 
 from sweepforge.spaces import Space
 
-from .base import Mode, Strategy, StrategyError, TrialResult
-from .bohb import check_int
+from .base import Mode, Strategy, StrategyError, TrialResult, check_int
 from .rungs import RungTable, fidelity_points
 
 
