@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,13 +91,15 @@ def set_tune_actor_env() -> None:
         os.environ.setdefault(name, value)
 
 
-def concurrency(config: CampaignConfig) -> int:
-    """Trials at once: `max_concurrent_trials`, else as many as the cluster's CPUs (and GPUs) hold."""
-    import ray
-
+def concurrency(config: CampaignConfig, available: Mapping[str, float] | None = None) -> int:
+    """Trials at once: `max_concurrent_trials`, else as many as the cluster's CPUs (and GPUs)
+    hold; ``available`` is the cluster's resources (``ray.cluster_resources()`` when not given)."""
     if config.max_concurrent_trials:
         return config.max_concurrent_trials
-    available = ray.cluster_resources()
+    if available is None:
+        import ray
+
+        available = ray.cluster_resources()
     fits = int(available.get("CPU", 1) // config.resources.cpu)
     if config.resources.gpu > 0:
         fits = min(fits, int(available.get("GPU", 0) // config.resources.gpu))
