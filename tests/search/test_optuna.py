@@ -42,18 +42,29 @@ def test_every_result_reaches_the_study_with_its_state():
         OptunaState.FAIL,
         OptunaState.FAIL,
         OptunaState.FAIL,
-        OptunaState.PRUNED,
+        OptunaState.FAIL,  # pruned: not a result the model learns from (next test)
     ]
-    assert [t.value for t in trials] == [1.5, None, None, None, 0.25]
+    assert [t.value for t in trials] == [1.5, None, None, None, None]
+    assert trials[-1].user_attrs == {"pruned_value": 0.25}
     assert [t.params for t in trials] == configs
     assert strategy.study.best_value == strategy.best_value == 1.5
 
 
-def test_a_pruned_trial_without_a_value_is_pruned_without_one():
-    strategy = OptunaStrategy(SPACE, budget=1, seed=0, sampler="random")
+def test_a_pruned_trial_keeps_its_epoch_and_value_but_teaches_tpe_nothing():
+    """A trial a scheduler stopped is no result on the objective: TPE would rank it by its last
+    epoch's value, which steers it towards configs that start fast (BENCHMARKS.md, "Early
+    stopping"). So it reaches the study as FAIL, its epoch and value kept as user attributes,
+    and Optuna's samplers, which fit on COMPLETE and PRUNED trials, see none of them."""
+    strategy = OptunaStrategy(SPACE, budget=30, seed=0, sampler="tpe", n_startup_trials=3)
+    for _ in range(20):
+        strategy.tell(strategy.ask().trial_id, TrialResult(0.9, TrialState.PRUNED, step=1))
     strategy.tell(strategy.ask().trial_id, TrialResult(None, TrialState.PRUNED))
-    (trial,) = strategy.study.trials
-    assert trial.state is OptunaState.PRUNED and trial.value is None
+    trials = strategy.study.trials
+    assert {t.state for t in trials} == {OptunaState.FAIL}
+    assert trials[0].user_attrs == {"pruned_at_epoch": 1, "pruned_value": 0.9}
+    assert trials[-1].user_attrs == {}
+    assert strategy.study.get_trials(states=(OptunaState.COMPLETE, OptunaState.PRUNED)) == []
+    assert strategy.best_value is None  # as before: a strategy's best is a finished trial's
 
 
 @pytest.mark.parametrize(("mode", "direction"), [("max", "MAXIMIZE"), ("min", "MINIMIZE")])
