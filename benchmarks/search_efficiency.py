@@ -299,15 +299,21 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
                 took[name, task, int(seed)] = saved["seconds"]
     if args.from_runs:
         jobs = []
-    run: Callable = Pool(args.jobs).imap_unordered if args.jobs > 1 else map
-    for done, (name, task, seed, curve, seconds) in enumerate(run(_one, jobs), 1):
-        curves[name, task, seed], took[name, task, seed] = curve, seconds
-        if done % max(1, len(jobs) // 20) == 0:
-            print(f"  {done}/{len(jobs)} runs", flush=True)
-        if args.runs:  # after every run: a kill loses one run, not all
-            args.runs.write_text(json.dumps({
-                "|".join(map(str, key)): {"curve": [float(x) for x in c], "seconds": took[key]}
-                for key, c in curves.items()}))
+    pool = Pool(args.jobs) if args.jobs > 1 and jobs else None
+    run: Callable = pool.imap_unordered if pool is not None else map
+    try:
+        for done, (name, task, seed, curve, seconds) in enumerate(run(_one, jobs), 1):
+            curves[name, task, seed], took[name, task, seed] = curve, seconds
+            if done % max(1, len(jobs) // 20) == 0:
+                print(f"  {done}/{len(jobs)} runs", flush=True)
+            if args.runs:  # after every run: a kill loses one run, not all
+                args.runs.write_text(json.dumps({
+                    "|".join(map(str, key)): {"curve": [float(x) for x in c], "seconds": took[key]}
+                    for key, c in curves.items()}))
+    finally:  # closed here, not by the garbage collector at exit (which raised EBADF)
+        if pool is not None:
+            pool.close()
+            pool.join()
     spent = {n: [t for key, t in took.items() if key[0] == n] for n in names}
     regrets = score(curves, ref)
     seconds = {n: float(np.median(v)) for n, v in spent.items()}
