@@ -48,8 +48,11 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "evolutionary": ("evolutionary", {}),
     "auto": ("auto", {}),
     "bohb": ("bohb", {"model": "tpe"}),
+    "bohb_random_third": ("bohb", {"model": "tpe", "random_fraction": 1 / 3}),
     "bohb_auto": ("bohb", {}),
+    "bohb_auto_random_third": ("bohb", {"random_fraction": 1 / 3}),
     "dehb": ("dehb", {}),
+    "dehb_wide": ("dehb", {"mutation_factor": 0.8, "crossover_prob": 0.9}),
 }
 SCHEDULERS = ("none", "asha", "hyperband")
 BASELINE_TRIALS = 100

@@ -30,6 +30,7 @@ asks, and a resume (which replays the journal's tells, curves included) asks the
 
 from __future__ import annotations
 
+import random
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,9 @@ class BohbStrategy(Strategy):
         gp_max_params: the most parameters a space may have for the GP (``model: auto``).
         gp_max_trials: an epoch with more values than this gets TPE (``model: auto``): a GP's
             ask grows with the trials it has seen.
+        random_fraction: the share of model asks that take the next initial-design point
+            instead (BOHB's ``random_fraction``, 1/3 in its paper), drawn from the strategy's own
+            seeded generator.
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -86,8 +90,13 @@ class BohbStrategy(Strategy):
         min_points: int | None = None,
         gp_max_params: int = 12,
         gp_max_trials: int = 100,
+        random_fraction: float = 0.0,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode)
+        if isinstance(random_fraction, bool) or not isinstance(random_fraction, (int, float)) \
+                or not 0.0 <= random_fraction < 1.0:
+            raise StrategyError(f"bohb: option `random_fraction` must be a number in [0, 1), "
+                                f"but got random_fraction={random_fraction!r}.")
         if model not in MODELS:
             raise StrategyError(f"bohb: option `model` must be one of {list(MODELS)}, but got "
                                 f"model={model!r}.")
@@ -103,6 +112,8 @@ class BohbStrategy(Strategy):
         self.n_initial = n_initial
         self.min_points = min_points
         self.gp_max_trials = gp_max_trials
+        self.random_fraction = float(random_fraction)
+        self._random = random.Random(seed)
         self._gp_suits = model == "gp" or (model == "auto" and not gp_misfits(space, gp_max_params))
         self.rungs = RungTable()
         #: Which model asked from which trial on, and on which epoch's values (logged).
@@ -121,6 +132,17 @@ class BohbStrategy(Strategy):
 
     def _propose(self, trial_id: int) -> dict[str, Any]:
         epoch = self.rung_for_next_ask()
+        if epoch is not None and self.random_fraction \
+                and self._random.random() < self.random_fraction:
+            # from the design: the model's regions are not all there is (logged once)
+            if not any(d.model == "sobol share" for d in self.decisions):
+                self.decisions.append(Decision(
+                    trial_id, "sobol share", f"random_fraction={self.random_fraction:g}: that "
+                    "share of the model's asks take the next design point instead"))
+            study = self._design
+            trial = study.ask()
+            self._in_study[trial_id] = (None, study, trial)
+            return self.space.suggest(trial)
         if epoch is None:
             study, model = self._design, "sobol"
         else:

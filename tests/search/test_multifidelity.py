@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -113,12 +114,29 @@ def test_bohb_replays_from_its_journal_curves_included(tmp_path):
     assert again.rungs.values == first.rungs.values
 
 
+def test_bohb_takes_a_random_fraction_of_its_model_asks_from_the_design_and_replays_them():
+    options = {"model": "tpe", "n_initial": 4, "min_points": 4, "random_fraction": 0.5}
+    runs = []
+    for _ in range(2):
+        strategy = make_strategy("bohb", LINE, budget=40, seed=3, mode="max", options=options)
+        configs = drive(strategy, lambda c, n: deceptive(c["x"], n), lambda i: 3)
+        runs.append((strategy, configs))
+    (strategy, configs), (again, configs_again) = runs
+    assert configs == configs_again  # the share is drawn from the strategy's seeded generator
+    from_design = len(strategy._design.trials) - 4  # beyond the initial design
+    assert 10 <= from_design <= 26, from_design  # about half of the 36 model asks
+    shares = [d for d in strategy.decisions if d.model == "sobol share"]
+    assert len(shares) == 1 and "random_fraction=0.5" in shares[0].why
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"model": "smac"}, "bohb: option `model` must be one of ['auto', 'tpe', 'gp'], but got model='smac'"),
     ({"min_points": 0}, "bohb: option `min_points` must be an int >= 1, but got min_points=0"),
+    ({"random_fraction": 1}, ("bohb: option `random_fraction` must be a number in [0, 1), but "
+                             "got random_fraction=1")),
 ])
 def test_bohb_refuses_bad_options_naming_them(options, message):
-    with pytest.raises(StrategyError, match=message.replace("[", r"\[").replace("(", r"\(")):
+    with pytest.raises(StrategyError, match=re.escape(message)):
         make_strategy("bohb", LINE, budget=5, seed=0, mode="max", options=options)
 
 
