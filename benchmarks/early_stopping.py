@@ -32,6 +32,7 @@ import platform
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -270,11 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(task, seed, strategies, schedulers, args.workers, args.grace_period)
             for task in TASKS[: args.tasks] for seed in range(args.seeds)]
     started = time.perf_counter()
-    if args.jobs > 1:
-        with Pool(args.jobs) as pool:
-            rows = [r for part in pool.map(_one, jobs) for r in part]
-    else:
-        rows = [r for job in jobs for r in _one(job)]
+    rows: list[dict] = []
+    with Pool(args.jobs) if args.jobs > 1 else nullcontext() as pool:
+        for done, part in enumerate(pool.imap_unordered(_one, jobs) if pool else map(_one, jobs), 1):
+            rows += part
+            print(f"  {done}/{len(jobs)} task/seed pairs", flush=True)
+            if args.json:  # after every pair: a kill loses one pair, not all
+                args.json.write_text(json.dumps({"rows": rows, "table": summarise(rows)}, indent=1))
     table = summarise(rows)
     print(f"# {args.tasks} tasks x {args.seeds} seeds, {args.workers} workers, grace period "
           f"{args.grace_period}; "

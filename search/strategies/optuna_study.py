@@ -62,10 +62,11 @@ class OptunaStrategy(Strategy):
     from trials that ran to their end, never from an early epoch's value as if it were a final
     one. Optuna's GP, CMA-ES and NSGA samplers ignore pruned trials anyway; TPE would rank them
     by their last value (below complete trials, later epochs first), and on LCBench that steers
-    it towards configs that start fast. At grace period 1, TPE + ASHA reached the target 0.7x
-    as fast as random search told that way, and 1.7x told this way; TPE alone reaches it 1.6x as
-    fast, and TPE + Hyperband went from 0.8x to 2.4x (BENCHMARKS.md, "Early stopping"). Plain
-    Optuna with a pruner differs from this strategy there, and only there. The study is exposed
+    it towards configs that start fast. On LCBench at grace period 1 (median speed-up to a
+    target against random search without stopping), TPE + ASHA went from 0.7x told the old way
+    to 1.7x told this way (TPE alone: 1.6x), and TPE + Hyperband from 0.8x to 2.4x
+    (BENCHMARKS.md, "Early stopping"). Plain Optuna with a pruner differs from this strategy
+    there, and only there. The study is exposed
     as :attr:`study` (resume, dashboards).
 
     Args:
