@@ -25,7 +25,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable
+from contextlib import nullcontext
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -299,10 +299,9 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
                 took[name, task, int(seed)] = saved["seconds"]
     if args.from_runs:
         jobs = []
-    pool = Pool(args.jobs) if args.jobs > 1 and jobs else None
-    run: Callable = pool.imap_unordered if pool is not None else map
-    try:
-        for done, (name, task, seed, curve, seconds) in enumerate(run(_one, jobs), 1):
+    with Pool(args.jobs) if args.jobs > 1 and jobs else nullcontext() as pool:  # closed here
+        for done, (name, task, seed, curve, seconds) in enumerate(
+                pool.imap_unordered(_one, jobs) if pool else map(_one, jobs), 1):
             curves[name, task, seed], took[name, task, seed] = curve, seconds
             if done % max(1, len(jobs) // 20) == 0:
                 print(f"  {done}/{len(jobs)} runs", flush=True)
@@ -310,10 +309,6 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
                 args.runs.write_text(json.dumps({
                     "|".join(map(str, key)): {"curve": [float(x) for x in c], "seconds": took[key]}
                     for key, c in curves.items()}))
-    finally:  # closed here, not by the garbage collector at exit (which raised EBADF)
-        if pool is not None:
-            pool.close()
-            pool.join()
     spent = {n: [t for key, t in took.items() if key[0] == n] for n in names}
     regrets = score(curves, ref)
     seconds = {n: float(np.median(v)) for n, v in spent.items()}

@@ -135,23 +135,21 @@ class BohbStrategy(Strategy):
         if epoch is not None and self.random_fraction \
                 and self._random.random() < self.random_fraction:
             # from the design: the model's regions are not all there is (logged once)
+            epoch, study = None, self._design
             if not any(d.model == "sobol share" for d in self.decisions):
                 self.decisions.append(Decision(
                     trial_id, "sobol share", f"random_fraction={self.random_fraction:g}: that "
                     "share of the model's asks take the next design point instead"))
+        elif epoch is None:
             study = self._design
-            trial = study.ask()
-            self._in_study[trial_id] = (None, study, trial)
-            return self.space.suggest(trial)
-        if epoch is None:
-            study, model = self._design, "sobol"
+            self._decide(trial_id, "sobol", epoch)
         else:
             study = self._study(epoch)
             told = self.rungs.count(epoch)
             model = "gp" if self._gp_suits and (self.model == "gp"
                                                 or told <= self.gp_max_trials) else "tpe"
             study.sampler = self._sampler(epoch, model)
-        self._decide(trial_id, model, epoch)
+            self._decide(trial_id, model, epoch)
         trial = study.ask()
         config = self.space.suggest(trial)
         self._in_study[trial_id] = (epoch, study, trial)
