@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 
 from benchmarks.lcbench import MAX_EPOCH, LCBench, shared_lcbench
 
+PUBLISHED_DEHB = {"screen": 1, "mutation_factor": 0.5, "crossover_prob": 0.5}
+"""DEHB's own settings: model-free DE (the ``dehb`` strategy screens its children by default)."""
 STRATEGIES: dict[str, tuple[str, dict]] = {
     "grid": ("grid", {}),
     "random": ("random", {}),
@@ -53,8 +55,15 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "bohb_auto": ("bohb", {}),
     "bohb_auto_random_third": ("bohb", {"random_fraction": 1 / 3}),
     "dehb": ("dehb", {}),
-    "dehb_wide": ("dehb", {"mutation_factor": 0.8, "crossover_prob": 0.9}),
+    "dehb_published": ("dehb", PUBLISHED_DEHB),
+    "dehb_wide": ("dehb", {"screen": 1}),  # the defaults' mutation, unscreened
+    **{f"dehb_screen{n}": ("dehb", {**PUBLISHED_DEHB, "screen": n}) for n in (8, 16, 64)},
+    **{f"dehb_screen{n}_wide": ("dehb", {"screen": n}) for n in (8, 128)},
 }
+DEFAULT_STRATEGIES = ("grid", "random", "optuna_tpe", "evolutionary", "auto", "bohb",
+                      "bohb_auto", "dehb")
+"""What a run measures when ``--strategies`` is not given; the other entries of STRATEGIES are
+the option variants BENCHMARKS.md reports, run by name."""
 SCHEDULERS = ("none", "asha", "hyperband")
 BASELINE_TRIALS = 100
 CAP = BASELINE_TRIALS * MAX_EPOCH  # 5,200 epochs: what the baseline spends
@@ -243,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=10, help="the first N of TASKS")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+                        help=f"of {', '.join(STRATEGIES)}")
     parser.add_argument("--schedulers", default=",".join(SCHEDULERS))
     parser.add_argument("--workers", type=int, default=2, help="simulated parallel trials")
     parser.add_argument("--grace-period", type=int, default=GRACE_PERIOD)

@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     parser.add_argument("--strategies", default=",".join([*STRATEGIES, PLAIN_OPTUNA]))
     parser.add_argument("--reference-size", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
-    parser.add_argument("--plot", type=Path, default=RESULTS / "search_efficiency.png")
+    parser.add_argument("--plot", type=lambda text: Path(text) if text else None,
+                        default=RESULTS / "search_efficiency.png", help='"": no plot')
     parser.add_argument("--json", type=Path, default=None, help="write the mean curves here")
     parser.add_argument("--quick", action="store_true", help="2 tasks x 1 seed x 25, no plot")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, +1, ...")

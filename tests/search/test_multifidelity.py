@@ -163,23 +163,36 @@ def test_dehb_breeds_from_the_highest_full_rung():
     assert statistics.fmean(c["x"] for c in configs[-15:]) < 0.25
 
 
-def test_dehb_beats_random_search_on_a_smooth_function():
-    def best(kind, seed):
-        strategy = make_strategy(kind, BOX, budget=60, seed=seed, mode="min")
-        while (spec := strategy.ask()) is not None:
-            strategy.tell(spec.trial_id, TrialResult(
-                sum((v - 0.3) ** 2 for v in spec.config.values())))
-        return strategy.best_value
+def best_on_a_sphere(kind: str, seed: int, options: dict | None = None) -> float:
+    """The best of 60 evaluations of a 4-d sphere whose minimum is inside the box."""
+    strategy = make_strategy(kind, BOX, budget=60, seed=seed, mode="min", options=options)
+    while (spec := strategy.ask()) is not None:
+        strategy.tell(spec.trial_id, TrialResult(
+            sum((v - 0.3) ** 2 for v in spec.config.values())))
+    return strategy.best_value
 
-    dehb = statistics.median(best("dehb", seed) for seed in range(5))
-    random = statistics.median(best("random", seed) for seed in range(5))
+
+def test_published_dehb_beats_random_search_on_a_smooth_function():
+    published = {"screen": 1, "mutation_factor": 0.5, "crossover_prob": 0.5}
+    dehb = statistics.median(best_on_a_sphere("dehb", seed, published) for seed in range(5))
+    random = statistics.median(best_on_a_sphere("random", seed) for seed in range(5))
     assert dehb < random / 2, (dehb, random)
+
+
+def test_dehb_screening_asks_the_child_its_surrogate_prefers():
+    """The defaults (32 children per ask, the RBF surrogate's favourite asked) end far closer than
+    the same DE unscreened after 60 evaluations (measured 0.001 against 0.29: unscreened, the
+    wide mutations pile on the bounds); without the surrogate's pick it is that DE again."""
+    plain = statistics.median(best_on_a_sphere("dehb", seed, {"screen": 1}) for seed in range(5))
+    screened = statistics.median(best_on_a_sphere("dehb", seed) for seed in range(5))
+    assert screened < plain / 10, (screened, plain)
 
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"mutation_factor": 0}, "dehb: option `mutation_factor` must be a number in (0.0, 2.0], but got mutation_factor=0"),
     ({"crossover_prob": 1.5}, "dehb: option `crossover_prob` must be a number in (0.0, 1.0]"),
     ({"min_points": 3}, "dehb: option `min_points` must be an int >= 4"),
+    ({"screen": 0}, "dehb: option `screen` must be an int >= 1, but got screen=0"),
 ])
 def test_dehb_refuses_bad_options_naming_them(options, message):
     with pytest.raises(StrategyError) as err:

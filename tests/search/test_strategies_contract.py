@@ -45,6 +45,7 @@ CASES = {
     "auto": ("auto", {"n_initial": 4}),  # (this space is conditional: Sobol, then TPE)
     "bohb": ("bohb", {"n_initial": 4, "min_points": 4}),
     "dehb": ("dehb", {"n_initial": 4}),
+    "dehb-unscreened": ("dehb", {"n_initial": 4, "screen": 1}),
 }
 
 
