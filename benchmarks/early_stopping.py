@@ -50,9 +50,10 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "optuna_tpe": ("optuna", {"sampler": "tpe"}),
     "evolutionary": ("evolutionary", {}),
     "auto": ("auto", {}),
-    "bohb": ("bohb", {"model": "tpe"}),
+    # bohb's default random_fraction is 1/3 (the *_random_third rows); 0 is the model always
+    "bohb": ("bohb", {"model": "tpe", "random_fraction": 0}),
     "bohb_random_third": ("bohb", {"model": "tpe", "random_fraction": 1 / 3}),
-    "bohb_auto": ("bohb", {}),
+    "bohb_auto": ("bohb", {"random_fraction": 0}),
     "bohb_auto_random_third": ("bohb", {"random_fraction": 1 / 3}),
     "dehb": ("dehb", {}),
     "dehb_published": ("dehb", PUBLISHED_DEHB),
@@ -60,8 +61,8 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     **{f"dehb_screen{n}": ("dehb", {**PUBLISHED_DEHB, "screen": n}) for n in (8, 16, 64)},
     **{f"dehb_screen{n}_wide": ("dehb", {"screen": n}) for n in (8, 128)},
 }
-DEFAULT_STRATEGIES = ("grid", "random", "optuna_tpe", "evolutionary", "auto", "bohb",
-                      "bohb_auto", "dehb")
+DEFAULT_STRATEGIES = ("grid", "random", "optuna_tpe", "evolutionary", "auto",
+                      "bohb_random_third", "bohb_auto_random_third", "dehb")
 """What a run measures when ``--strategies`` is not given; the other entries of STRATEGIES are
 the option variants BENCHMARKS.md reports, run by name."""
 SCHEDULERS = ("none", "asha", "hyperband")

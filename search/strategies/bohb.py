@@ -60,8 +60,8 @@ class BohbStrategy(Strategy):
         gp_max_trials: an epoch with more values than this gets TPE (``model: auto``): a GP's
             ask grows with the trials it has seen.
         random_fraction: the share of model asks that take the next initial-design point
-            instead (BOHB's ``random_fraction``, 1/3 in its paper), drawn from the strategy's own
-            seeded generator.
+            instead (BOHB's ``random_fraction``, 1/3 in its paper and here; 0: the model
+            always), drawn from the strategy's own seeded generator.
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -90,7 +90,7 @@ class BohbStrategy(Strategy):
         min_points: int | None = None,
         gp_max_params: int = 12,
         gp_max_trials: int = 100,
-        random_fraction: float = 0.0,
+        random_fraction: float = 1 / 3,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode)
         if isinstance(random_fraction, bool) or not isinstance(random_fraction, (int, float)) \
