@@ -172,13 +172,18 @@ class DehbStrategy(Strategy):
         values = np.asarray([value for value, _ in told], dtype=float)
         scale = values.std() or 1.0
         gains = (values - values.mean()) / scale * (1.0 if self.mode == "max" else -1.0)
-        try:
-            surrogate = RBFInterpolator(genomes, gains, kernel="thin_plate_spline",
-                                        smoothing=SMOOTHING, neighbors=min(len(gains), NEIGHBORS))
-            predicted = surrogate(np.asarray(children))
-        except (np.linalg.LinAlgError, ValueError):  # too few distinct genomes for a fit
-            return children[0]
-        return children[int(np.argmax(predicted))]
+        # The thin-plate spline has a linear term, so its fit fails when the members lie on a
+        # hyperplane of the cube (a few percent of asks on LCBench, mostly while the population
+        # is small); the linear kernel needs only a constant term. If that fails too, the
+        # genomes are too alike to rank the children: DE's own first child.
+        for kernel in ("thin_plate_spline", "linear"):
+            try:
+                surrogate = RBFInterpolator(genomes, gains, kernel=kernel, smoothing=SMOOTHING,
+                                            neighbors=min(len(gains), NEIGHBORS))
+                return children[int(np.argmax(surrogate(np.asarray(children))))]
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+        return children[0]
 
     def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
         self.rungs.add(trial_id, fidelity_points(result))

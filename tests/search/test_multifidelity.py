@@ -188,6 +188,20 @@ def test_dehb_screening_asks_the_child_its_surrogate_prefers():
     assert screened < plain / 10, (screened, plain)
 
 
+def test_dehb_screening_ranks_children_when_the_population_lies_on_a_plane():
+    """Members that share a coordinate (clipped onto a bound) make the thin-plate spline's linear
+    term singular; the surrogate then ranks the children with the linear kernel instead of
+    handing back DE's first child unranked."""
+    space = Space.from_dict({name: {"type": "float", "low": 0.0, "high": 1.0} for name in "abc"})
+    strategy = make_strategy("dehb", space, budget=50, seed=0, mode="max")
+    told = []
+    for trial, (a, b) in enumerate((a, b) for a in (0.0, 0.3, 0.6, 0.9) for b in (0.1, 0.5, 0.9)):
+        strategy._vectors[trial] = [a, b, 1.0]  # every member on the bound of c
+        told.append((-(a - 0.8) ** 2 - (b - 0.2) ** 2, trial))
+    children = [[0.1, 0.9, 1.0], [0.5, 0.5, 1.0], [0.8, 0.2, 1.0]]
+    assert strategy._screened(children, told) == [0.8, 0.2, 1.0]
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"mutation_factor": 0}, "dehb: option `mutation_factor` must be a number in (0.0, 2.0], but got mutation_factor=0"),
     ({"crossover_prob": 1.5}, "dehb: option `crossover_prob` must be a number in (0.0, 1.0]"),
