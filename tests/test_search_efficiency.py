@@ -58,3 +58,12 @@ def test_saved_runs_score_the_same_when_read_back(tmp_path):
     assert merged["random"].shape == (1, 2, 8)
     assert np.allclose(merged["random"][:, :1], first["random"])
     assert np.allclose(merged["random"][:, 1:], second["random"])
+
+
+def test_an_empty_plot_path_means_no_plot(tmp_path, monkeypatch):
+    """`--plot ""` draws nothing (it once wrote `.png` into the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    regrets = bench.main(["--tasks", "1", "--seeds", "1", "--budget", "4", "--strategies",
+                          "random", "--reference-size", "200", "--plot", ""])
+    assert regrets["random"].shape == (1, 1, 4)
+    assert list(tmp_path.iterdir()) == []
