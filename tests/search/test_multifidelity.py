@@ -189,9 +189,9 @@ def test_dehb_screening_asks_the_child_its_surrogate_prefers():
 
 
 def test_dehb_screening_ranks_children_when_the_population_lies_on_a_plane():
-    """Members that share a coordinate (clipped onto a bound) make the thin-plate spline's linear
-    term singular; the surrogate then ranks the children with the linear kernel instead of
-    handing back DE's first child unranked."""
+    """Members on a hyperplane of the cube (here all on the bound of `c`, where clipped mutations
+    land) make the thin-plate spline's linear term singular; the surrogate then ranks the
+    children with the linear kernel instead of handing back DE's first child unranked."""
     space = Space.from_dict({name: {"type": "float", "low": 0.0, "high": 1.0} for name in "abc"})
     strategy = make_strategy("dehb", space, budget=50, seed=0, mode="max")
     told = []
