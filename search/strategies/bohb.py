@@ -46,6 +46,8 @@ from .base import Mode, Strategy, StrategyError, TrialResult, check_int
 from .rungs import RungTable, fidelity_points, rung_label
 
 MODELS = ("auto", "tpe", "gp")
+SOBOL_SHARE = "sobol share"
+"""The decision logged (once) when ``random_fraction`` first sends a model ask to the design."""
 
 
 class BohbStrategy(Strategy):
@@ -136,9 +138,9 @@ class BohbStrategy(Strategy):
                 and self._random.random() < self.random_fraction:
             # from the design: the model's regions are not all there is (logged once)
             epoch, study = None, self._design
-            if not any(d.model == "sobol share" for d in self.decisions):
+            if not any(d.model == SOBOL_SHARE for d in self.decisions):
                 self.decisions.append(Decision(
-                    trial_id, "sobol share", f"random_fraction={self.random_fraction:g}: that "
+                    trial_id, SOBOL_SHARE, f"random_fraction={self.random_fraction:g}: that "
                     "share of the model's asks take the next design point instead"))
         elif epoch is None:
             study = self._design

@@ -19,7 +19,8 @@ decides who climbs; this strategy breeds the newcomers:
   crossover). The child is clipped into the unit cube and decoded (:meth:`Space.decode`).
 * **Screening** (``screen``, 32 children by default; 1 turns it off): breed that many children
   and ask the one a surrogate of the parents' epoch predicts best: scipy's ``RBFInterpolator``
-  (thin-plate spline, lightly smoothed, on the nearest 50 members) fitted on the population's
+  (thin-plate spline, lightly smoothed, on the nearest 50 members; the linear kernel where the
+  members lie on a hyperplane and the spline cannot be fitted) fitted on the population's
   genomes and standardised values. This is surrogate-assisted DE's pre-screening, not DEHB as
   published: DEHB is model-free. The children are all DE's, so the search still moves as DE
   moves; the surrogate only picks among them.

@@ -18,6 +18,7 @@ from sweepforge.search.config import parse_campaign_config
 from sweepforge.search.plan import plan_campaign
 from sweepforge.search.state.journal import JOURNAL_FILE, Journal, read_journal, replay
 from sweepforge.search.strategies.base import StrategyError, TrialResult, TrialState
+from sweepforge.search.strategies.bohb import SOBOL_SHARE
 from sweepforge.search.strategies.registry import make_strategy
 from sweepforge.search.strategies.rungs import FULL, RungTable, fidelity_points
 from sweepforge.spaces import Space
@@ -125,7 +126,7 @@ def test_bohb_takes_a_random_fraction_of_its_model_asks_from_the_design_and_repl
     assert configs == configs_again  # the share is drawn from the strategy's seeded generator
     from_design = len(strategy._design.trials) - 4  # beyond the initial design
     assert 10 <= from_design <= 26, from_design  # about half of the 36 model asks
-    shares = [d for d in strategy.decisions if d.model == "sobol share"]
+    shares = [d for d in strategy.decisions if d.model == SOBOL_SHARE]
     assert len(shares) == 1 and "random_fraction=0.5" in shares[0].why
 
 
@@ -146,7 +147,7 @@ def test_bohb_takes_the_gp_for_a_small_continuous_space_and_tpe_when_an_epoch_gr
     while (spec := strategy.ask()) is not None:
         value = sum(v * v for v in spec.config.values())
         strategy.tell(spec.trial_id, TrialResult(value, step=1, curve=((1, value),)))
-    models = [d.model for d in strategy.decisions if d.model != "sobol share"]  # (1/3 default)
+    models = [d.model for d in strategy.decisions if d.model != SOBOL_SHARE]  # (1/3 default)
     assert models == ["sobol on initial design", "gp on epoch 1", "tpe on epoch 1"]
     assert "gp_max_trials=6" in strategy.decisions[-1].why
 
