@@ -55,6 +55,7 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "bohb_random_third": ("bohb", {"model": "tpe", "random_fraction": 1 / 3}),
     "bohb_auto": ("bohb", {"random_fraction": 0}),
     "bohb_auto_random_third": ("bohb", {"random_fraction": 1 / 3}),
+    "bohb_auto_exact_ints": ("bohb", {"random_fraction": 1 / 3, "relax_ints_wider_than": None}),
     "dehb": ("dehb", {}),
     "dehb_published": ("dehb", PUBLISHED_DEHB),
     "dehb_wide": ("dehb", {"screen": 1}),  # the defaults' mutation, unscreened

@@ -46,7 +46,13 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "optuna_cmaes": ("optuna", {"sampler": "cmaes"}),
     "evolutionary": ("evolutionary", {}),
     "auto": ("auto", {}),
+    # bohb's GP alone on final values, its wide ints relaxed (the default) or asked exactly
+    "bohb_gp": ("bohb", {"model": "gp", "random_fraction": 0}),
+    "bohb_gp_exact": ("bohb", {"model": "gp", "random_fraction": 0, "relax_ints_wider_than": None}),
 }
+DEFAULT_STRATEGIES = ("grid", "random", "optuna_tpe", "optuna_cmaes", "evolutionary", "auto")
+"""What a run measures when ``--strategies`` is not given; the other entries of STRATEGIES are
+option variants BENCHMARKS.md reports, run by name."""
 PLAIN_OPTUNA = "plain_optuna_tpe"
 
 
@@ -261,7 +267,8 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     parser.add_argument("--tasks", type=int, default=34, help="the first N of the 34 tasks")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=int, default=max(BUDGETS))
-    parser.add_argument("--strategies", default=",".join([*STRATEGIES, PLAIN_OPTUNA]))
+    parser.add_argument("--strategies", default=",".join([*DEFAULT_STRATEGIES, PLAIN_OPTUNA]),
+                        help=f"of {', '.join([*STRATEGIES, PLAIN_OPTUNA])}")
     parser.add_argument("--reference-size", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--plot", type=lambda text: Path(text) if text else None,

@@ -132,11 +132,17 @@ class Space:
         """Maps a point of the unit cube (clipped into it) back to a valid config."""
         return _encoding.decode(self, vector)
 
-    def suggest(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
-        """Fills a config through an Optuna trial, define-by-run; inactive params are not asked."""
+    def suggest(self, trial: optuna.trial.BaseTrial, *,
+                relax_ints_wider_than: int | None = None) -> dict[str, Any]:
+        """Fills a config through an Optuna trial, define-by-run; inactive params are not asked.
+
+        ``relax_ints_wider_than=n``: ints with more than ``n`` values are asked as floats and
+        rounded (the trial holds the float, the config the int), which spares Optuna's GP a
+        discrete search over every value.
+        """
         from ._optuna import suggest
 
-        return suggest(self, trial)
+        return suggest(self, trial, relax_ints_wider_than=relax_ints_wider_than)
 
 
 def _check_condition(param: Param, by_name: Mapping[str, Param]) -> None:

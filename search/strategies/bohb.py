@@ -16,7 +16,10 @@ values.
   rule of the ``auto`` strategy: few, mostly numeric, unconditional parameters) and the chosen
   epoch has at most ``gp_max_trials`` values, else multivariate TPE; ``"tpe"`` or ``"gp"``
   force one. Running trials are seen by the model as Optuna's samplers see them
-  (``constant_liar`` for TPE, q-batch expected improvement for the GP).
+  (``constant_liar`` for TPE, q-batch expected improvement for the GP). When the GP may be
+  used, ints with more than ``relax_ints_wider_than`` values (16) are asked as floats and
+  rounded, in every study (``Space.suggest``): the GP's acquisition optimiser then follows their
+  gradient instead of searching hundreds of values one by one.
 * **Data**: a trial's :attr:`TrialResult.curve` (the campaign metric after each epoch) adds a
   value to the study of every epoch it reached. A trial that fails, or breaks a hard limit,
   adds nothing. A trial told without a curve (a plain ask/tell loop) adds its final value.
@@ -46,6 +49,10 @@ from .base import Mode, Strategy, StrategyError, TrialResult, check_int
 from .rungs import RungTable, fidelity_points, rung_label
 
 MODELS = ("auto", "tpe", "gp")
+WIDE_INT = 16
+"""The default of ``relax_ints_wider_than``: with the GP in play, ints with more values than this
+are asked as floats and rounded (``Space.suggest``). On LCBench's space it makes the GP's asks
+about 7x cheaper at no cost in regret (BENCHMARKS.md, "Multi-fidelity strategies")."""
 SOBOL_SHARE = "sobol share"
 """The decision logged (once) when ``random_fraction`` first sends a model ask to the design."""
 
@@ -64,6 +71,9 @@ class BohbStrategy(Strategy):
         random_fraction: the share of model asks that take the next initial-design point
             instead (BOHB's ``random_fraction``, 1/3 in its paper and here; 0: the model
             always), drawn from the strategy's own seeded generator.
+        relax_ints_wider_than: when the GP may be used, ints with more values than this are
+            asked as floats and rounded to their step (``None``: every int exactly); a GP ask
+            then costs a fraction (module docstring).
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -93,6 +103,7 @@ class BohbStrategy(Strategy):
         gp_max_params: int = 12,
         gp_max_trials: int = 100,
         random_fraction: float = 1 / 3,
+        relax_ints_wider_than: int | None = WIDE_INT,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode)
         if isinstance(random_fraction, bool) or not isinstance(random_fraction, (int, float)) \
@@ -110,6 +121,12 @@ class BohbStrategy(Strategy):
                                    ("gp_max_params", gp_max_params, 0),
                                    ("gp_max_trials", gp_max_trials, 0)):
             check_int("bohb", option, value, low)
+        if relax_ints_wider_than is not None and (
+                not isinstance(relax_ints_wider_than, int) or isinstance(relax_ints_wider_than, bool)
+                or relax_ints_wider_than < 0):
+            raise StrategyError("bohb: option `relax_ints_wider_than` must be an int >= 0 or null "
+                                f"(every int exactly), but got "
+                                f"relax_ints_wider_than={relax_ints_wider_than!r}.")
         self.model = model
         self.n_initial = n_initial
         self.min_points = min_points
@@ -117,6 +134,8 @@ class BohbStrategy(Strategy):
         self.random_fraction = float(random_fraction)
         self._random = random.Random(seed)
         self._gp_suits = model == "gp" or (model == "auto" and not gp_misfits(space, gp_max_params))
+        # every study shares trials, so all of them relax or none does
+        self._relax = relax_ints_wider_than if self._gp_suits else None
         self.rungs = RungTable()
         #: Which model asked from which trial on, and on which epoch's values (logged).
         self.decisions: list[Decision] = []
@@ -153,7 +172,7 @@ class BohbStrategy(Strategy):
             study.sampler = self._sampler(epoch, model)
             self._decide(trial_id, model, epoch)
         trial = study.ask()
-        config = self.space.suggest(trial)
+        config = self.space.suggest(trial, relax_ints_wider_than=self._relax)
         self._in_study[trial_id] = (epoch, study, trial)
         return config
 

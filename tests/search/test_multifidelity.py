@@ -135,6 +135,9 @@ def test_bohb_takes_a_random_fraction_of_its_model_asks_from_the_design_and_repl
     ({"min_points": 0}, "bohb: option `min_points` must be an int >= 1, but got min_points=0"),
     ({"random_fraction": 1}, ("bohb: option `random_fraction` must be a number in [0, 1), but "
                              "got random_fraction=1")),
+    ({"relax_ints_wider_than": "16"}, ("bohb: option `relax_ints_wider_than` must be an int >= 0 "
+                                       "or null (every int exactly), but got "
+                                       "relax_ints_wider_than='16'")),
 ])
 def test_bohb_refuses_bad_options_naming_them(options, message):
     with pytest.raises(StrategyError, match=re.escape(message)):
@@ -150,6 +153,31 @@ def test_bohb_takes_the_gp_for_a_small_continuous_space_and_tpe_when_an_epoch_gr
     models = [d.model for d in strategy.decisions if d.model != SOBOL_SHARE]  # (1/3 default)
     assert models == ["sobol on initial design", "gp on epoch 1", "tpe on epoch 1"]
     assert "gp_max_trials=6" in strategy.decisions[-1].why
+
+
+@pytest.mark.parametrize(("options", "relaxed"), [
+    ({"model": "auto"}, True), ({"model": "tpe"}, False),
+    ({"model": "auto", "relax_ints_wider_than": None}, False),
+])
+def test_bohb_asks_its_gp_for_wide_ints_as_floats_and_gives_the_trial_ints(options, relaxed):
+    """With the GP in play every study holds a wide int as a float (the GP's acquisition
+    optimiser then needs no search over its 497 values), and the config still holds ints."""
+    space = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0},
+                             "batch": {"type": "int", "low": 16, "high": 512, "log": True},
+                             "layers": {"type": "int", "low": 1, "high": 5}})
+    strategy = make_strategy("bohb", space, budget=12, seed=0, mode="min",
+                             options={**options, "n_initial": 4, "min_points": 4})
+    while (spec := strategy.ask()) is not None:
+        assert type(spec.config["batch"]) is int and 16 <= spec.config["batch"] <= 512
+        value = spec.config["x"] + spec.config["batch"] / 512
+        strategy.tell(spec.trial_id, TrialResult(value, step=1, curve=((1, value),)))
+    model = "gp" if options["model"] == "auto" else "tpe"
+    assert any(d.model == f"{model} on epoch 1" for d in strategy.decisions)
+    for study in (strategy._design, *strategy._studies.values()):
+        for trial in study.trials:
+            kinds = {name: type(d).__name__ for name, d in trial.distributions.items()}
+            assert kinds["batch"] == ("FloatDistribution" if relaxed else "IntDistribution")
+            assert kinds["layers"] == "IntDistribution"
 
 
 # --- dehb ---------------------------------------------------------------------------------------

@@ -246,3 +246,34 @@ def test_decode_rejects_wrong_lengths_and_non_finite_coordinates():
         space.decode([0.1, 0.2, 0.3])
     with pytest.raises(SpaceError, match="non-finite"):
         space.decode([math.nan, 0.5])
+
+
+# --- Optuna, with wide ints relaxed to floats (what bohb's GP asks) ---------------------------
+@PROPERTY
+@given(space=spaces(), seed=st.integers(0, 2**32 - 1), wider_than=st.integers(0, 20))
+def test_relaxed_suggestions_are_valid_configs(space, seed, wider_than):
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for _ in range(3):
+        trial = study.ask()
+        space.validate(space.suggest(trial, relax_ints_wider_than=wider_than))
+
+
+def test_a_relaxed_int_is_a_float_in_the_trial_rounded_to_its_step_in_the_config():
+    import optuna
+
+    space = Space([Int("width", 10, 100, step=10), Int("batch", 16, 512, log=True),
+                   Int("layers", 1, 5)])  # 10, 497 and 5 values
+    ends = {"width": 5.0, "batch": 512.5, "layers": 5}  # the float bounds map onto the int ends
+    assert space.suggest(optuna.trial.FixedTrial(ends), relax_ints_wider_than=5) == \
+        {"width": 10, "batch": 512, "layers": 5}
+    inner = {"width": 34.9, "batch": 100.4, "layers": 2}
+    assert space.suggest(optuna.trial.FixedTrial(inner), relax_ints_wider_than=5) == \
+        {"width": 30, "batch": 100, "layers": 2}
+    study = optuna.create_study()
+    trial = study.ask()
+    space.suggest(trial, relax_ints_wider_than=5)
+    kinds = {name: type(d).__name__ for name, d in trial.distributions.items()}
+    assert kinds == {"width": "FloatDistribution", "batch": "FloatDistribution",
+                     "layers": "IntDistribution"}
