@@ -30,7 +30,7 @@ def suggest(space: Space, trial: optuna.trial.BaseTrial, *,
         if isinstance(param, Float):
             config[param.name] = trial.suggest_float(param.name, param.low, param.high, log=param.log)
         elif isinstance(param, Int) and relax_ints_wider_than is not None \
-                and len(range(param.low, param.high + 1, param.step)) > relax_ints_wider_than:
+                and param.n_values > relax_ints_wider_than:
             config[param.name] = _relaxed_int(param, trial)
         elif isinstance(param, Int):
             config[param.name] = trial.suggest_int(

@@ -33,10 +33,15 @@ class StrategyError(ValueError):
     """A strategy was configured or driven wrongly (bad option, unknown trial id, ...)."""
 
 
-def check_int(strategy: str, option: str, value: Any, low: int) -> None:
-    """A :class:`StrategyError` naming ``option`` unless ``value`` is an int ``>= low``."""
+def check_int(strategy: str, option: str, value: Any, low: int, *,
+              none_means: str | None = None) -> None:
+    """A :class:`StrategyError` naming ``option`` unless ``value`` is an int ``>= low`` (or
+    ``None``, when ``none_means`` says what ``None`` does)."""
+    if value is None and none_means is not None:
+        return
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise StrategyError(f"{strategy}: option `{option}` must be an int >= {low}, but got "
+        allowed = f"an int >= {low}" + (f" or null ({none_means})" if none_means else "")
+        raise StrategyError(f"{strategy}: option `{option}` must be {allowed}, but got "
                             f"{option}={value!r}.")
 
 

@@ -121,12 +121,8 @@ class BohbStrategy(Strategy):
                                    ("gp_max_params", gp_max_params, 0),
                                    ("gp_max_trials", gp_max_trials, 0)):
             check_int("bohb", option, value, low)
-        if relax_ints_wider_than is not None and (
-                not isinstance(relax_ints_wider_than, int) or isinstance(relax_ints_wider_than, bool)
-                or relax_ints_wider_than < 0):
-            raise StrategyError("bohb: option `relax_ints_wider_than` must be an int >= 0 or null "
-                                f"(every int exactly), but got "
-                                f"relax_ints_wider_than={relax_ints_wider_than!r}.")
+        check_int("bohb", "relax_ints_wider_than", relax_ints_wider_than, 0,
+                  none_means="every int exactly")
         self.model = model
         self.n_initial = n_initial
         self.min_points = min_points
