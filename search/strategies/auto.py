@@ -15,6 +15,12 @@ trial's number (so a seed and a tell order give the same asks, and a resume repl
    multivariate TPE (``group=True``, ``constant_liar=True``, as the ``optuna`` strategy).
 3. **Switch**: after ``gp_max_trials`` trials the GP hands over to TPE, before its ask time
    (cubic in the trials it has seen) holds workers idle.
+4. **Wait for data**: a model asks only once ``min_complete`` trials (default: half the design)
+   have finished; until then the design goes on. A model learns from finished trials only, and
+   a scheduler stops most trials early: with ASHA at grace period 1 on LCBench, a GP started
+   with one finished trial proposed one corner of the box about 90 times, each stopped after
+   one epoch and so never seen by the GP (BENCHMARKS.md, "Early stopping"). The rule depends on
+   the tell order, which a resume replays.
 
 Every decision is kept in :attr:`AutoStrategy.decisions` (from which trial, which model, why);
 the campaign logs them on the strategy run.
@@ -33,7 +39,7 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from sweepforge.spaces import Categorical, Space
 
@@ -51,38 +57,60 @@ class Decision:
 
 
 class AutoSampler(optuna.samplers.BaseSampler):
-    """Hands each trial to one of several Optuna samplers by its number: ``plan`` is a list of
-    ``(first trial, sampler)``, sorted by first trial."""
+    """Hands each trial to one of several Optuna samplers: ``plan`` is a list of
+    ``(first trial, sampler)``, sorted by first trial, and the first is the design. A trial the
+    plan gives a model goes to the design instead while fewer than ``min_complete`` trials of
+    the study have finished; ``held`` records those trials' numbers."""
 
-    def __init__(self, plan: Sequence[tuple[int, optuna.samplers.BaseSampler]]):
+    def __init__(self, plan: Sequence[tuple[int, optuna.samplers.BaseSampler]], *,
+                 min_complete: int = 0):
         self.plan = list(plan)
+        self.min_complete = min_complete
+        self.held: list[int] = []
+        self._chosen: dict[int, optuna.samplers.BaseSampler] = {}
 
-    def _for(self, number: int) -> optuna.samplers.BaseSampler:
+    def _planned(self, number: int) -> optuna.samplers.BaseSampler:
         chosen = self.plan[0][1]
         for first, sampler in self.plan:
             if number >= first:
                 chosen = sampler
         return chosen
 
+    def _choose(self, study: optuna.Study, number: int) -> optuna.samplers.BaseSampler:
+        planned = self._planned(number)
+        design = self.plan[0][1]
+        if planned is not design and self.min_complete and len(study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,))) < self.min_complete:
+            self.held.append(number)
+            return design
+        return planned
+
+    def _for(self, study: optuna.Study, number: int) -> optuna.samplers.BaseSampler:
+        # chosen once per trial, when Optuna first consults the sampler for it
+        if number not in self._chosen:
+            self._chosen[number] = self._choose(study, number)
+        return self._chosen[number]
+
     def infer_relative_search_space(self, study: optuna.Study,
                                     trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return self._for(trial.number).infer_relative_search_space(study, trial)
+        return self._for(study, trial.number).infer_relative_search_space(study, trial)
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return self._for(trial.number).sample_relative(study, trial, search_space)
+        return self._for(study, trial.number).sample_relative(study, trial, search_space)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
-        return self._for(trial.number).sample_independent(study, trial, param_name,
-                                                          param_distribution)
+        return self._for(study, trial.number).sample_independent(study, trial, param_name,
+                                                                 param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self._for(trial.number).before_trial(study, trial)
+        self._for(study, trial.number).before_trial(study, trial)
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: Any,
                     values: Sequence[float] | None) -> None:
-        self._for(trial.number).after_trial(study, trial, state, values)
+        self._chosen.pop(trial.number, self._planned(trial.number)).after_trial(
+            study, trial, state, values)
 
     def reseed_rng(self) -> None:
         for _, sampler in self.plan:
@@ -97,6 +125,8 @@ class AutoStrategy(OptunaStrategy):
             least 2 when the budget is 2 or more.
         gp_max_params: the most parameters a space may have for the GP.
         gp_max_trials: trials after which the GP hands over to TPE.
+        min_complete: finished trials a model needs before it asks (rule 4); ``None``: half of
+            ``n_initial``.
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -121,6 +151,7 @@ class AutoStrategy(OptunaStrategy):
         n_initial: int | None = None,
         gp_max_params: int = 12,
         gp_max_trials: int = 100,
+        min_complete: int | None = None,
     ):
         for option, value, low in (("gp_max_params", gp_max_params, 0),
                                    ("gp_max_trials", gp_max_trials, 0)):
@@ -128,17 +159,41 @@ class AutoStrategy(OptunaStrategy):
         if n_initial is None:
             n_initial = min(10, max(2, budget // 4)) if budget >= 2 else budget
         check_int("auto", "n_initial", n_initial, 0)
-        self.decisions = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
-                                 multi=directions is not None and len(directions) > 1)
-        self._auto = AutoSampler([(d.first, make_sampler(d.model, seed)) for d in self.decisions])
+        if min_complete is None:
+            min_complete = n_initial // 2
+        check_int("auto", "min_complete", min_complete, 0)
+        self.min_complete = min_complete
+        self._plan = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
+                             multi=directions is not None and len(directions) > 1)
+        self._auto = AutoSampler([(d.first, make_sampler(d.model, seed)) for d in self._plan],
+                                 min_complete=min_complete if n_initial else 0)
         super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions,
                          n_constraints=n_constraints, sampler="random")
         self.sampler_name = "auto"
         self.study.sampler = self._auto
 
+    @property
+    def decisions(self) -> list[Decision]:
+        """The plan (rules 1 to 3), and the trials rule 4 gave to the design, by first trial."""
+        decisions = list(self._plan)
+        held = self._auto.held  # one run of trials: finished trials only grow in number
+        if held:
+            decisions.append(Decision(
+                held[0], "sobol", f"the design goes on: fewer than min_complete="
+                                  f"{self.min_complete} trials have finished (a scheduler "
+                                  "stopped or a failure ended the others)"))
+            if self.n_asked > held[-1] + 1:
+                resumed = held[-1] + 1
+                decisions.append(Decision(resumed, self._planned_model(resumed),
+                                          f"{self.min_complete} trials have finished"))
+        return sorted(decisions, key=lambda d: d.first)
+
     def model_at(self, trial_id: int) -> str:
-        """The model that proposes trial ``trial_id``."""
-        return [d.model for d in self.decisions if d.first <= trial_id][-1]
+        """The model that proposes (or proposed) trial ``trial_id``."""
+        return "sobol" if trial_id in self._auto.held else self._planned_model(trial_id)
+
+    def _planned_model(self, trial_id: int) -> str:
+        return [d.model for d in self._plan if d.first <= trial_id][-1]
 
 
 def _decide(space: Space, budget: int, n_initial: int, gp_max_params: int, gp_max_trials: int,

@@ -8,7 +8,7 @@ import pytest
 
 from sweepforge.search.state.journal import Journal, read_journal, replay
 from sweepforge.search.strategies.auto import AutoStrategy
-from sweepforge.search.strategies.base import StrategyError, TrialResult
+from sweepforge.search.strategies.base import StrategyError, TrialResult, TrialState
 from sweepforge.search.strategies.registry import make_strategy
 from sweepforge.spaces import Space
 
@@ -95,10 +95,69 @@ def test_resume_replays_an_auto_strategy(tmp_path):
     assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
 
 
+def stopped(config):
+    """A trial a scheduler stopped after its first epoch."""
+    return TrialResult(bowl(config) + 1.0, TrialState.PRUNED, step=1)
+
+
+@pytest.mark.parametrize(("min_complete", "distinct"), [(None, 10), (0, 1)])
+def test_with_one_finished_trial_the_design_goes_on_instead_of_a_gp_that_repeats_itself(
+        min_complete, distinct):
+    """A scheduler stops all but the first trial. The default waits for 5 finished trials and
+    keeps asking the Sobol design (10 different configs); a GP asking at once
+    (``min_complete=0``) sees one point and asks one config over and over, each stopped and so
+    never seen by it (on LCBench with ASHA: one corner of the box about 90 times)."""
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min", min_complete=min_complete)
+    first = strategy.ask()
+    strategy.tell(first.trial_id, TrialResult(bowl(first.config)))
+    asked = []
+    for _ in range(19):
+        spec = strategy.ask()
+        asked.append(tuple(spec.config.values()))
+        strategy.tell(spec.trial_id, stopped(spec.config))
+    assert len(set(asked[9:])) == distinct  # trials 10 to 19, where the plan starts the GP
+
+
+def test_the_model_starts_once_enough_trials_have_finished_and_the_decisions_say_so():
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min")  # 10 Sobol, then the GP
+    finished = 0
+    while finished < 5:  # every third trial finishes; the others are stopped early
+        spec = strategy.ask()
+        if spec.trial_id % 3 == 0:
+            strategy.tell(spec.trial_id, TrialResult(bowl(spec.config)))
+            finished += 1
+        else:
+            strategy.tell(spec.trial_id, stopped(spec.config))
+    assert spec.trial_id == 12  # the 5th finished: trials 10 to 12 were the design's
+    assert [strategy.model_at(n) for n in (9, 10, 12, 13)] == ["sobol"] * 3 + ["gp"]
+    assert models(strategy) == [(0, "sobol"), (10, "gp"), (10, "sobol")]
+    strategy.ask()
+    assert models(strategy) == [(0, "sobol"), (10, "gp"), (10, "sobol"), (13, "gp")]
+    assert "fewer than min_complete=5 trials have finished" in strategy.decisions[2].why
+    assert strategy.decisions[3].why == "5 trials have finished"
+
+
+def test_resume_replays_the_wait_for_finished_trials(tmp_path):
+    original = AutoStrategy(NUMERIC, budget=40, seed=2, mode="min")
+    journal = Journal.create(tmp_path, campaign_id="c", name="auto", config={}, strategies=["a"])
+    for _ in range(16):
+        spec = original.ask()
+        journal.ask("a", spec.trial_id, spec.config)
+        result = TrialResult(bowl(spec.config)) if spec.trial_id % 3 == 0 else stopped(spec.config)
+        original.tell(spec.trial_id, result)
+        journal.tell("a", spec.trial_id, result)
+    journal.close()
+    rebuilt = AutoStrategy(NUMERIC, budget=40, seed=2, mode="min")
+    assert replay(read_journal(tmp_path)[1], {"a": rebuilt}) == {}
+    assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
+    assert rebuilt.decisions == original.decisions
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"n_initial": -1}, "`n_initial` must be an int >= 0"),
      ({"gp_max_trials": 1.5}, "`gp_max_trials` must be an int >= 0"),
+     ({"min_complete": -1}, "`min_complete` must be an int >= 0"),
      ({"sampler": "tpe"}, "strategy 'auto' has no option 'sampler'")],
 )
 def test_bad_options_are_named(options, message):
