@@ -15,12 +15,14 @@ trial's number (so a seed and a tell order give the same asks, and a resume repl
    multivariate TPE (``group=True``, ``constant_liar=True``, as the ``optuna`` strategy).
 3. **Switch**: after ``gp_max_trials`` trials the GP hands over to TPE, before its ask time
    (cubic in the trials it has seen) holds workers idle.
-4. **Wait for data**: a model asks only once ``min_complete`` trials (default: half the design)
-   have finished; until then the design goes on. A model learns from finished trials only, and
-   a scheduler stops most trials early: with ASHA at grace period 1 on LCBench, a GP started
-   with one finished trial proposed one corner of the box about 90 times, each stopped after
-   one epoch and so never seen by the GP (BENCHMARKS.md, "Early stopping"). The rule depends on
-   the tell order, which a resume replays.
+4. **Wait for data**: while fewer than ``min_complete`` trials (default: half the design) have
+   finished and some have ended without a value (stopped by a scheduler, or failed), the
+   design goes on instead of the model. A model learns from finished trials only: with ASHA at
+   grace period 1 on LCBench, a GP started with one finished trial proposed one corner of the
+   box about 90 times, each stopped after one epoch and so never seen by it (BENCHMARKS.md,
+   "Early stopping"). Trials still running do not hold the model back: the GP and TPE see
+   them (q-batch expected improvement, constant liar) and will see their results. The rule
+   depends on the tell order, which a resume replays.
 
 Every decision is kept in :attr:`AutoStrategy.decisions` (from which trial, which model, why);
 the campaign logs them on the strategy run.
@@ -33,6 +35,7 @@ separate package, and not seeded per study the way a resume needs).
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +63,8 @@ class AutoSampler(optuna.samplers.BaseSampler):
     """Hands each trial to one of several Optuna samplers: ``plan`` is a list of
     ``(first trial, sampler)``, sorted by first trial, and the first is the design. A trial the
     plan gives a model goes to the design instead while fewer than ``min_complete`` trials of
-    the study have finished; ``held`` records those trials' numbers."""
+    the study have finished and some have failed (pruned trials are told as failed);
+    ``held`` records those trials' numbers."""
 
     def __init__(self, plan: Sequence[tuple[int, optuna.samplers.BaseSampler]], *,
                  min_complete: int = 0):
@@ -79,8 +83,11 @@ class AutoSampler(optuna.samplers.BaseSampler):
     def _choose(self, study: optuna.Study, number: int) -> optuna.samplers.BaseSampler:
         planned = self._planned(number)
         design = self.plan[0][1]
-        if planned is not design and self.min_complete and len(study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE,))) < self.min_complete:
+        if planned is design or not self.min_complete:
+            return planned
+        ended = Counter(t.state for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)))
+        if ended[TrialState.COMPLETE] < self.min_complete and ended[TrialState.FAIL]:
             self.held.append(number)
             return design
         return planned
@@ -125,8 +132,8 @@ class AutoStrategy(OptunaStrategy):
             least 2 when the budget is 2 or more.
         gp_max_params: the most parameters a space may have for the GP.
         gp_max_trials: trials after which the GP hands over to TPE.
-        min_complete: finished trials a model needs before it asks (rule 4); ``None``: half of
-            ``n_initial``.
+        min_complete: finished trials a model needs, once some trials have ended without a
+            value, before it asks (rule 4); ``None``: half of ``n_initial``.
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -180,8 +187,8 @@ class AutoStrategy(OptunaStrategy):
         if held:
             decisions.append(Decision(
                 held[0], "sobol", f"the design goes on: fewer than min_complete="
-                                  f"{self.min_complete} trials have finished (a scheduler "
-                                  "stopped or a failure ended the others)"))
+                                  f"{self.min_complete} trials have finished, and others "
+                                  "ended without a value (stopped early or failed)"))
             if self.n_asked > held[-1] + 1:
                 resumed = held[-1] + 1
                 decisions.append(Decision(resumed, self._planned_model(resumed),

@@ -137,6 +137,17 @@ def test_the_model_starts_once_enough_trials_have_finished_and_the_decisions_say
     assert strategy.decisions[3].why == "5 trials have finished"
 
 
+def test_trials_still_running_do_not_hold_the_model_back():
+    """8 workers: when trial 10 is asked only 3 have finished, and none has failed. The GP
+    sees the 7 running ones (q-batch expected improvement) and will see their results."""
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min")
+    running = [strategy.ask() for _ in range(10)]
+    for spec in running[:3]:
+        strategy.tell(spec.trial_id, TrialResult(bowl(spec.config)))
+    assert strategy.ask().trial_id == 10 and strategy.model_at(10) == "gp"
+    assert models(strategy) == [(0, "sobol"), (10, "gp")]
+
+
 def test_resume_replays_the_wait_for_finished_trials(tmp_path):
     original = AutoStrategy(NUMERIC, budget=40, seed=2, mode="min")
     journal = Journal.create(tmp_path, campaign_id="c", name="auto", config={}, strategies=["a"])
