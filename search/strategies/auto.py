@@ -183,7 +183,7 @@ class AutoStrategy(OptunaStrategy):
     def decisions(self) -> list[Decision]:
         """The plan (rules 1 to 3), and the trials rule 4 gave to the design, by first trial."""
         decisions = list(self._plan)
-        held = self._auto.held  # one run of trials: finished trials only grow in number
+        held = self._auto.held  # one run: from a failure until min_complete have finished
         if held:
             decisions.append(Decision(
                 held[0], "sobol", f"the design goes on: fewer than min_complete="
