@@ -72,6 +72,7 @@ class AutoSampler(optuna.samplers.BaseSampler):
         self.min_complete = min_complete
         self.held: list[int] = []
         self._chosen: dict[int, optuna.samplers.BaseSampler] = {}
+        self._released = not min_complete
 
     def _planned(self, number: int) -> optuna.samplers.BaseSampler:
         chosen = self.plan[0][1]
@@ -83,13 +84,16 @@ class AutoSampler(optuna.samplers.BaseSampler):
     def _choose(self, study: optuna.Study, number: int) -> optuna.samplers.BaseSampler:
         planned = self._planned(number)
         design = self.plan[0][1]
-        if planned is design or not self.min_complete:
+        if planned is design or self._released:
             return planned
         ended = Counter(t.state for t in study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)))
-        if ended[TrialState.COMPLETE] < self.min_complete and ended[TrialState.FAIL]:
-            self.held.append(number)
-            return design
+        if ended[TrialState.COMPLETE] < self.min_complete:
+            if ended[TrialState.FAIL]:
+                self.held.append(number)
+                return design
+        else:  # finished trials only grow in number: never held again
+            self._released = True
         return planned
 
     def _for(self, study: optuna.Study, number: int) -> optuna.samplers.BaseSampler:
