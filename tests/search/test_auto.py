@@ -162,6 +162,7 @@ def test_resume_replays_the_wait_for_finished_trials(tmp_path):
     assert replay(read_journal(tmp_path)[1], {"a": rebuilt}) == {}
     assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
     assert rebuilt.decisions == original.decisions
+    assert any("the design goes on" in d.why for d in original.decisions)  # a hold was replayed
 
 
 @pytest.mark.parametrize(
