@@ -80,18 +80,27 @@ def test_same_seed_same_asks():
     assert first != drive(AutoStrategy(NUMERIC, budget=8, seed=4))
 
 
-def test_resume_replays_an_auto_strategy(tmp_path):
-    original = AutoStrategy(CONDITIONAL, budget=20, seed=1, mode="min")
+def journal_then_replay(tmp_path, make, result_of, told):
+    """Drives ``make()`` for ``told`` trials with a journal, replays the journal into a fresh
+    ``make()``, and returns both (the replay must leave nothing pending)."""
+    original = make()
     journal = Journal.create(tmp_path, campaign_id="c", name="auto", config={}, strategies=["a"])
-    for _ in range(14):
+    for _ in range(told):
         spec = original.ask()
         journal.ask("a", spec.trial_id, spec.config)
-        result = TrialResult(math.log10(spec.config["lr"]) ** 2)
+        result = result_of(spec)
         original.tell(spec.trial_id, result)
         journal.tell("a", spec.trial_id, result)
     journal.close()
-    rebuilt = AutoStrategy(CONDITIONAL, budget=20, seed=1, mode="min")
+    rebuilt = make()
     assert replay(read_journal(tmp_path)[1], {"a": rebuilt}) == {}
+    return original, rebuilt
+
+
+def test_resume_replays_an_auto_strategy(tmp_path):
+    original, rebuilt = journal_then_replay(
+        tmp_path, lambda: AutoStrategy(CONDITIONAL, budget=20, seed=1, mode="min"),
+        lambda spec: TrialResult(math.log10(spec.config["lr"]) ** 2), told=14)
     assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
 
 
@@ -149,17 +158,10 @@ def test_trials_still_running_do_not_hold_the_model_back():
 
 
 def test_resume_replays_the_wait_for_finished_trials(tmp_path):
-    original = AutoStrategy(NUMERIC, budget=40, seed=2, mode="min")
-    journal = Journal.create(tmp_path, campaign_id="c", name="auto", config={}, strategies=["a"])
-    for _ in range(16):
-        spec = original.ask()
-        journal.ask("a", spec.trial_id, spec.config)
-        result = TrialResult(bowl(spec.config)) if spec.trial_id % 3 == 0 else stopped(spec.config)
-        original.tell(spec.trial_id, result)
-        journal.tell("a", spec.trial_id, result)
-    journal.close()
-    rebuilt = AutoStrategy(NUMERIC, budget=40, seed=2, mode="min")
-    assert replay(read_journal(tmp_path)[1], {"a": rebuilt}) == {}
+    original, rebuilt = journal_then_replay(
+        tmp_path, lambda: AutoStrategy(NUMERIC, budget=40, seed=2, mode="min"),
+        lambda spec: (TrialResult(bowl(spec.config)) if spec.trial_id % 3 == 0
+                      else stopped(spec.config)), told=16)
     assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
     assert rebuilt.decisions == original.decisions
     assert any("the design goes on" in d.why for d in original.decisions)  # a hold was replayed
