@@ -39,7 +39,8 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "optuna_tpe": ("optuna", {"sampler": "tpe"}),
     "optuna_cmaes": ("optuna", {"sampler": "cmaes"}),
     "optuna_gp": ("optuna", {"sampler": "gp"}),
-    "auto": ("auto", {}),  # (its model is chosen by trial number: GP below 200 trials, then TPE)
+    "auto": ("auto", {}),  # (its model is chosen by trial number: GP below 100 trials, then TPE)
+    "auto_exact_ints": ("auto", {"relax_ints_wider_than": None}),  # as before wide ints relaxed
 }
 SIZES = (100, 1_000, 10_000)
 SKIP = {("optuna_gp", 10_000): "not run: an ask already takes seconds at 1,000 (Optuna's GP "
@@ -61,7 +62,8 @@ def measure(name: str, n: int, probes: int, seed: int = 0) -> dict[str, float]:
                              options=options)
     fill_started = time.perf_counter()
     if kind in ("optuna", "auto"):
-        strategy.study.add_trials(history(n, seed))
+        # the history under the distributions the strategy asks with (wide ints relaxed or not)
+        strategy.study.add_trials(history(n, seed, getattr(strategy, "relax_ints_wider_than", None)))
     else:
         for _ in range(n):
             spec = strategy.ask()
@@ -84,27 +86,29 @@ def measure(name: str, n: int, probes: int, seed: int = 0) -> dict[str, float]:
     return {"ask_s": statistics.median(asks), "tell_s": statistics.median(tells), "fill_s": fill_s}
 
 
-def history(n: int, seed: int):
+def history(n: int, seed: int, relax_ints_wider_than: int | None = None):
     """``n`` finished trials of the LCBench space for an Optuna study: random configs, their
-    surrogate values, under the distributions :meth:`Space.suggest` uses."""
+    surrogate values, under the distributions :meth:`Space.suggest` uses (with
+    ``relax_ints_wider_than``: a trial whose distributions differ from the strategy's would drop
+    those parameters out of its model's search space)."""
     import optuna
 
     bench, space = shared_lcbench(), LCBench.space()
     rng = np.random.default_rng(seed + 1)
     configs = [space.sample(rng) for _ in range(n)]
     values = bench.evaluate(TASK, configs)["val_accuracy"]
-    distributions = _distributions(space)
+    distributions = _distributions(space, relax_ints_wider_than)
     return [
         optuna.trial.create_trial(params=config, distributions=distributions, value=float(value))
         for config, value in zip(configs, values, strict=True)
     ]
 
 
-def _distributions(space) -> dict:
+def _distributions(space, relax_ints_wider_than: int | None = None) -> dict:
     import optuna
 
     recorder = optuna.create_study(sampler=optuna.samplers.RandomSampler(0)).ask()
-    space.suggest(recorder)
+    space.suggest(recorder, relax_ints_wider_than=relax_ints_wider_than)
     return dict(recorder.distributions)
 
 

@@ -24,6 +24,13 @@ trial's number (so a seed and a tell order give the same asks, and a resume repl
    them (q-batch expected improvement, constant liar) and will see their results. The rule
    depends on the tell order, which a resume replays.
 
+When the plan holds a GP, ints with more than ``relax_ints_wider_than`` values (16) are asked
+as floats on ``[low - step/2, high + step/2]`` and rounded (``Space.suggest``), by every model
+of the study, the design included (a parameter whose distribution changes between trials drops
+out of a sampler's search space). The GP's acquisition optimiser then follows their gradient
+instead of stepping through hundreds of values one by one: on LCBench's space an ask costs
+several times less, at no cost in regret (BENCHMARKS.md, "The `auto` strategy").
+
 Every decision is kept in :attr:`AutoStrategy.decisions` (from which trial, which model, why);
 the campaign logs them on the strategy run.
 
@@ -49,6 +56,10 @@ from sweepforge.spaces import Categorical, Space
 from .base import Mode, check_int
 from .optuna_study import OptunaStrategy
 
+WIDE_INT = 16
+"""The default of ``relax_ints_wider_than`` (``auto`` and ``bohb``): with the GP in play, ints
+with more values than this are asked as floats and rounded (``Space.suggest``). On LCBench's
+space it makes the GP's asks several times cheaper at no cost in regret (BENCHMARKS.md)."""
 
 @dataclass(frozen=True)
 class Decision:
@@ -163,6 +174,7 @@ class AutoStrategy(OptunaStrategy):
         gp_max_params: int = 12,
         gp_max_trials: int = 100,
         min_complete: int | None = None,
+        relax_ints_wider_than: int | None = WIDE_INT,
     ):
         for option, value, low in (("gp_max_params", gp_max_params, 0),
                                    ("gp_max_trials", gp_max_trials, 0)):
@@ -173,6 +185,8 @@ class AutoStrategy(OptunaStrategy):
         if min_complete is None:
             min_complete = n_initial // 2
         check_int("auto", "min_complete", min_complete, 0)
+        check_int("auto", "relax_ints_wider_than", relax_ints_wider_than, 0,
+                  none_means="every int exactly")
         self.min_complete = min_complete
         self._plan = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
                              multi=directions is not None and len(directions) > 1)
@@ -182,6 +196,8 @@ class AutoStrategy(OptunaStrategy):
                          n_constraints=n_constraints, sampler="random")
         self.sampler_name = "auto"
         self.study.sampler = self._auto
+        if any(d.model == "gp" for d in self._plan):  # every trial of the study, or none
+            self.relax_ints_wider_than = relax_ints_wider_than
 
     @property
     def decisions(self) -> list[Decision]:

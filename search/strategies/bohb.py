@@ -44,15 +44,11 @@ from optuna.trial import TrialState as OptunaState
 
 from sweepforge.spaces import Space
 
-from .auto import Decision, gp_misfits, make_sampler
+from .auto import WIDE_INT, Decision, gp_misfits, make_sampler
 from .base import Mode, Strategy, StrategyError, TrialResult, check_int
 from .rungs import RungTable, fidelity_points, rung_label
 
 MODELS = ("auto", "tpe", "gp")
-WIDE_INT = 16
-"""The default of ``relax_ints_wider_than``: with the GP in play, ints with more values than this
-are asked as floats and rounded (``Space.suggest``). On LCBench's space it makes the GP's asks
-about 7x cheaper at no cost in regret (BENCHMARKS.md, "Multi-fidelity strategies")."""
 SOBOL_SHARE = "sobol share"
 """The decision logged (once) when ``random_fraction`` first sends a model ask to the design."""
 

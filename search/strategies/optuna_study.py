@@ -88,6 +88,9 @@ class OptunaStrategy(Strategy):
 
     name = "optuna"
     handles_objectives = True
+    relax_ints_wider_than: int | None = None
+    """Ints with more values than this are asked as floats and rounded (``Space.suggest``);
+    ``None`` here: every int exactly, as plain Optuna asks. ``auto`` sets it for its GP."""
 
     def __init__(
         self,
@@ -131,7 +134,7 @@ class OptunaStrategy(Strategy):
     def _propose(self, trial_id: int) -> dict[str, Any]:
         trial = self.study.ask()
         self._trials[trial_id] = trial
-        return self.space.suggest(trial)
+        return self.space.suggest(trial, relax_ints_wider_than=self.relax_ints_wider_than)
 
     def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
         trial = self._trials.pop(trial_id)

@@ -172,8 +172,38 @@ def test_resume_replays_the_wait_for_finished_trials(tmp_path):
     [({"n_initial": -1}, "`n_initial` must be an int >= 0"),
      ({"gp_max_trials": 1.5}, "`gp_max_trials` must be an int >= 0"),
      ({"min_complete": -1}, "`min_complete` must be an int >= 0"),
+     ({"relax_ints_wider_than": 1.5}, "`relax_ints_wider_than` must be an int >= 0 or null"),
      ({"sampler": "tpe"}, "strategy 'auto' has no option 'sampler'")],
 )
 def test_bad_options_are_named(options, message):
     with pytest.raises(StrategyError, match=message):
         make_strategy("auto", NUMERIC, budget=10, seed=0, mode="max", options=options)
+
+
+WIDE_INTS = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0},
+                             "batch": {"type": "int", "low": 16, "high": 512, "log": True},
+                             "layers": {"type": "int", "low": 1, "high": 5}})
+
+
+@pytest.mark.parametrize(("space", "options", "relaxed"), [
+    (WIDE_INTS, {}, True),
+    (WIDE_INTS, {"relax_ints_wider_than": None}, False),
+    (WIDE_INTS, {"gp_max_params": 1}, False),  # TPE's plan: nothing to relax for
+])
+def test_a_gp_plan_asks_wide_ints_as_floats_in_every_trial_and_configs_hold_ints(
+        space, options, relaxed):
+    """Sobol, GP and TPE trials alike hold a wide int as a float when the plan has a GP (a
+    parameter whose distribution changed between trials would drop out of the models'
+    search space), and the configs hold ints within the bounds; narrow ints stay ints."""
+    strategy = make_strategy("auto", space, budget=14, seed=0, mode="min",
+                             options={"n_initial": 4, "gp_max_trials": 9, **options})
+    while (spec := strategy.ask()) is not None:
+        assert type(spec.config["batch"]) is int and 16 <= spec.config["batch"] <= 512
+        strategy.tell(spec.trial_id, TrialResult(spec.config["x"] + spec.config["batch"] / 512))
+    assert {d.model for d in strategy.decisions} == (
+        {"sobol", "gp", "tpe"} if "gp_max_params" not in options else {"sobol", "tpe"})
+    for trial in strategy.study.trials:
+        kinds = {name: type(d).__name__ for name, d in trial.distributions.items()}
+        assert kinds["batch"] == ("FloatDistribution" if relaxed else "IntDistribution")
+        assert kinds["layers"] == "IntDistribution"
+    assert strategy.best_value < 0.2  # the models still find the small batches
