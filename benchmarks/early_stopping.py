@@ -50,6 +50,13 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "optuna_tpe": ("optuna", {"sampler": "tpe"}),
     "evolutionary": ("evolutionary", {}),
     "auto": ("auto", {}),
+    # auto's rules against a model that repeats stopped configs (BENCHMARKS.md, "`auto` with a
+    # scheduler"): the default is rule 4 (no repeats, repeat_tolerance 0.01), no hold
+    "auto_hold": ("auto", {"min_complete": 5, "repeat_tolerance": None}),  # the old default
+    "auto_neither": ("auto", {"repeat_tolerance": None}),
+    "auto_both": ("auto", {"min_complete": 5}),
+    "auto_repeat_tol001": ("auto", {"repeat_tolerance": 0.001}),
+    "auto_repeat_tol05": ("auto", {"repeat_tolerance": 0.05}),
     # bohb's default random_fraction is 1/3 (the *_random_third rows); 0 is the model always
     "bohb": ("bohb", {"model": "tpe", "random_fraction": 0}),
     "bohb_random_third": ("bohb", {"model": "tpe", "random_fraction": 1 / 3}),

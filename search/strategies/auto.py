@@ -4,8 +4,9 @@ Plain Optuna asks a user to choose a sampler; the right one depends on the space
 (BENCHMARKS.md) Optuna's Gaussian-process sampler reaches in 25 evaluations what default TPE
 needs about 100 for, on a low-dimensional, mostly continuous space, while TPE stays the better
 model for wide, categorical or conditional spaces and for long campaigns, where a GP's ask
-grows too slow. ``auto`` chooses per trial, by rules that depend only on the space and the
-trial's number (so a seed and a tell order give the same asks, and a resume replays them):
+grows too slow. ``auto`` chooses per trial, by rules that depend on the space, the trial's
+number and the trials told so far (so a seed and a tell order give the same asks, and a resume
+replays them):
 
 1. **Initial design**: the first ``n_initial`` trials (default ``min(10, budget // 4)``, at
    least 2 when the budget allows) come from a scrambled Sobol sequence (Optuna's
@@ -15,14 +16,21 @@ trial's number (so a seed and a tell order give the same asks, and a resume repl
    multivariate TPE (``group=True``, ``constant_liar=True``, as the ``optuna`` strategy).
 3. **Switch**: after ``gp_max_trials`` trials the GP hands over to TPE, before its ask time
    (cubic in the trials it has seen) holds workers idle.
-4. **Wait for data**: while fewer than ``min_complete`` trials (default: half the design) have
-   finished and some have ended without a value (stopped by a scheduler, or failed), the
-   design goes on instead of the model. A model learns from finished trials only: with ASHA at
-   grace period 1 on LCBench, a GP started with one finished trial proposed one corner of the
-   box about 90 times, each stopped after one epoch and so never seen by it (BENCHMARKS.md,
-   "Early stopping"). Trials still running do not hold the model back: the GP and TPE see
-   them (q-batch expected improvement, constant liar) and will see their results. The rule
-   depends on the tell order, which a resume replays.
+4. **No repeat of a config that ended without a value**: a model's proposal within
+   ``repeat_tolerance`` (1 % of every numeric parameter's range, on its log scale where it has
+   one, and the same value of every categorical one) of a trial that was stopped by a scheduler
+   or failed is replaced by the next design point. A model learns from finished trials only:
+   with ASHA at grace period 1 on LCBench, a GP started with one finished trial proposed one
+   corner of the box about 90 times, each stopped after one epoch and so never seen by it
+   (BENCHMARKS.md, "`auto` with a scheduler"). Trials still running are no such trap: the GP
+   and TPE see them (q-batch expected improvement, constant liar) and will see their results.
+5. **Wait for data** (opt-in, ``min_complete``): while fewer than ``min_complete`` trials have
+   finished and some have ended without a value, the design goes on instead of the model. The
+   first mend of the loop above. On LCBench rule 4 alone is faster with both schedulers, by
+   the median and the geometric mean, than this rule alone or both together (BENCHMARKS.md),
+   so the default is 0: off.
+
+Rules 4 and 5 read the tell order, which a resume replays.
 
 When the plan holds a GP, ints with more than ``relax_ints_wider_than`` values (16) are asked
 as floats on ``[low - step/2, high + step/2]`` and rounded (``Space.suggest``), by every model
@@ -47,19 +55,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from sweepforge.spaces import Categorical, Space
 
-from .base import Mode, check_int
+from .base import Mode, StrategyError, check_int
 from .optuna_study import OptunaStrategy
 
 WIDE_INT = 16
 """The default of ``relax_ints_wider_than`` (``auto`` and ``bohb``): with the GP in play, ints
 with more values than this are asked as floats and rounded (``Space.suggest``). On LCBench's
 space it makes the GP's asks several times cheaper at no cost in regret (BENCHMARKS.md)."""
+REPEAT_TOLERANCE = 0.01
+"""The default of ``repeat_tolerance``: a proposal within 1 % of every numeric parameter's range
+(on its log scale where it has one), and equal in every categorical one, to a trial that ended
+without a value is a repeat of it."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -72,18 +86,27 @@ class Decision:
 
 class AutoSampler(optuna.samplers.BaseSampler):
     """Hands each trial to one of several Optuna samplers: ``plan`` is a list of
-    ``(first trial, sampler)``, sorted by first trial, and the first is the design. A trial the
-    plan gives a model goes to the design instead while fewer than ``min_complete`` trials of
-    the study have finished and some have failed (pruned trials are told as failed);
-    ``held`` records those trials' numbers."""
+    ``(first trial, sampler)``, sorted by first trial, and the first is the design.
+
+    Two rules send a trial the plan gives a model to the design instead (pruned trials are told
+    to the study as failed, so "failed" here means "ended without a value"):
+
+    * when the model proposes a config within ``repeat_tolerance`` of a failed trial's
+      (``replaced`` records those trials' numbers; ``None``: never);
+    * while fewer than ``min_complete`` trials of the study have finished and some have failed
+      (``held`` records those trials' numbers).
+    """
 
     def __init__(self, plan: Sequence[tuple[int, optuna.samplers.BaseSampler]], *,
-                 min_complete: int = 0):
+                 min_complete: int = 0, repeat_tolerance: float | None = None):
         self.plan = list(plan)
         self.min_complete = min_complete
+        self.repeat_tolerance = repeat_tolerance
         self.held: list[int] = []
+        self.replaced: list[int] = []
         self._chosen: dict[int, optuna.samplers.BaseSampler] = {}
         self._released = not min_complete
+        self._failed: list[dict[str, Any]] = []  # the params of every trial told as failed
 
     def _planned(self, number: int) -> optuna.samplers.BaseSampler:
         chosen = self.plan[0][1]
@@ -119,7 +142,36 @@ class AutoSampler(optuna.samplers.BaseSampler):
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return self._for(study, trial.number).sample_relative(study, trial, search_space)
+        sampler = self._for(study, trial.number)
+        params = sampler.sample_relative(study, trial, search_space)
+        design = self.plan[0][1]
+        if sampler is not design and params and self._repeats_a_failure(params, search_space):
+            self.replaced.append(trial.number)
+            self._chosen[trial.number] = design
+            return design.sample_relative(study, trial, search_space)
+        return params
+
+    def _repeats_a_failure(self, params: dict[str, Any],
+                           search_space: dict[str, BaseDistribution]) -> bool:
+        if self.repeat_tolerance is None or not self._failed:
+            return False
+        near = np.ones(len(self._failed), dtype=bool)
+        for name, distribution in search_space.items():
+            if name not in params:
+                continue
+            theirs = [failed.get(name) for failed in self._failed]
+            if isinstance(distribution, CategoricalDistribution):
+                near &= np.array([value == params[name] for value in theirs])
+            else:
+                known = np.array([value is not None for value in theirs])
+                values = np.array([value if value is not None else distribution.low
+                                   for value in theirs], dtype=float)
+                near &= known & (np.abs(_unit(distribution, values)
+                                        - _unit(distribution, params[name]))
+                                 <= self.repeat_tolerance)
+            if not near.any():
+                return False
+        return True
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -131,12 +183,23 @@ class AutoSampler(optuna.samplers.BaseSampler):
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: Any,
                     values: Sequence[float] | None) -> None:
+        if state == TrialState.FAIL:
+            self._failed.append(dict(trial.params))
         self._chosen.pop(trial.number, self._planned(trial.number)).after_trial(
             study, trial, state, values)
 
     def reseed_rng(self) -> None:
         for _, sampler in self.plan:
             sampler.reseed_rng()
+
+
+def _unit(distribution: BaseDistribution, value: Any) -> Any:
+    """``value`` of a numeric ``distribution`` on [0, 1] of its range (its log, where it has
+    one); works on arrays."""
+    low, high = distribution.low, distribution.high
+    if getattr(distribution, "log", False):
+        low, high, value = np.log(low), np.log(high), np.log(value)
+    return (value - low) / (high - low) if high > low else value * 0.0
 
 
 class AutoStrategy(OptunaStrategy):
@@ -147,8 +210,11 @@ class AutoStrategy(OptunaStrategy):
             least 2 when the budget is 2 or more.
         gp_max_params: the most parameters a space may have for the GP.
         gp_max_trials: trials after which the GP hands over to TPE.
+        repeat_tolerance: a model's proposal within this share of every numeric parameter's
+            range (and equal in every categorical one) to a trial that ended without a value
+            is replaced by the next design point (rule 4); ``None``: never.
         min_complete: finished trials a model needs, once some trials have ended without a
-            value, before it asks (rule 4); ``None``: half of ``n_initial``.
+            value, before it asks (rule 5); 0: it never waits.
 
     Example:
         >>> from sweepforge.spaces import Space
@@ -173,7 +239,8 @@ class AutoStrategy(OptunaStrategy):
         n_initial: int | None = None,
         gp_max_params: int = 12,
         gp_max_trials: int = 100,
-        min_complete: int | None = None,
+        repeat_tolerance: float | None = REPEAT_TOLERANCE,
+        min_complete: int = 0,
         relax_ints_wider_than: int | None = WIDE_INT,
     ):
         for option, value, low in (("gp_max_params", gp_max_params, 0),
@@ -182,16 +249,21 @@ class AutoStrategy(OptunaStrategy):
         if n_initial is None:
             n_initial = min(10, max(2, budget // 4)) if budget >= 2 else budget
         check_int("auto", "n_initial", n_initial, 0)
-        if min_complete is None:
-            min_complete = n_initial // 2
         check_int("auto", "min_complete", min_complete, 0)
         check_int("auto", "relax_ints_wider_than", relax_ints_wider_than, 0,
                   none_means="every int exactly")
+        if repeat_tolerance is not None and (
+                isinstance(repeat_tolerance, bool) or not isinstance(repeat_tolerance, (int, float))
+                or not 0 <= repeat_tolerance < 1):
+            raise StrategyError(f"auto: option `repeat_tolerance` must be a number in [0, 1) or "
+                                f"null (never replace a repeat), but got "
+                                f"repeat_tolerance={repeat_tolerance!r}.")
         self.min_complete = min_complete
         self._plan = _decide(space, budget, n_initial, gp_max_params, gp_max_trials,
                              multi=directions is not None and len(directions) > 1)
         self._auto = AutoSampler([(d.first, make_sampler(d.model, seed)) for d in self._plan],
-                                 min_complete=min_complete if n_initial else 0)
+                                 min_complete=min_complete if n_initial else 0,
+                                 repeat_tolerance=repeat_tolerance)
         super().__init__(space, budget=budget, seed=seed, mode=mode, directions=directions,
                          n_constraints=n_constraints, sampler="random")
         self.sampler_name = "auto"
@@ -201,7 +273,8 @@ class AutoStrategy(OptunaStrategy):
 
     @property
     def decisions(self) -> list[Decision]:
-        """The plan (rules 1 to 3), and the trials rule 4 gave to the design, by first trial."""
+        """The plan (rules 1 to 3), the first trial rule 4 gave to the design (with how many so
+        far), and the trials rule 5 did, by first trial."""
         decisions = list(self._plan)
         held = self._auto.held  # one run: from a failure until min_complete have finished
         if held:
@@ -213,11 +286,20 @@ class AutoStrategy(OptunaStrategy):
                 resumed = held[-1] + 1
                 decisions.append(Decision(resumed, self._planned_model(resumed),
                                           f"{self.min_complete} trials have finished"))
+        replaced = self._auto.replaced
+        if replaced:
+            decisions.append(Decision(
+                replaced[0], "sobol", f"the next design point instead of the model's proposal, "
+                                      f"which repeated a trial that ended without a value "
+                                      f"(stopped early or failed): {len(replaced)} trial(s) so "
+                                      f"far, the model's again after each"))
         return sorted(decisions, key=lambda d: d.first)
 
     def model_at(self, trial_id: int) -> str:
         """The model that proposes (or proposed) trial ``trial_id``."""
-        return "sobol" if trial_id in self._auto.held else self._planned_model(trial_id)
+        if trial_id in self._auto.held or trial_id in self._auto.replaced:
+            return "sobol"
+        return self._planned_model(trial_id)
 
     def _planned_model(self, trial_id: int) -> str:
         return [d.model for d in self._plan if d.first <= trial_id][-1]

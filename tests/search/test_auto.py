@@ -109,26 +109,65 @@ def stopped(config):
     return TrialResult(bowl(config) + 1.0, TrialState.PRUNED, step=1)
 
 
-@pytest.mark.parametrize(("min_complete", "distinct"), [(None, 10), (0, 1)])
-def test_with_one_finished_trial_the_design_goes_on_instead_of_a_gp_that_repeats_itself(
-        min_complete, distinct):
-    """A scheduler stops all but the first trial. The default waits for 5 finished trials and
-    keeps asking the Sobol design (10 different configs); a GP asking at once
-    (``min_complete=0``) sees one point and asks one config over and over, each stopped and so
-    never seen by it (on LCBench with ASHA: one corner of the box about 90 times)."""
-    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min", min_complete=min_complete)
+def one_finished_then_stopped(strategy, n=19):
+    """Trial 0 finishes; a scheduler stops every later one. Returns the configs asked after it."""
     first = strategy.ask()
     strategy.tell(first.trial_id, TrialResult(bowl(first.config)))
     asked = []
-    for _ in range(19):
+    for _ in range(n):
         spec = strategy.ask()
         asked.append(tuple(spec.config.values()))
         strategy.tell(spec.trial_id, stopped(spec.config))
+    return asked
+
+
+@pytest.mark.parametrize(("options", "distinct"), [
+    ({}, 10),  # rule 4 (the default): each repeat goes to the design
+    ({"min_complete": 5, "repeat_tolerance": None}, 10),  # rule 5: the design goes on
+    ({"repeat_tolerance": None}, 1),  # neither: the loop
+])
+def test_with_one_finished_trial_the_gp_does_not_ask_a_stopped_config_again(options, distinct):
+    """A scheduler stops all but the first trial. A GP asking at once, with no rule against
+    it, sees one point and asks one config over and over, each stopped and so never seen by it
+    (on LCBench with ASHA: one corner of the box about 90 times). Rule 4 (the default) sends
+    each repeat to the design; rule 5 waits for 5 finished trials (the design goes on)."""
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min", **options)
+    asked = one_finished_then_stopped(strategy)
     assert len(set(asked[9:])) == distinct  # trials 10 to 19, where the plan starts the GP
 
 
+def test_a_repeat_of_a_stopped_config_goes_to_the_design_and_the_decisions_say_so():
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min")
+    one_finished_then_stopped(strategy)
+    replaced = strategy._auto.replaced
+    assert replaced and replaced[0] > 10  # trial 10 is the GP's own first proposal
+    assert strategy.model_at(10) == "gp"
+    assert {strategy.model_at(n) for n in replaced} == {"sobol"}
+    assert models(strategy) == [(0, "sobol"), (10, "gp"), (replaced[0], "sobol")]
+    assert f"{len(replaced)} trial(s) so far" in strategy.decisions[-1].why
+
+
+def test_only_failures_count_as_repeats_and_each_parameter_must_be_near():
+    """Within 1 % of each numeric range (log ranges on their log scale), equal categoricals."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from sweepforge.search.strategies.auto import AutoSampler
+
+    space = {"lr": FloatDistribution(1e-4, 1.0, log=True), "x": FloatDistribution(0.0, 10.0),
+             "opt": CategoricalDistribution(["sgd", "adam"])}
+    sampler = AutoSampler([(0, None)], repeat_tolerance=0.01)
+    assert not sampler._repeats_a_failure({"lr": 1e-3, "x": 5.0, "opt": "sgd"}, space)
+    sampler._failed.append({"lr": 1e-3, "x": 5.0, "opt": "sgd"})
+    assert sampler._repeats_a_failure({"lr": 1.05e-3, "x": 5.09, "opt": "sgd"}, space)
+    assert not sampler._repeats_a_failure({"lr": 1.05e-3, "x": 5.09, "opt": "adam"}, space)
+    assert not sampler._repeats_a_failure({"lr": 1.05e-3, "x": 5.2, "opt": "sgd"}, space)
+    assert not sampler._repeats_a_failure({"lr": 1.2e-3, "x": 5.0, "opt": "sgd"}, space)  # log
+    sampler.repeat_tolerance = None
+    assert not sampler._repeats_a_failure({"lr": 1e-3, "x": 5.0, "opt": "sgd"}, space)
+
+
 def test_the_model_starts_once_enough_trials_have_finished_and_the_decisions_say_so():
-    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min")  # 10 Sobol, then the GP
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min", min_complete=5)
     finished = 0
     while finished < 5:  # every third trial finishes; the others are stopped early
         spec = strategy.ask()
@@ -149,7 +188,7 @@ def test_the_model_starts_once_enough_trials_have_finished_and_the_decisions_say
 def test_trials_still_running_do_not_hold_the_model_back():
     """8 workers: when trial 10 is asked only 3 have finished, and none has failed. The GP
     sees the 7 running ones (q-batch expected improvement) and will see their results."""
-    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min")
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min", min_complete=5)
     running = [strategy.ask() for _ in range(10)]
     for spec in running[:3]:
         strategy.tell(spec.trial_id, TrialResult(bowl(spec.config)))
@@ -157,9 +196,20 @@ def test_trials_still_running_do_not_hold_the_model_back():
     assert models(strategy) == [(0, "sobol"), (10, "gp")]
 
 
-def test_resume_replays_the_wait_for_finished_trials(tmp_path):
+def test_resume_replays_the_repeats_sent_to_the_design(tmp_path):
     original, rebuilt = journal_then_replay(
         tmp_path, lambda: AutoStrategy(NUMERIC, budget=40, seed=2, mode="min"),
+        lambda spec: (TrialResult(bowl(spec.config)) if spec.trial_id == 0
+                      else stopped(spec.config)), told=20)
+    assert original._auto.replaced  # a replacement was replayed
+    assert rebuilt._auto.replaced == original._auto.replaced
+    assert rebuilt.decisions == original.decisions
+    assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
+
+
+def test_resume_replays_the_wait_for_finished_trials(tmp_path):
+    original, rebuilt = journal_then_replay(
+        tmp_path, lambda: AutoStrategy(NUMERIC, budget=40, seed=2, mode="min", min_complete=5),
         lambda spec: (TrialResult(bowl(spec.config)) if spec.trial_id % 3 == 0
                       else stopped(spec.config)), told=16)
     assert [rebuilt.ask().config for _ in range(4)] == [original.ask().config for _ in range(4)]
@@ -173,6 +223,7 @@ def test_resume_replays_the_wait_for_finished_trials(tmp_path):
      ({"gp_max_trials": 1.5}, "`gp_max_trials` must be an int >= 0"),
      ({"min_complete": -1}, "`min_complete` must be an int >= 0"),
      ({"relax_ints_wider_than": 1.5}, "`relax_ints_wider_than` must be an int >= 0 or null"),
+     ({"repeat_tolerance": 1.5}, r"`repeat_tolerance` must be a number in \[0, 1\) or null"),
      ({"sampler": "tpe"}, "strategy 'auto' has no option 'sampler'")],
 )
 def test_bad_options_are_named(options, message):
