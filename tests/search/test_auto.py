@@ -147,7 +147,17 @@ def test_a_repeat_of_a_stopped_config_goes_to_the_design_and_the_decisions_say_s
     assert f"{len(replaced)} trial(s) so far" in strategy.decisions[-1].why
 
 
-def test_only_failures_count_as_repeats_and_each_parameter_must_be_near():
+def test_only_trials_that_ended_without_a_value_are_remembered_as_repeats():
+    strategy = AutoStrategy(NUMERIC, budget=40, seed=0, mode="min")
+    finished, pruned, failed = (strategy.ask() for _ in range(3))
+    strategy.tell(finished.trial_id, TrialResult(bowl(finished.config)))
+    assert strategy._auto._failed == []
+    strategy.tell(pruned.trial_id, stopped(pruned.config))
+    strategy.tell(failed.trial_id, TrialResult(None, TrialState.FAILED))
+    assert strategy._auto._failed == [pruned.config, failed.config]
+
+
+def test_a_repeat_is_near_in_every_parameter():
     """Within 1 % of each numeric range (log ranges on their log scale), equal categoricals."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
