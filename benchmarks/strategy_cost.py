@@ -63,7 +63,7 @@ def measure(name: str, n: int, probes: int, seed: int = 0) -> dict[str, float]:
     fill_started = time.perf_counter()
     if kind in ("optuna", "auto"):
         # the history under the distributions the strategy asks with (wide ints relaxed or not)
-        strategy.study.add_trials(history(n, seed, getattr(strategy, "relax_ints_wider_than", None)))
+        strategy.study.add_trials(history(n, seed, strategy.relax_ints_wider_than))
     else:
         for _ in range(n):
             spec = strategy.ask()

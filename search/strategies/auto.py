@@ -195,7 +195,8 @@ class AutoSampler(optuna.samplers.BaseSampler):
 
 def _unit(distribution: BaseDistribution, value: Any) -> Any:
     """``value`` of a numeric ``distribution`` on [0, 1] of its range (its log, where it has
-    one); works on arrays."""
+    one); works on arrays. Not :meth:`Space.encode`: rule 4 judges Optuna's params before a
+    config exists, and there a relaxed int is still a float outside the space's ints."""
     low, high = distribution.low, distribution.high
     if getattr(distribution, "log", False):
         low, high, value = np.log(low), np.log(high), np.log(value)
