@@ -63,7 +63,10 @@ STRATEGIES: dict[str, tuple[str, dict]] = {
     "bohb_auto": ("bohb", {"random_fraction": 0}),
     "bohb_auto_random_third": ("bohb", {"random_fraction": 1 / 3}),
     "bohb_auto_exact_ints": ("bohb", {"random_fraction": 1 / 3, "relax_ints_wider_than": None}),
+    # no blind repeats (auto's rule 4) in bohb and dehb: opt-in, it did not pay on LCBench
+    "bohb_auto_no_repeats": ("bohb", {"random_fraction": 1 / 3, "repeat_tolerance": 0.01}),
     "dehb": ("dehb", {}),
+    "dehb_no_repeats": ("dehb", {"repeat_tolerance": 0.01}),
     "dehb_published": ("dehb", PUBLISHED_DEHB),
     "dehb_wide": ("dehb", {"screen": 1}),  # the defaults' mutation, unscreened
     **{f"dehb_screen{n}": ("dehb", {**PUBLISHED_DEHB, "screen": n}) for n in (8, 16, 64)},

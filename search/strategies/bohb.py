@@ -20,6 +20,14 @@ values.
   used, ints with more than ``relax_ints_wider_than`` values (16) are asked as floats and
   rounded, in every study (``Space.suggest``): the GP's acquisition optimiser then follows their
   gradient instead of searching hundreds of values one by one.
+* **No blind repeats** (opt-in, ``repeat_tolerance``: rule 4 of ``auto``): a model's proposal
+  within ``repeat_tolerance`` (e.g. 0.01: 1 % of every numeric range, the same categoricals)
+  of a trial that ended below the model's epoch (stopped there by the scheduler, or failed) is
+  replaced by the next design point. The model cannot see such a trial, so nothing stops it
+  proposing the same config again: on one LCBench run with ASHA, the GP asked one config 73
+  times in 1,000 trials, each stopped at epoch 1. Off by default: on the early-stopping
+  protocol it removed those loops but did not reach the target sooner (BENCHMARKS.md, "No
+  blind repeats in `bohb` and `dehb`").
 * **Data**: a trial's :attr:`TrialResult.curve` (the campaign metric after each epoch) adds a
   value to the study of every epoch it reached. A trial that fails, or breaks a hard limit,
   adds nothing. A trial told without a curve (a plain ask/tell loop) adds its final value.
@@ -44,13 +52,22 @@ from optuna.trial import TrialState as OptunaState
 
 from sweepforge.spaces import Space
 
-from .auto import WIDE_INT, Decision, gp_misfits, make_sampler
+from .auto import (
+        WIDE_INT,
+    Decision,
+    check_repeat_tolerance,
+    gp_misfits,
+    make_sampler,
+    repeats_one_of,
+)
 from .base import Mode, Strategy, StrategyError, TrialResult, check_int
 from .rungs import RungTable, fidelity_points, rung_label
 
 MODELS = ("auto", "tpe", "gp")
 SOBOL_SHARE = "sobol share"
 """The decision logged (once) when ``random_fraction`` first sends a model ask to the design."""
+SOBOL_FOR_REPEAT = "sobol instead of a repeat"
+"""The decision logged (once) when a model's proposal first repeats a trial it cannot see."""
 
 
 class BohbStrategy(Strategy):
@@ -100,6 +117,7 @@ class BohbStrategy(Strategy):
         gp_max_trials: int = 100,
         random_fraction: float = 1 / 3,
         relax_ints_wider_than: int | None = WIDE_INT,
+        repeat_tolerance: float | None = None,
     ):
         super().__init__(space, budget=budget, seed=seed, mode=mode)
         if isinstance(random_fraction, bool) or not isinstance(random_fraction, (int, float)) \
@@ -119,7 +137,9 @@ class BohbStrategy(Strategy):
             check_int("bohb", option, value, low)
         check_int("bohb", "relax_ints_wider_than", relax_ints_wider_than, 0,
                   none_means="every int exactly")
+        check_repeat_tolerance("bohb", repeat_tolerance)
         self.model = model
+        self.repeat_tolerance = repeat_tolerance
         self.n_initial = n_initial
         self.min_points = min_points
         self.gp_max_trials = gp_max_trials
@@ -136,6 +156,9 @@ class BohbStrategy(Strategy):
         self._studies: dict[int, optuna.Study] = {}
         self._samplers: dict[tuple[int, str], optuna.samplers.BaseSampler] = {}
         self._in_study: dict[int, tuple[int | None, optuna.Study, optuna.Trial]] = {}
+        self._ended: list[tuple[int, dict[str, Any]]] = []  # (last epoch with a value, params)
+        #: Trials whose model proposal repeated a trial it could not see (took the design's).
+        self.replaced: list[int] = []
 
     def rung_for_next_ask(self) -> int | None:
         """The epoch whose values the next model ask fits on (``None``: the initial design)."""
@@ -165,6 +188,12 @@ class BohbStrategy(Strategy):
             self._decide(trial_id, model, epoch)
         trial = study.ask()
         config = self.space.suggest(trial, relax_ints_wider_than=self._relax)
+        if epoch is not None and self._repeats_unseen(trial, epoch):
+            study.tell(trial, state=OptunaState.FAIL)  # never run: the model's study forgets it
+            self._replaced(trial_id, epoch)
+            epoch, study = None, self._design
+            trial = study.ask()
+            config = self.space.suggest(trial, relax_ints_wider_than=self._relax)
         self._in_study[trial_id] = (epoch, study, trial)
         return config
 
@@ -184,8 +213,25 @@ class BohbStrategy(Strategy):
                 self._study(at).add_trial(optuna.trial.create_trial(
                     params=params, distributions=distributions, value=value))
         self.rungs.add(trial_id, points)
+        self._ended.append((max((at for at, _ in points), default=0), dict(params)))
 
     # --- helpers ------------------------------------------------------------------------------
+    def _repeats_unseen(self, trial: optuna.Trial, epoch: int) -> bool:
+        """Whether ``trial``'s params repeat a trial with no value at ``epoch`` (so not in the
+        model's data): stopped below it, or failed."""
+        if self.repeat_tolerance is None:
+            return False
+        unseen = [params for reached, params in self._ended if reached < epoch]
+        return repeats_one_of(trial.params, unseen, trial.distributions, self.repeat_tolerance)
+
+    def _replaced(self, trial_id: int, epoch: int) -> None:
+        self.replaced.append(trial_id)
+        if len(self.replaced) == 1:
+            self.decisions.append(Decision(
+                trial_id, SOBOL_FOR_REPEAT, f"the model on {rung_label(epoch)} proposed a config "
+                "that ended below that epoch (stopped early or failed), which it cannot see; "
+                "such a proposal takes the next design point instead"))
+
     def _study(self, epoch: int) -> optuna.Study:
         if epoch not in self._studies:
             self._studies[epoch] = self._new_study(None)
