@@ -25,7 +25,7 @@ values.
   of a trial that ended below the model's epoch (stopped there by the scheduler, or failed) is
   replaced by the next design point. The model cannot see such a trial, so nothing stops it
   proposing the same config again: on one LCBench run with ASHA, the GP asked one config 73
-  times in 1,000 trials, each stopped at epoch 1. Off by default: on the early-stopping
+  times in 1,000 trials. Off by default: on the early-stopping
   protocol it removed those loops but did not reach the target sooner (BENCHMARKS.md, "No
   blind repeats in `bohb` and `dehb`").
 * **Data**: a trial's :attr:`TrialResult.curve` (the campaign metric after each epoch) adds a
@@ -53,7 +53,7 @@ from optuna.trial import TrialState as OptunaState
 from sweepforge.spaces import Space
 
 from .auto import (
-        WIDE_INT,
+    WIDE_INT,
     Decision,
     check_repeat_tolerance,
     gp_misfits,

@@ -29,8 +29,7 @@ decides who climbs; this strategy breeds the newcomers:
   parents' epoch (stopped there by the scheduler, or failed) is not asked: neither the
   population nor the surrogate holds that trial, so nothing keeps them from breeding it again.
   When every child repeats one, the next Sobol point is asked. On one LCBench run with ASHA the
-  clipped mutations bred one corner of the box 71 times in 1,000 trials, each stopped at epoch
-  1. Off by default: on the early-stopping protocol it removed those loops but did not reach
+  clipped mutations bred one corner of the box 71 times in 1,000 trials. Off by default: on the early-stopping protocol it removed those loops but did not reach
   the target sooner (BENCHMARKS.md, "No blind repeats in `bohb` and `dehb`").
 
 The defaults are measured (BENCHMARKS.md, "Multi-fidelity strategies"). On LCBench at grace 1,
@@ -169,9 +168,11 @@ class DehbStrategy(Strategy):
     def _not_repeats(self, children: list[list[float]], epoch: int) -> list[list[float]]:
         """``children`` less those within ``repeat_tolerance`` of a trial that ended below
         ``epoch`` (so neither in the population nor in the surrogate)."""
+        if self.repeat_tolerance is None:
+            return children
         unseen = [self._vectors[trial] for trial, reached in self._reached.items()
                   if reached < epoch]
-        if self.repeat_tolerance is None or not unseen:
+        if not unseen:
             return children
         gaps = np.abs(np.asarray(children)[:, None, :] - np.asarray(unseen)[None, :, :])
         repeats = (gaps.max(axis=2) <= self.repeat_tolerance).any(axis=1)
