@@ -28,8 +28,8 @@ decides who climbs; this strategy breeds the newcomers:
   ``repeat_tolerance`` in every coordinate of the unit cube of a trial that ended below the
   parents' epoch (stopped there by the scheduler, or failed) is not asked: neither the
   population nor the surrogate holds that trial, so nothing keeps them from breeding it again.
-  When every child repeats one, the next Sobol point is asked. On one LCBench run with ASHA the
-  clipped mutations bred one corner of the box 71 times in 1,000 trials. Off by default: on the early-stopping protocol it removed those loops but did not reach
+  When every child repeats one, the next Sobol point is asked. On one LCBench run with ASHA it
+  bred one config (5 of its 7 parameters at a bound) 71 times in 1,000 trials. Off by default: on the early-stopping protocol it removed those loops but did not reach
   the target sooner (BENCHMARKS.md, "No blind repeats in `bohb` and `dehb`").
 
 The defaults are measured (BENCHMARKS.md, "Multi-fidelity strategies"). On LCBench at grace 1,

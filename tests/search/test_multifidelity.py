@@ -297,12 +297,12 @@ def test_dehb_refuses_bad_options_naming_them(options, message):
 
 @pytest.mark.parametrize(("options", "distinct"), [
     ({"repeat_tolerance": 0.01}, 30),  # a child that repeats an unseen trial is not asked
-    ({}, 6),  # the default: the surrogate's favourite, one clipped corner, again and again
+    ({}, 6),  # the default: the surrogate's favourite, one config 19 times
 ])
 def test_dehb_breeds_again_a_config_stopped_below_its_epoch_unless_told_not_to(options, distinct):
-    """The parents are the 5 trials that reached epoch 3. A child clipped onto a corner of the
-    box that was stopped at epoch 1 is in neither the population nor the surrogate, so without
-    the rule it is bred and asked again (on LCBench with ASHA: one corner 71 times)."""
+    """The parents are the 5 trials that reached epoch 3. A child that was stopped at epoch 1
+    is in neither the population nor the surrogate, so without the rule it is bred and asked
+    again (on LCBench with ASHA: one config 71 times in 1,000 trials)."""
     strategy = make_strategy("dehb", BOX, budget=40, seed=1, mode="min",
                              options={"n_initial": 5, "min_points": 5, **options})
     assert len(set(finished_then_stopped(strategy, n=30))) == distinct
