@@ -25,9 +25,9 @@ values.
   of a trial that ended below the model's epoch (stopped there by the scheduler, or failed) is
   replaced by the next design point. The model cannot see such a trial, so nothing stops it
   proposing the same config again: on one LCBench run with ASHA, the GP asked one config 73
-  times in 1,000 trials. Off by default: on the early-stopping
-  protocol it removed those loops but did not reach the target sooner (BENCHMARKS.md, "No
-  blind repeats in `bohb` and `dehb`").
+  times in 1,000 trials. Off by default: on the early-stopping protocol it removed those
+  loops but did not reach the target sooner (BENCHMARKS.md, "No blind repeats in `bohb` and
+  `dehb`").
 * **Data**: a trial's :attr:`TrialResult.curve` (the campaign metric after each epoch) adds a
   value to the study of every epoch it reached. A trial that fails, or breaks a hard limit,
   adds nothing. A trial told without a curve (a plain ask/tell loop) adds its final value.
@@ -156,7 +156,7 @@ class BohbStrategy(Strategy):
         self._studies: dict[int, optuna.Study] = {}
         self._samplers: dict[tuple[int, str], optuna.samplers.BaseSampler] = {}
         self._in_study: dict[int, tuple[int | None, optuna.Study, optuna.Trial]] = {}
-        self._ended: list[tuple[int, dict[str, Any]]] = []  # (last epoch with a value, params)
+        self._params: dict[int, dict[str, Any]] = {}  # told trial id -> its Optuna params
         #: Trials whose model proposal repeated a trial it could not see (took the design's).
         self.replaced: list[int] = []
 
@@ -213,7 +213,7 @@ class BohbStrategy(Strategy):
                 self._study(at).add_trial(optuna.trial.create_trial(
                     params=params, distributions=distributions, value=value))
         self.rungs.add(trial_id, points)
-        self._ended.append((max((at for at, _ in points), default=0), dict(params)))
+        self._params[trial_id] = dict(params)
 
     # --- helpers ------------------------------------------------------------------------------
     def _repeats_unseen(self, trial: optuna.Trial, epoch: int) -> bool:
@@ -221,7 +221,7 @@ class BohbStrategy(Strategy):
         model's data): stopped below it, or failed."""
         if self.repeat_tolerance is None:
             return False
-        unseen = [params for reached, params in self._ended if reached < epoch]
+        unseen = [self._params[trial] for trial in self.rungs.missing(epoch, self._told)]
         return repeats_one_of(trial.params, unseen, trial.distributions, self.repeat_tolerance)
 
     def _replaced(self, trial_id: int, epoch: int) -> None:

@@ -29,8 +29,9 @@ decides who climbs; this strategy breeds the newcomers:
   parents' epoch (stopped there by the scheduler, or failed) is not asked: neither the
   population nor the surrogate holds that trial, so nothing keeps them from breeding it again.
   When every child repeats one, the next Sobol point is asked. On one LCBench run with ASHA it
-  bred one config (5 of its 7 parameters at a bound) 71 times in 1,000 trials. Off by default: on the early-stopping protocol it removed those loops but did not reach
-  the target sooner (BENCHMARKS.md, "No blind repeats in `bohb` and `dehb`").
+  bred one config (5 of its 7 parameters at a bound) 71 times in 1,000 trials. Off by default:
+  on the early-stopping protocol it removed those loops but did not reach the target sooner
+  (BENCHMARKS.md, "No blind repeats in `bohb` and `dehb`").
 
 The defaults are measured (BENCHMARKS.md, "Multi-fidelity strategies"). On LCBench at grace 1,
 published DEHB (no screening, ``mutation_factor`` 0.5, ``crossover_prob`` 0.5) reached the
@@ -139,7 +140,6 @@ class DehbStrategy(Strategy):
         self._random = random.Random(seed)
         self._sobol = qmc.Sobol(d=max(1, len(space)), scramble=True, seed=seed)
         self._vectors: dict[int, list[float]] = {}  # trial id -> its unit-cube genome
-        self._reached: dict[int, int] = {}  # told trial id -> its last epoch with a value (0: none)
         #: Trials asked from the Sobol sequence because every child repeated an unseen trial.
         self.replaced: list[int] = []
 
@@ -170,8 +170,7 @@ class DehbStrategy(Strategy):
         ``epoch`` (so neither in the population nor in the surrogate)."""
         if self.repeat_tolerance is None:
             return children
-        unseen = [self._vectors[trial] for trial, reached in self._reached.items()
-                  if reached < epoch]
+        unseen = [self._vectors[trial] for trial in self.rungs.missing(epoch, self._told)]
         if not unseen:
             return children
         gaps = np.abs(np.asarray(children)[:, None, :] - np.asarray(unseen)[None, :, :])
@@ -221,6 +220,4 @@ class DehbStrategy(Strategy):
         return children[0]
 
     def _observe(self, trial_id: int, config: dict[str, Any], result: TrialResult) -> None:
-        points = fidelity_points(result)
-        self.rungs.add(trial_id, points)
-        self._reached[trial_id] = max((epoch for epoch, _ in points), default=0)
+        self.rungs.add(trial_id, fidelity_points(result))

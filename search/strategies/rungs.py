@@ -14,6 +14,7 @@ values is a rung's (or a whole trial's).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .base import TrialResult, TrialState
@@ -57,6 +58,12 @@ class RungTable:
     def count(self, epoch: int) -> int:
         """How many trials have a value at ``epoch``."""
         return len(self.values.get(epoch, ()))
+
+    def missing(self, epoch: int, trial_ids: Iterable[int]) -> list[int]:
+        """The trials of ``trial_ids`` with no value at ``epoch``: stopped below it, failed, or
+        told without a curve at another epoch. A model fitted on ``epoch`` never sees them."""
+        there = {trial for trial, _ in self.values.get(epoch, ())}
+        return [trial for trial in trial_ids if trial not in there]
 
     def at(self, epoch: int) -> list[tuple[int, float]]:
         """``(trial id, value)`` of every trial with a value at ``epoch``."""

@@ -56,6 +56,16 @@ def test_a_trial_counts_at_each_epoch_it_reached_and_the_highest_full_epoch_is_c
     assert table.at(3) == [(0, 0.7), (2, 0.95)]
 
 
+def test_the_table_names_the_trials_an_epoch_does_not_hold():
+    table = RungTable()
+    table.add(0, ((1, 0.5), (2, 0.6), (3, 0.7)))
+    table.add(1, ((1, 0.4),))  # stopped after one epoch
+    table.add(2, ())  # failed
+    table.add(3, ((FULL, 0.9),))  # a final value without a curve
+    assert table.missing(3, [0, 1, 2, 3]) == [1, 2, 3]
+    assert table.missing(1, [0, 1, 2, 3]) == [2, 3]
+
+
 def test_what_a_model_may_learn_from_a_result():
     curve = ((1, 0.5), (2, 0.6))
     assert fidelity_points(TrialResult(0.6, TrialState.PRUNED, step=2, curve=curve)) == curve
@@ -130,13 +140,13 @@ def test_bohb_remembers_only_trials_that_ended_below_the_models_epoch_and_says_s
         "model": "gp", "n_initial": 5, "min_points": 5, "random_fraction": 0,
         "repeat_tolerance": 0.01})
     finished_then_stopped(strategy, n=3)
-    assert [reached for reached, _ in strategy._ended] == [3] * 5 + [1] * 3
+    assert strategy.rungs.missing(3, strategy._told) == [5, 6, 7]  # stopped at epoch 1
     first = strategy.replaced[0]
     logged = [d for d in strategy.decisions if d.model == SOBOL_FOR_REPEAT]
     assert len(logged) == 1 and logged[0].first == first and "epoch 3" in logged[0].why
     spec = strategy.ask()
     strategy.tell(spec.trial_id, TrialResult(None, TrialState.FAILED))
-    assert strategy._ended[-1][0] == 0  # a failed trial reached no epoch: unseen by any model
+    assert strategy.rungs.missing(1, strategy._told) == [8]  # failed: unseen by any model
 
 
 def test_bohb_replays_from_its_journal_curves_included(tmp_path):
@@ -315,7 +325,8 @@ def test_dehb_asks_the_design_when_every_child_repeats_an_unseen_trial():
         "n_initial": 5, "min_points": 5, "repeat_tolerance": 0.01})
     finished_then_stopped(strategy, n=30)
     assert strategy.replaced and min(strategy.replaced) >= 5
-    assert strategy._reached[4] == 3 and strategy._reached[5] == 1
+    unseen = strategy.rungs.missing(3, strategy._told)
+    assert 4 not in unseen and 5 in unseen  # trial 4 reached epoch 3, trial 5 stopped at 1
 
 
 # --- a real campaign ----------------------------------------------------------------------------
