@@ -158,7 +158,8 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
         terminated = isinstance(cause, Terminated)
         _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {then}",
               code=143 if terminated else 130)
-    console.print(_comparison_table(result.summary, result.metric))
+    console.print(_comparison_table(result.summary, result.metric,
+                                    refit_on_val=campaign.config.final.refit == "train+val"))
     _fail_if_writes_wait(result)
     if result.final_model:
         registered = f"; registered as {result.registered}" if result.registered else ""
@@ -539,8 +540,15 @@ PARETO_COLUMNS = ("front", "hypervolume")
 that front's hypervolume (the campaign's reference point; larger is better)."""
 
 
-def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped-def]
-    table = Table(title="Comparison")
+def _comparison_table(summary, metric: str,  # type: ignore[no-untyped-def]
+                      refit_on_val: bool = False) -> Table:
+    """The end-of-run table; with ``refit_on_val`` the final refit trained on the validation
+    split, so its validation value is marked as not held out."""
+    from .tracking.progress import TRAINED_ON_VAL, TRAINED_ON_VAL_NOTE
+    from .tune.refit import REFIT
+
+    marked = REFIT if refit_on_val and REFIT in set(summary["strategy"]) else None
+    table = Table(title="Comparison", caption=TRAINED_ON_VAL_NOTE if marked else None)
     pareto = "front_size" in summary.columns
     columns = list(COMPARISON_COLUMNS)
     if pareto:
@@ -551,6 +559,8 @@ def _comparison_table(summary, metric: str) -> Table:  # type: ignore[no-untyped
     for row in summary.to_dict("records"):
         cells = [row["strategy"], str(row["trials"]), str(row["pruned"]), str(row["failed"]),
                  str(row["epochs"]), _fmt(row["best_value"])]
+        if row["strategy"] == marked and cells[-1] != "-":
+            cells[-1] += TRAINED_ON_VAL
         if pareto:
             volume = row.get("hypervolume")
             cells += ["-" if _missing(row.get("front_size")) else str(int(row["front_size"])),

@@ -109,6 +109,7 @@ class CampaignSession:
                                         budget=config.budget.trial_cap, metric=config.metric,
                                         mode=config.mode, enabled=progress,
                                         refit=REFIT if self.refits else None,
+                                        refit_on_val=config.final.refit == "train+val",
                                         objectives=plan.objectives)
         self.refit_record: TrialRecord | None = None  # the final refit, once it has ended
         self.reference: list[float] | None = None  # several objectives: the hypervolume's

@@ -42,6 +42,14 @@ class _Row:
         return (self.ended or time.monotonic()) - self.started
 
 
+TRAINED_ON_VAL = "†"
+"""Marks the final refit's validation value when the refit trained on the validation split
+(``final: {refit: train+val}``): that value is not held out, so it is no match for the
+strategies' values beside it. The tables say so in their caption."""
+TRAINED_ON_VAL_NOTE = (f"{TRAINED_ON_VAL} refit on train+val: its validation value comes from "
+                       "data it trained on; its test value is held out")
+
+
 class CampaignProgress:
     """Keeps per-strategy counts and, when enabled, draws them live with rich.
 
@@ -56,11 +64,12 @@ class CampaignProgress:
     def __init__(
         self, strategies: list[str], *, budget: int, metric: str, mode: str, enabled: bool = True,
         console: Console | None = None, refit: str | None = None,
-        objectives: Objectives | None = None,
+        refit_on_val: bool = False, objectives: Objectives | None = None,
     ):
         self.rows = {name: _Row(budget) for name in strategies}
         if refit is not None:  # the campaign's final refit: a row of its one trial
             self.rows[refit] = _Row(1)
+        self.trained_on_val = refit if refit_on_val else None  # its value is not held out
         self.metric = metric
         self.mode = mode
         self.objectives = objectives if objectives is not None and objectives.multi else None
@@ -101,15 +110,17 @@ class CampaignProgress:
             row.best = record.value
 
     def render(self) -> Table:
-        table = Table(title=f"sweepforge — best {self.metric} ({self.mode}) so far")
+        table = Table(title=f"sweepforge — best {self.metric} ({self.mode}) so far",
+                      caption=TRAINED_ON_VAL_NOTE if self.trained_on_val else None)
         columns = ["strategy", "status", "done", "running", "failed", f"best {self.metric}", "time"]
         if self.objectives is not None:
             columns.insert(-1, "front")
         for column in columns:
             table.add_column(column, justify="left" if column in ("strategy", "status") else "right")
         for name, row in self.rows.items():
+            mark = TRAINED_ON_VAL if name == self.trained_on_val else ""
             cells = [name, row.status, f"{row.done}/{row.budget}", str(row.running), str(row.failed),
-                     "-" if row.best is None else f"{row.best:.4f}"]
+                     "-" if row.best is None else f"{row.best:.4f}{mark}"]
             if self.objectives is not None:
                 cells.append(str(row.front))
             table.add_row(*cells, f"{row.elapsed:.0f}s")
