@@ -286,7 +286,7 @@ class TrialLogger(Callback):
         metric = self.plan.config.metric
         value = finite_or_none(last.get(metric))
         if not error and value is None:
-            error = f"metric {metric!r} is {last.get(metric, 'missing')!r}, not a finite number"
+            error = _no_value(metric, last)
         duration = time.monotonic() - run.started
         told = self.searcher.told(trial.trial_id)  # its strategy was told before this callback
         pruned = not error and told is not None and told.state is TrialState.PRUNED
@@ -335,3 +335,16 @@ def objective_fields(metrics: Mapping[str, Any], objectives: Objectives) -> dict
 def _last_chars(text: str, limit: int) -> str:
     """``text``, or its last ``limit`` characters (an MLflow tag holds at most 5000)."""
     return text if len(text) <= limit else "..." + text[-(limit - 3):]
+
+
+def _no_value(metric: str, last: dict[str, Any]) -> str:
+    """Why a trial that ended without an error still failed: its last report has no finite
+    ``metric``. NaN or inf is almost always a diverged training (the bundled trainables report
+    NaN once the loss is no longer finite), so the message says where and what usually helps."""
+    if metric not in last:
+        return (f"metric {metric!r} is missing from the trial's last report: does the trainable "
+                "report it under that name?")
+    epoch = last.get("epoch", last.get("training_iteration"))
+    where = f" at epoch {epoch}" if epoch is not None else ""
+    return (f"metric {metric!r} is {last[metric]!r}{where}, not a finite number: the training "
+            "diverged (a smaller learning rate usually avoids it)")

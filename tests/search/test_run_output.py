@@ -1,7 +1,10 @@
-"""The final refit's row in the live and end-of-run tables. Refit on train+val, its validation
-value comes from data it trained on (0.997 on digits, where the strategies' best is about
-0.97), so a reader comparing that column would take the refit for the best search: the value
-is marked and the caption says why; its test value is the held-out one."""
+"""What a user reads of a run besides the trials: the tables' row of the final refit, and a
+failed trial's error.
+
+Refit on train+val, the final model's validation value comes from data it trained on (0.997 on
+digits, where the strategies' best is about 0.97), so a reader comparing that column would take
+the refit for the best search: the value is marked and the caption says why; its test value is
+the held-out one."""
 
 from __future__ import annotations
 
@@ -60,3 +63,14 @@ def test_the_comparison_table_marks_a_refit_trained_on_the_validation_split(on_v
     assert ("0.9972" + TRAINED_ON_VAL in _line(text, REFIT)) is on_val
     assert "0.9694" in _line(text, REFIT) and TRAINED_ON_VAL not in _line(text, "random")
     assert ("trained on" in text) is on_val
+
+
+def test_a_trial_without_its_metric_is_told_why():
+    """The failed trial's error says what was wrong with its last report: a diverged value (and
+    the epoch), or a metric the trainable never reported."""
+    from sweepforge.search.tracking.trial_logger import _no_value
+
+    assert _no_value("val_accuracy", {"val_accuracy": float("nan"), "epoch": 3}) == (
+        "metric 'val_accuracy' is nan at epoch 3, not a finite number: the training diverged "
+        "(a smaller learning rate usually avoids it)")
+    assert "missing from the trial's last report" in _no_value("val_acc", {"val_accuracy": 0.9})
