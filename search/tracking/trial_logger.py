@@ -344,7 +344,10 @@ def _no_value(metric: str, last: dict[str, Any]) -> str:
     if metric not in last:
         return (f"metric {metric!r} is missing from the trial's last report: does the trainable "
                 "report it under that name?")
+    value = last[metric]
     epoch = last.get("epoch", last.get("training_iteration"))
     where = f" at epoch {epoch}" if epoch is not None else ""
-    return (f"metric {metric!r} is {last[metric]!r}{where}, not a finite number: the training "
+    if not isinstance(value, float):  # None, a string: not a value the training produced
+        return f"metric {metric!r} is {value!r}{where}, not a finite number"
+    return (f"metric {metric!r} is {value!r}{where}, not a finite number: the training "
             "diverged (a smaller learning rate usually avoids it)")

@@ -74,3 +74,5 @@ def test_a_trial_without_its_metric_is_told_why():
         "metric 'val_accuracy' is nan at epoch 3, not a finite number: the training diverged "
         "(a smaller learning rate usually avoids it)")
     assert "missing from the trial's last report" in _no_value("val_acc", {"val_accuracy": 0.9})
+    assert _no_value("val_accuracy", {"val_accuracy": None}) == (
+        "metric 'val_accuracy' is None, not a finite number")  # no claim of a divergence
