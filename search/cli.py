@@ -159,7 +159,7 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
         _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {then}",
               code=143 if terminated else 130)
     console.print(_comparison_table(result.summary, result.metric,
-                                    refit_on_val=campaign.config.final.refit == "train+val"))
+                                    refit_on_val=campaign.config.final.trains_on_val))
     _fail_if_writes_wait(result)
     if result.final_model:
         registered = f"; registered as {result.registered}" if result.registered else ""

@@ -229,6 +229,12 @@ class FinalModel(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=False,
                               validate_by_alias=True, serialize_by_alias=True)
 
+    @property
+    def trains_on_val(self) -> bool:
+        """Whether the refit trains on the validation split too (``train+val``): its validation
+        value is then not held out."""
+        return self.refit == "train+val"
+
     @field_validator("register_as")
     @classmethod
     def _registry_name(cls, name: str | None) -> str | None:

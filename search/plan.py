@@ -170,7 +170,7 @@ def _check_final(config: CampaignConfig, trainable: TrainableSpec, data: Any) ->
         raise CampaignError(
             f"final.epochs: trainable '{trainable.name}' has no 'epochs' knob to set; leave "
             "final.epochs out (the refit trains as its config says).")
-    if final.refit == "train+val" and not isinstance(data, Dataset):
+    if final.trains_on_val and not isinstance(data, Dataset):
         raise CampaignError(
             f"final.refit: 'train+val' joins the training and validation rows of a sweepforge "
             f"Dataset, but the data is a {type(data).__name__}; use 'train' (or have the "

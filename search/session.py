@@ -109,7 +109,7 @@ class CampaignSession:
                                         budget=config.budget.trial_cap, metric=config.metric,
                                         mode=config.mode, enabled=progress,
                                         refit=REFIT if self.refits else None,
-                                        refit_on_val=config.final.refit == "train+val",
+                                        refit_on_val=config.final.trains_on_val,
                                         objectives=plan.objectives)
         self.refit_record: TrialRecord | None = None  # the final refit, once it has ended
         self.reference: list[float] | None = None  # several objectives: the hypervolume's
@@ -245,7 +245,7 @@ class CampaignSession:
         """The data the refit trains on: the campaign's, with the validation rows in the
         training split for ``final.refit: train+val``."""
         data = self.plan.data
-        return data.with_validation_in_training() if self.config.final.refit == "train+val" else data
+        return data.with_validation_in_training() if self.config.final.trains_on_val else data
 
     def _refit_config(self) -> dict[str, Any] | None:
         """The refit's config: the campaign's best trial's (and ``final.epochs``), chosen once

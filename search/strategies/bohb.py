@@ -156,7 +156,7 @@ class BohbStrategy(Strategy):
         self._studies: dict[int, optuna.Study] = {}
         self._samplers: dict[tuple[int, str], optuna.samplers.BaseSampler] = {}
         self._in_study: dict[int, tuple[int | None, optuna.Study, optuna.Trial]] = {}
-        self._params: dict[int, dict[str, Any]] = {}  # told trial id -> its Optuna params
+        self._params: dict[int, dict[str, Any]] = {}  # told trial id -> its Optuna params (rule on)
         #: Trials whose model proposal repeated a trial it could not see (took the design's).
         self.replaced: list[int] = []
 
@@ -213,7 +213,8 @@ class BohbStrategy(Strategy):
                 self._study(at).add_trial(optuna.trial.create_trial(
                     params=params, distributions=distributions, value=value))
         self.rungs.add(trial_id, points)
-        self._params[trial_id] = dict(params)
+        if self.repeat_tolerance is not None:  # only the no-repeat rule reads them
+            self._params[trial_id] = dict(params)
 
     # --- helpers ------------------------------------------------------------------------------
     def _repeats_unseen(self, trial: optuna.Trial, epoch: int) -> bool:
@@ -221,7 +222,7 @@ class BohbStrategy(Strategy):
         model's data): stopped below it, or failed."""
         if self.repeat_tolerance is None:
             return False
-        unseen = [self._params[trial] for trial in self.rungs.missing(epoch, self._told)]
+        unseen = [self._params[told] for told in self.rungs.missing(epoch, self._told)]
         return repeats_one_of(trial.params, unseen, trial.distributions, self.repeat_tolerance)
 
     def _replaced(self, trial_id: int, epoch: int) -> None:
