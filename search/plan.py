@@ -22,7 +22,7 @@ from sweepforge.trainables import (
     check_environment,
 )
 from sweepforge.trainables.user_code import CodeFolder, code_folder
-from sweepforge.trainables.user_data import dataset_from_loader
+from sweepforge.trainables.user_data import TorchDatasetSplits, dataset_from_loader
 from sweepforge.trainables.user_function import FunctionTrainableSpec, trainable_for
 
 from .config import CampaignConfig, CampaignError, LoaderSource, TableSource
@@ -170,11 +170,12 @@ def _check_final(config: CampaignConfig, trainable: TrainableSpec, data: Any) ->
         raise CampaignError(
             f"final.epochs: trainable '{trainable.name}' has no 'epochs' knob to set; leave "
             "final.epochs out (the refit trains as its config says).")
-    if final.trains_on_val and not isinstance(data, Dataset):
+    if final.trains_on_val and not isinstance(data, (Dataset, TorchDatasetSplits)):
         raise CampaignError(
-            f"final.refit: 'train+val' joins the training and validation rows of a sweepforge "
-            f"Dataset, but the data is a {type(data).__name__}; use 'train' (or have the "
-            "loader return arrays or splits).")
+            f"final.refit: 'train+val' joins the training and validation splits that "
+            f"sweepforge made, but the loader's data is a {type(data).__name__} handed to "
+            "train unchanged; use 'train' (or have the loader return (X, y), a dict of "
+            "train/val/test splits, a DataFrame or a map-style torch Dataset).")
     if final.refit == "none" and not final.register_as:
         return
     from sweepforge.trainables.predictors import has_predictor  # (imports torch)

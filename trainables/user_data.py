@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,6 +90,24 @@ class TorchDatasetSplits:
     train: Subset
     val: Subset
     test: Subset
+
+    def with_validation_in_training(self) -> TorchDatasetSplits:
+        """The same splits with the validation indices appended to ``train`` (what a final
+        refit with ``refit: train+val`` trains on). ``val`` stays as it is, so its metrics are
+        no longer held out; ``test`` is untouched.
+
+        Example:
+            >>> import torch
+            >>> from torch.utils.data import TensorDataset
+            >>> data = dataset_from_loader(TensorDataset(torch.arange(10.0)), name="mine:load", seed=0)
+            >>> joined = data.with_validation_in_training()
+            >>> len(joined.train), len(joined.val), len(joined.test)
+            (8, 2, 2)
+        """
+        from torch.utils.data import Subset  # imported already: the loader made a torch Dataset
+
+        joined = Subset(self.train.dataset, [*self.train.indices, *self.val.indices])
+        return dataclasses.replace(self, train=joined)
 
 
 def dataset_from_loader(result: Any, *, name: str, seed: int, target: str | None = None,

@@ -199,6 +199,10 @@ BAD_INPUTS = {
         ["dataset.loader", "my_data:load['val'] returned no rows"]),
     "loader returns None": ({}, {"my_data": _loader_returning("None")},
                             ["dataset.loader", "my_data:load returned None"]),
+    "train+val refit of data handed through": (
+        {"final": {"refit": "train+val"}}, {"my_data": _loader_returning("'/data/images'")},
+        ["final.refit: 'train+val' joins the training and validation splits",
+         "the loader's data is a str handed to train unchanged", "use 'train'"]),
     "x not numeric": ({}, {"my_data": _loader_returning("np.array([['a', 'b']] * 30), np.arange(30) % 2")},
                       ["dataset.loader", "my_data:load returned X that is not numeric"]),
     "dataclass unknown knob": ({"space": {"lr": {"type": "float", "low": 0.01, "high": 0.1},
@@ -523,12 +527,15 @@ def load():
 '''
 
 TORCH_DATA_MODEL = '''
+from pathlib import Path
+
 import torch
 from torch.utils.data import DataLoader
 
 
 def train(config, data, report=None):
-    assert (len(data.train), len(data.val), len(data.test)) == (72, 24, 24)  # 60/20/20 by index
+    # 60/20/20 by index; the final refit (train+val) gets the validation items in train too
+    assert (len(data.train), len(data.val), len(data.test)) in ((72, 24, 24), (96, 24, 24))
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"])
@@ -540,6 +547,8 @@ def train(config, data, report=None):
         with torch.no_grad():
             X, y = next(iter(DataLoader(data.val, batch_size=len(data.val))))
             report({"epoch": epoch, "val_accuracy": (model(X).argmax(1) == y).float().mean().item()})
+    with (Path(__file__).parent / "train_items.txt").open("a") as seen:  # for the test to read
+        seen.write(f"{len(data.train)}\\n")
 '''
 
 
@@ -548,19 +557,26 @@ def test_a_torch_dataset_of_the_user_s_own_class_reaches_the_workers_split_by_in
         ray_local, tmp_path, monkeypatch, forget_user_modules):
     """The loader (in its own folder, apart from the model's) returns an instance of a class
     of its module: the workers fetch the data only after that folder is importable, and the
-    function gets train/val/test Subsets (72/24/24 of 120 rows)."""
+    function gets train/val/test Subsets (72/24/24 of 120 rows). The final refit with
+    ``train+val`` trains on the 96 items of train and val."""
     project = tmp_path / "project"
     write_project(project / "data", {}, ds_blobs=TORCH_DATA)
     path = write_project(project, project_campaign(
         "own-torch-dataset", trainable="./models/ds_model.py:train",
         dataset={"loader": "./data/ds_blobs.py:load"}, space={"lr": [0.05, 0.2]},
-        strategies={"grid": {}}))
+        strategies={"grid": {}}, final={"refit": "train+val"}))
     write_project(project / "models", {}, ds_model=TORCH_DATA_MODEL)
     uri = run_from_elsewhere(path, tmp_path, monkeypatch)
     runs = runs_by_kind(uri, "own-torch-dataset")["trial"]
-    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+    by_strategy = {}
+    for run in runs:
+        by_strategy.setdefault(run.data.tags["sweepforge.strategy"], []).append(run)
+    assert {name: len(found) for name, found in by_strategy.items()} == {"grid": 2, "final": 1}
+    assert {r.info.status for r in runs} == {"FINISHED"}
     for run in runs:
         assert 0.0 <= run.data.metrics["val_accuracy"] <= 1.0
+    # each call wrote the size of its train split: two trials, then the refit
+    assert (project / "models" / "train_items.txt").read_text().split() == ["72", "72", "96"]
 
 
 # --- the model a user's function returns (issue 18) ------------------------------------------
