@@ -11,6 +11,7 @@ Ctrl-C, 143 stopped by SIGTERM (runs KILLED, the campaign resumable).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 import sys
@@ -616,6 +617,19 @@ def _fmt(value: float | None) -> str:
 def _fail(message: str, code: int) -> None:
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _one_line_summaries() -> None:
+    """Each command's line in ``sweepforge --help`` is its docstring's first paragraph joined
+    into one line (Typer keeps the docstring's line breaks there, so a summary wrapped at the
+    source's width broke mid-sentence in the list)."""
+    for command in app.registered_commands:
+        if command.short_help is None and command.callback is not None:
+            first = inspect.getdoc(command.callback).split("\n\n")[0]
+            command.short_help = " ".join(first.split())
+
+
+_one_line_summaries()
 
 
 def main() -> None:

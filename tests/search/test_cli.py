@@ -25,6 +25,19 @@ def store_state(path: Path) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def test_help_lists_each_command_with_its_summary_in_one_line():
+    """What a new user types first: on a wide terminal every command's summary is one line
+    (the docstrings' own line breaks do not cut a sentence in the list)."""
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines()
+             if line.startswith("│ ") and len(line.split()) > 2}
+    assert {"run", "resume", "best", "predict", "report", "dashboard", "ui", "datasets",
+            "trainables"} <= set(lines), result.output
+    assert ("trials stay, trials cut off resume from their last checkpoint, every strategy "
+            "picks up where it was.") in lines["resume"], result.output
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
