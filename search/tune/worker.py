@@ -138,6 +138,28 @@ def run_trial(
     # a bundled name, or the user's own function (imported here as in the master)
     spec = trainable_for(trainable_name, metric=metric, knobs=[*fixed, *config])
 
+    device = _device_for(threads, gpus)
+    trial_config = spec.make_config({**fixed, **config})
+    last_epoch = getattr(trial_config, "epochs", None)  # (a user's function may have none)
+    reports = _TrialReports(
+        checkpointer, own_function=isinstance(spec, FunctionTrainableSpec), device=device,
+        node=ray.get_runtime_context().get_node_id(),
+        last_epoch=last_epoch if isinstance(last_epoch, int) else None)
+    keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
+    data = _campaign_data(data_ref[0], data_key)
+    final = spec.train(trial_config, data, reports.report, device=device, seed=seed, **keeps)
+    if reports.own_function:  # a returned "model" is saved with the last report's checkpoint
+        from .user_model import take_model
+
+        final, model = take_model(final)
+        checkpointer.attach_model(model, data)
+        reports.check_metric(metric, final, spec.name)
+    reports.finish(final)
+
+
+def _device_for(threads: int, gpus: float) -> str:
+    """The trial's device, ``cuda`` when Ray assigned it a GPU; torch, when the trainable
+    imported it (or a GPU needs it), gets ``threads`` threads."""
     torch = sys.modules.get("torch")
     if torch is None and gpus > 0:
         import torch
@@ -146,73 +168,84 @@ def run_trial(
     device = "cuda" if gpus > 0 and torch is not None and torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    return device
 
-    node = ray.get_runtime_context().get_node_id()
-    trial_config = spec.make_config({**fixed, **config})
-    own_function = isinstance(spec, FunctionTrainableSpec)
-    last_epoch = getattr(trial_config, "epochs", None)
-    if not isinstance(last_epoch, int):  # (a user's function without an `epochs` knob)
-        last_epoch = None
-    reported: list[dict[str, Any]] = []
-    # A user's function returns its final metrics (test scores) after its last report. That
-    # report is held until it returns and goes with them: sent at once, a scheduler stopping
-    # trials at max_epochs (ASHA) or Tune's end of the trial would cut the function off first.
-    held: list[dict[str, Any]] = []
 
-    facts: dict[str, Any] = {}
+class _TrialReports:
+    """What one trial reports to Ray Tune: each epoch's metrics through ``checkpointer`` (with
+    the runtime facts and the node), then, when the trainable returns, what it returned.
 
-    def where() -> dict[str, Any]:
-        # Runtime facts (the device, and what the trainables add once training has started)
-        # become tags of the trial's run, read at its first report; the node joins the list
-        # of nodes it ran on.
-        if not facts:
-            facts.update(device=device, **runtime_tags(device))
-        return {RUNTIME_TAGS_KEY: facts, "node": node}
+    A user's function returns its final metrics (test scores) after its last report. That
+    report is held until it returns and goes with them: sent at once, a scheduler stopping
+    trials at max_epochs (ASHA) or Tune's end of the trial would cut the function off first.
+    """
 
-    def report(metrics: dict[str, float]) -> None:
-        extra = where()
-        if device == "cuda":  # evidence, from inside the trial, that it trained on the GPU
+    def __init__(self, checkpointer: TuneCheckpointer, *, own_function: bool, device: str,
+                 node: str, last_epoch: int | None):
+        self.checkpointer = checkpointer
+        self.own_function = own_function
+        self.device = device
+        self.node = node
+        self.last_epoch = last_epoch
+        self.reported: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []  # a user's function's last report
+        self._facts: dict[str, Any] = {}
+
+    def where(self) -> dict[str, Any]:
+        """Runtime facts (the device, and what the trainables add once training has started)
+        become tags of the trial's run, read at its first report; the node joins the list of
+        nodes it ran on."""
+        if not self._facts:
+            self._facts.update(device=self.device, **runtime_tags(self.device))
+        return {RUNTIME_TAGS_KEY: self._facts, "node": self.node}
+
+    def report(self, metrics: dict[str, float]) -> None:
+        """The trainable's ``report``: one epoch's metrics."""
+        extra = self.where()
+        if self.device == "cuda":  # evidence, from inside the trial, that it trained on the GPU
+            import torch
+
             extra["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        if last_epoch is not None and metrics.get("epoch") == last_epoch:
+        if self.last_epoch is not None and metrics.get("epoch") == self.last_epoch:
             # The last epoch: Ray Tune ends the trial on this result and hands its worker the
             # next trial. Otherwise it waits for the function to return, one more round trip
             # between master and worker per trial (BENCHMARKS.md, "Orchestration overhead").
             extra["done"] = True
-        reported.append(metrics)
-        if own_function and extra.get("done"):
-            held.append({**metrics, **extra})
+        self.reported.append(metrics)
+        if self.own_function and extra.get("done"):
+            self.held.append({**metrics, **extra})
         else:
-            checkpointer.report({**metrics, **extra})
+            self.checkpointer.report({**metrics, **extra})
 
-    keeps = {"checkpoint": checkpointer} if spec.supports_checkpoint else {}
-    data = _campaign_data(data_ref[0], data_key)
-    final = spec.train(trial_config, data, report, device=device, seed=seed, **keeps)
-    if own_function:  # a returned "model" is saved with the last report's checkpoint
-        from .user_model import take_model
+    def check_metric(self, metric: str, final: Any, name: str) -> None:
+        """A user's function reported or returned the campaign's ``metric``."""
+        results = [*self.reported, final or {}]
+        if metric and not any(metric in each for each in results):
+            seen = sorted({key for each in results for key in each})
+            raise MetricNotReported(
+                f"metric {metric!r} was never reported by {name}; it reported: "
+                f"{', '.join(seen) or 'nothing'} (check the campaign's metric: or what the "
+                "function reports and returns)")
 
-        final, model = take_model(final)
-        checkpointer.attach_model(model, data)
-    if own_function and metric and not any(metric in each for each in [*reported, final or {}]):
-        seen = sorted({key for each in [*reported, final or {}] for key in each})
-        raise MetricNotReported(f"metric {metric!r} was never reported by {spec.name}; it reported: "
-                         f"{', '.join(seen) or 'nothing'} (check the campaign's metric: or what "
-                         "the function reports and returns)")
-    if held:  # the last epoch's report, with what the function returned
-        last = held[-1]
-        checkpointer.report({**last, **(final if isinstance(final, dict) else {}),
-                             "epoch": last["epoch"]})
-        return
-    if not isinstance(final, dict) or not final:
-        return
-    if not reported:
-        # restored from a checkpoint of its last epoch (nothing left to train), or a function
-        # that returns its one result: say how it ended
-        checkpointer.report({**final, **where()})
-    elif own_function and any(reported[-1].get(key) != value for key, value in final.items()):
-        # the returned metrics complete the last epoch's (same epoch: not logged twice)
-        last = reported[-1]
-        checkpointer.report({**last, **final, "epoch": last.get("epoch", len(reported)),
-                             FINAL_RESULT_KEY: True, **where()})
+    def finish(self, final: Any) -> None:
+        """What the trainable returned (``final``), reported where it adds to the epochs'."""
+        if self.held:  # the last epoch's report, with what the function returned
+            last = self.held[-1]
+            self.checkpointer.report({**last, **(final if isinstance(final, dict) else {}),
+                                      "epoch": last["epoch"]})
+            return
+        if not isinstance(final, dict) or not final:
+            return
+        if not self.reported:
+            # restored from a checkpoint of its last epoch (nothing left to train), or a
+            # function that returns its one result: say how it ended
+            self.checkpointer.report({**final, **self.where()})
+        elif self.own_function and any(self.reported[-1].get(key) != value
+                                       for key, value in final.items()):
+            # the returned metrics complete the last epoch's (same epoch: not logged twice)
+            last = self.reported[-1]
+            self.checkpointer.report({**last, **final, "epoch": last.get("epoch", len(self.reported)),
+                                      FINAL_RESULT_KEY: True, **self.where()})
 
 
 CLONE_KEY = "sweepforge_clone"
