@@ -38,6 +38,7 @@ from mlflow.protos.databricks_pb2 import BAD_REQUEST
 from mlflow.tracking import MlflowClient
 
 from ..schema import TAG_RUN_KEY
+from ..state.best_checkpoints import safe_folder_name
 from ..state.spool import Spool, spool_path
 
 _log = logging.getLogger("sweepforge.tracking")
@@ -143,7 +144,8 @@ class Tracker:
                 self.client.restore_experiment(experiment.experiment_id)
             return experiment.experiment_id
         try:
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(
+                name, artifact_location=artifact_location(self.tracking_uri, name))
         except MlflowException:  # created meanwhile by another process
             return self.client.get_experiment_by_name(name).experiment_id
 
@@ -438,6 +440,38 @@ def _with_lock_retry(fn: Any, *args: Any) -> Any:
     return fn(*args)
 
 
+def sqlite_database(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` tracking URI, as an absolute path; ``None`` for
+    other stores and for an in-memory database.
+
+    Example:
+        >>> sqlite_database("sqlite:////data/runs/mlflow.db")
+        PosixPath('/data/runs/mlflow.db')
+        >>> sqlite_database("http://127.0.0.1:5000") is None
+        True
+    """
+    parsed = urllib.parse.urlparse(tracking_uri)
+    if parsed.scheme != "sqlite" or not parsed.path or parsed.path in ("/", "/:memory:"):
+        return None
+    return Path(tracking_uri[len("sqlite:///"):].split("?", 1)[0]).resolve()
+
+
+def artifact_location(tracking_uri: str, experiment_name: str) -> str | None:
+    """Where a new experiment of a SQLite store keeps its artifacts: ``mlruns/<name>`` beside
+    the database file, so the store is one folder wherever the campaign was started (MLflow's
+    own default is ``./mlruns`` of the working directory). ``None`` (the store's default) for
+    other stores: a tracking server has its own artifact root.
+
+    Example:
+        >>> artifact_location("sqlite:////data/runs/mlflow.db", "quickstart")
+        'file:///data/runs/mlruns/quickstart'
+    """
+    db = sqlite_database(tracking_uri)
+    if db is None:
+        return None
+    return (db.parent / "mlruns" / safe_folder_name(experiment_name)).as_uri()
+
+
 @contextmanager
 def _store_setup_lock(tracking_uri: str) -> Iterator[None]:
     """For a SQLite store: one process at a time opens it for the first time. MLflow creates
@@ -445,13 +479,12 @@ def _store_setup_lock(tracking_uri: str) -> Iterator[None]:
     file both try: the second failed with "table ... already exists". A file lock (in the temp
     folder, named after the database's path) makes the second wait until the first is done.
     Other stores: nothing to do."""
-    parsed = urllib.parse.urlparse(tracking_uri)
-    if parsed.scheme != "sqlite" or not parsed.path or parsed.path in ("/", "/:memory:"):
+    db = sqlite_database(tracking_uri)
+    if db is None:
         yield
         return
     import fcntl
 
-    db = Path(tracking_uri[len("sqlite:///"):].split("?", 1)[0]).resolve()
     digest = hashlib.sha1(str(db).encode()).hexdigest()[:16]  # a file name, not security
     with open(Path(tempfile.gettempdir()) / f"sweepforge-store-{digest}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -302,6 +302,9 @@ def test_a_project_outside_the_repository_runs_from_another_folder(
                          my_data=MY_DATA)
     assert str(project) not in sys.path and "my_model" not in sys.modules
     uri = run_from_elsewhere(path, tmp_path, monkeypatch)
+    # the store is one folder: artifacts beside the database, none where the run was started
+    assert (tmp_path / "mlruns" / "own-project").is_dir()
+    assert not (tmp_path / "elsewhere" / "mlruns").exists()
 
     runs = runs_by_kind(uri, "own-project")
     assert {kind: len(found) for kind, found in runs.items()} == {
