@@ -529,11 +529,12 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-COMPARISON_COLUMNS = ("strategy", "trials", "pruned", "failed", "epochs", "best", "test (best config)",
-                      "wall time")
+COMPARISON_COLUMNS = ("strategy", "trials", "pruned", "failed", "epochs", "best",
+                      "test of\nbest config", "wall\ntime")
 """The end-of-run table, as the README describes it: per strategy, trials run, how many a
 scheduler stopped early and how many failed, the epochs they trained, the best value, the test
-value of the best config and the wall time."""
+value of the best config and the wall time. Long headers take two lines, so that the quickstart's
+table fits an 80-column terminal without cutting a strategy's name or the metric's."""
 
 
 PARETO_COLUMNS = ("front", "hypervolume")
@@ -549,13 +550,14 @@ def _comparison_table(summary, metric: str,  # type: ignore[no-untyped-def]
     from .tune.refit import REFIT
 
     marked = REFIT if refit_on_val and REFIT in set(summary["strategy"]) else None
-    table = Table(title="Comparison", caption=TRAINED_ON_VAL_NOTE if marked else None)
+    table = Table(title="Comparison", caption=TRAINED_ON_VAL_NOTE if marked else None,
+                  collapse_padding=True, pad_edge=False)  # (narrow: see COMPARISON_COLUMNS)
     pareto = "front_size" in summary.columns
     columns = list(COMPARISON_COLUMNS)
     if pareto:
         columns[columns.index("best") + 1:columns.index("best") + 1] = PARETO_COLUMNS
     for column in columns:
-        table.add_column(f"best {metric}" if column == "best" else column,
+        table.add_column(f"best\n{metric}" if column == "best" else column, no_wrap=True,
                          justify="left" if column == "strategy" else "right")
     for row in summary.to_dict("records"):
         cells = [row["strategy"], str(row["trials"]), str(row["pruned"]), str(row["failed"]),
@@ -566,7 +568,8 @@ def _comparison_table(summary, metric: str,  # type: ignore[no-untyped-def]
             volume = row.get("hypervolume")
             cells += ["-" if _missing(row.get("front_size")) else str(int(row["front_size"])),
                       "-" if _missing(volume) else f"{volume:.4g}"]
-        table.add_row(*cells, _fmt(row["test_value"]), f"{row['wall_time_s']:.1f}s")
+        wall = row["wall_time_s"]
+        table.add_row(*cells, _fmt(row["test_value"]), f"{wall:.0f}s" if wall >= 10 else f"{wall:.1f}s")
     return table
 
 

@@ -22,8 +22,8 @@ from sweepforge.search.tracking.trial_logger import TrialRecord
 from sweepforge.search.tune.refit import REFIT
 
 
-def _text(table) -> str:
-    console = Console(record=True, width=200)
+def _text(table, width: int = 200) -> str:
+    console = Console(record=True, width=width)
     console.print(table)
     return console.export_text()
 
@@ -35,7 +35,9 @@ def _record(strategy: str, value: float) -> TrialRecord:
 
 
 def _line(text: str, strategy: str) -> str:
-    return next(line for line in text.splitlines() if f" {strategy} " in line)
+    """The table row whose first cell is ``strategy``."""
+    return next(line for line in text.splitlines()
+                if line.startswith("│") and line.split("│")[1].strip() == strategy)
 
 
 @pytest.mark.parametrize("on_val", [True, False])
@@ -63,6 +65,22 @@ def test_the_comparison_table_marks_a_refit_trained_on_the_validation_split(on_v
     assert ("0.9972" + TRAINED_ON_VAL in _line(text, REFIT)) is on_val
     assert "0.9694" in _line(text, REFIT) and TRAINED_ON_VAL not in _line(text, "random")
     assert ("trained on" in text) is on_val
+
+
+def test_the_quickstart_comparison_fits_an_80_column_terminal():
+    """Its six rows (five strategies and the refit) and metric name, uncut: the headers take
+    two lines instead of widening the table."""
+    summary = pd.DataFrame([
+        {"strategy": name, "trials": 20, "pruned": 0, "failed": 3, "epochs": 300,
+         "best_value": 0.9667, "test_value": 0.9639, "wall_time_s": seconds}
+        for name, seconds in (("auto", 73.2), ("grid", 1273.0), ("random", 4.2),
+                              ("optuna", 80.0), ("evolutionary", 90.0), (REFIT, 20.0))
+    ])
+    text = _text(_comparison_table(summary, "val_accuracy", refit_on_val=True), width=80)
+    assert "…" not in text, text
+    assert "val_accuracy" in text and "evolutionary" in _line(text, "evolutionary")
+    assert "1273s" in _line(text, "grid") and "4.2s" in _line(text, "random")
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 def test_a_trial_without_its_metric_is_told_why():

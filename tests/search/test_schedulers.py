@@ -142,7 +142,7 @@ def test_the_printed_comparison_shows_pruned_trials_and_epochs(ray_local, tmp_pa
     header = next(line for line in table.splitlines() if "strategy" in line)
     columns = [cell.strip() for cell in header.replace("┃", "│").split("│")[1:-1]]
     assert columns[:5] == ["strategy", "trials", "pruned", "failed", "epochs"], header
-    row = next(line for line in table.splitlines() if "│ random" in line)
+    row = next(line for line in table.splitlines() if line.startswith("│random"))
     cells = dict(zip(columns, (cell.strip() for cell in row.split("│")[1:-1])))
     trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "lc-table")
     pruned = int((trials["tags.sweepforge.state"] == "PRUNED").sum())
