@@ -40,7 +40,6 @@ code stays small by reusing each family's build and scaling functions rather tha
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +50,7 @@ from torch import nn
 
 from ._errors import ConfigError
 from ._loop import input_scaler, target_standardization
+from ._raw_columns import category_codes, is_frame, numeric_column
 from ._runtime import resolve_device
 from .checkpoint import FORMAT_VERSION, State
 from .datasets import Dataset, ImageShape
@@ -193,7 +193,7 @@ class Predictor(nn.Module):
         """The model's outputs for raw rows ``(n, n_features)`` (or images ``(n, C, H, W)``):
         logits ``(n, k)`` of a classifier, the scaled target of a regressor. A pandas
         ``DataFrame`` of raw values is read with :meth:`rows`."""
-        if not isinstance(raw_X, torch.Tensor) and _is_frame(raw_X):
+        if not isinstance(raw_X, torch.Tensor) and is_frame(raw_X):
             raw_X = torch.from_numpy(self.rows(raw_X))
         x = self._rows(torch.as_tensor(raw_X))
         with torch.no_grad():
@@ -255,7 +255,7 @@ class Predictor(nn.Module):
             ...
             ValueError: categorical column 'colour' holds a level never seen in training: 'green' (row 1); its levels: 'blue', 'red'
         """
-        if not _is_frame(raw):
+        if not is_frame(raw):
             if isinstance(raw, torch.Tensor):
                 return raw.detach().to(device="cpu", dtype=torch.float32).numpy()
             return np.ascontiguousarray(raw, dtype=np.float32)
@@ -264,9 +264,9 @@ class Predictor(nn.Module):
         for j, series in enumerate(columns):
             name = self.feature_names[j] if self.feature_names else f"x{j}"
             if j in self.levels:
-                X[:, j] = _codes(series, name, self.levels[j])
+                X[:, j] = category_codes(series, name, self.levels[j])
             else:
-                X[:, j] = _numbers(series, name, self.categories.get(j))
+                X[:, j] = numeric_column(series, name, self.categories.get(j))
         return X
 
     def raw_frame(self, X: Any) -> Any:
@@ -465,89 +465,6 @@ def predictor_from_state(
         levels=data.levels,
     )
     return predictor.to(resolve_device(device))
-
-
-_SHOWN = 3
-"""How many bad values an input error quotes."""
-
-_SHOWN_LEVELS = 20
-"""How many allowed levels an input error lists."""
-
-
-def _is_frame(raw: Any) -> bool:
-    # pandas is imported only by who made a frame: a predictor fed arrays never imports it.
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(raw, pandas.DataFrame)
-
-
-def _listed(values: Sequence[Any], limit: int) -> str:
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
-
-
-def _quoted(series: Any, bad: np.ndarray) -> str:
-    """``'x' (row 3), 'y' (row 7)``: the first few different values where ``bad`` holds."""
-    first: dict[str, int] = {}
-    for row in np.flatnonzero(bad)[:10_000]:  # enough to find a few different values
-        first.setdefault(repr(_plain(series.iloc[row])), int(row))
-        if len(first) > _SHOWN:
-            break
-    shown = [f"{value} (row {row})" for value, row in list(first.items())[:_SHOWN]]
-    return ", ".join(shown) + (", ..." if len(first) > _SHOWN else "")
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _codes(series: Any, name: str, levels: tuple[Any, ...]) -> np.ndarray:
-    """Codes of a categorical column's level values (the code of ``levels[c]`` is ``c``)."""
-    import pandas as pd
-
-    values = series.to_numpy(dtype=object)
-    missing = series.isna().to_numpy()
-    allowed = _listed(levels, _SHOWN_LEVELS)
-    if missing.any():
-        raise ValueError(
-            f"categorical column {name!r} is missing (NaN/None) at {_rows_of(missing)}; it "
-            f"must hold one of its levels: {allowed}"
-        )
-    codes = pd.Index(levels, dtype=object).get_indexer(values)
-    unseen = codes < 0
-    if unseen.any():
-        several = len({repr(v) for v in values[unseen][: _SHOWN + 1]}) > 1
-        raise ValueError(
-            f"categorical column {name!r} holds {'levels' if several else 'a level'} never "
-            f"seen in training: {_quoted(series, unseen)}; its levels: {allowed}"
-        )
-    return codes
-
-
-def _rows_of(bad: np.ndarray) -> str:
-    rows = np.flatnonzero(bad)
-    shown = ", ".join(str(int(r)) for r in rows[:_SHOWN])
-    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (", ..." if len(rows) > _SHOWN else "")
-
-
-def _numbers(series: Any, name: str, n_codes: int | None) -> np.ndarray:
-    """A numeric column (or a categorical one holding codes) as float32."""
-    import pandas as pd
-
-    if pd.api.types.is_numeric_dtype(series):  # bool counts, as 0 / 1
-        return series.to_numpy(dtype=np.float32, na_value=np.nan)
-    values = pd.Series(series.to_numpy(dtype=object), dtype=object)  # no dates read as numbers
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = (numbers.isna() & ~series.isna().reset_index(drop=True)).to_numpy()
-    if bad.any() or not pd.api.types.is_numeric_dtype(numbers):
-        bad = bad if bad.any() else np.ones(len(series), dtype=bool)
-        what = (
-            f"categorical column {name!r} has no level names kept, so it must hold codes "
-            f"0..{n_codes - 1}"
-            if n_codes is not None
-            else f"column {name!r} must be numeric"
-        )
-        raise ValueError(f"{what}, but it holds {_quoted(series, bad)}")
-    return numbers.to_numpy(dtype=np.float32, na_value=np.nan)
 
 
 def _checked_config(spec: TrainableSpec, config: Any, data: Dataset) -> Any:
