@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +17,10 @@ import yaml
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 # Campaign journals and checkpoints (resume state) of the whole test session go to one temporary
-# folder, never into the checkout; subprocesses inherit it.
-os.environ.setdefault("SWEEPFORGE_STATE_DIR", tempfile.mkdtemp(prefix="sweepforge-test-state-"))
+# folder, never into the checkout; subprocesses inherit it. It goes when the session ends.
+if "SWEEPFORGE_STATE_DIR" not in os.environ:
+    os.environ["SWEEPFORGE_STATE_DIR"] = tempfile.mkdtemp(prefix="sweepforge-test-state-")
+    atexit.register(shutil.rmtree, os.environ["SWEEPFORGE_STATE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
