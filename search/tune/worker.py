@@ -22,6 +22,7 @@ import dataclasses
 import importlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -248,6 +249,40 @@ class _TrialReports:
                                       FINAL_RESULT_KEY: True, **self.where()})
 
 
+_CHECKPOINT_PREFIX = "sweepforge-checkpoint-"
+"""A report's checkpoint is written to a temporary folder named ``<prefix><pid>-...`` that
+Ray Tune copies from. A worker killed meanwhile (Ctrl-C, SIGTERM or a kill of the campaign
+ends its trials' actors at once) cannot remove it, so the next worker on the machine does."""
+
+_swept = False
+
+
+def _sweep_checkpoint_folders_of_dead_workers(folder: str | None = None) -> list[Path]:
+    """Removes, once per process, the checkpoint folders in ``folder`` (the temporary folder)
+    whose worker process has ended; returns them."""
+    global _swept
+    if _swept and folder is None:
+        return []
+    _swept = True
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{_CHECKPOINT_PREFIX}*-*"):
+        pid = path.name[len(_CHECKPOINT_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # (signal 0: only asks whether the process exists)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 CLONE_KEY = "sweepforge_clone"
 """Result key of the first report of a trial that PBT cloned from another: JSON with the Ray
 trial id it was cloned from (``from``), that trial's epoch (``epoch``) and the values that
@@ -312,7 +347,8 @@ class TuneCheckpointer:
         if self._state is None and model is None:  # (no torch import: 2-3 s for a trainable
             tune.report(metrics)                   # that does not use it)
             return
-        with tempfile.TemporaryDirectory(prefix="sweepforge-checkpoint-") as folder:
+        _sweep_checkpoint_folders_of_dead_workers()
+        with tempfile.TemporaryDirectory(prefix=f"{_CHECKPOINT_PREFIX}{os.getpid()}-") as folder:
             if model is not None:
                 from .user_model import save_user_model
 
