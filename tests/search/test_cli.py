@@ -129,7 +129,14 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     from mlflow.tracking import MlflowClient
 
-    MlflowClient(uri).create_experiment("shown-in-the-ui")
+    from sweepforge.search.tracking.tracker import Tracker
+
+    # made as a campaign makes it: its artifacts beside the database, where the UI finds them
+    experiment = Tracker(uri, "shown-in-the-ui").experiment_id
+    client = MlflowClient(uri)
+    run_id = client.create_run(experiment).info.run_id
+    (tmp_path / "note.txt").write_text("an artifact")
+    client.log_artifact(run_id, str(tmp_path / "note.txt"))
     proc = subprocess.Popen([str(script), "ui", "--port", str(port), "--tracking-uri", uri],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -146,6 +153,9 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
         query = "experiments/get-by-name?experiment_name=shown-in-the-ui"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/{query}") as response:
             assert b"shown-in-the-ui" in response.read()  # the UI serves this very store
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/get-artifact?path=note.txt&"
+                                    f"run_uuid={run_id}") as response:
+            assert response.read() == b"an artifact"
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True,
                                    check=False)
         local_addresses = {line.split()[3] for line in listening.stdout.splitlines() if line.strip()}
