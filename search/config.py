@@ -313,6 +313,9 @@ class SchedulerConfig(_Strict):
                 f"unknown scheduler type {kind!r}; choose one of {', '.join(SCHEDULER_OPTIONS)}"
             )
         allowed = SCHEDULER_OPTIONS[kind]
+        # another type's option left empty is no option: a dumped config (a journal's header,
+        # the campaign.yaml logged to MLflow) holds every field, null where it does not apply
+        raw = {key: value for key, value in raw.items() if value is not None or key in allowed}
         unknown = sorted(set(raw) - set(allowed) - {"type"})
         if unknown:
             raise ValueError(

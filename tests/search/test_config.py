@@ -87,3 +87,24 @@ def test_names_that_would_become_paths_are_refused(write_campaign, name):
 def test_no_strategies(write_campaign):
     with pytest.raises(CampaignError, match="at least one strategy"):
         load_campaign_config(write_campaign(small_campaign(strategies={})))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"scheduler": "asha"}, {"scheduler": {"type": "hyperband", "brackets": 2}},
+     {"scheduler": "median"}, {"scheduler": {"type": "pbt", "mutations": ["lr"]}},
+     {"final": {"refit": "train+val"}}, {}],
+    ids=["asha", "hyperband", "median", "pbt", "final", "plain"],
+)
+def test_a_dumped_config_reads_back_as_itself(changes):
+    """What a journal's header holds (and `sweepforge resume` reads back), and the campaign.yaml
+    logged to MLflow: every field, null where it does not apply. A scheduler's dump once held
+    the other types' options as null, and every resume of a campaign with a scheduler exited 2."""
+    import yaml
+
+    from sweepforge.search.config import parse_campaign_config
+
+    config = parse_campaign_config(small_campaign(**changes))
+    assert parse_campaign_config(config.model_dump(mode="json")) == config
+    logged = yaml.safe_load(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    assert parse_campaign_config(logged) == config
