@@ -60,6 +60,7 @@ from .tune.refit import REFIT, REFIT_TRIAL, RefitKeys
 from .tune.runner import TuneRunner
 from .tune.searcher import CampaignSearcher
 from .tune.timeout import TrialDeadline
+from .tune.worker import config_trained_with
 
 
 class CampaignSession:
@@ -172,7 +173,9 @@ class CampaignSession:
                 state.journal.tell(strategy, trial_id, told)
                 finished.append(record)
                 continue
-            self.searcher.resubmit(strategy, trial_id, flight.config, state.latest_checkpoint(key))
+            checkpoint = state.latest_checkpoint(key)  # (its config: PBT may have changed it)
+            self.searcher.resubmit(strategy, trial_id, config_trained_with(checkpoint, flight.config),
+                                   checkpoint)
             if run is not None:
                 history = tracker.client.get_metric_history(run.info.run_id, metric)
                 self.logger.adopt_run(

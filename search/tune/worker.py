@@ -291,6 +291,28 @@ changed (``changed``: name -> [before, after]). The MLflow callback records it a
 _ORIGIN_FILE = "sweepforge-origin.json"
 
 
+def config_trained_with(checkpoint: str | os.PathLike[str] | None,
+                        proposed: dict[str, Any]) -> dict[str, Any]:
+    """The config a trial was training with when it wrote ``checkpoint``: ``proposed`` (what
+    its strategy asked), with the values PBT had changed since (each checkpoint records its
+    writer's config). A trial resumed by ``sweepforge resume`` goes on with it. ``proposed``
+    when there is no checkpoint or it records no config."""
+    origin = Path(checkpoint) / _ORIGIN_FILE if checkpoint else None
+    if origin is None or not origin.is_file():
+        return dict(proposed)
+    try:
+        trained = json.loads(origin.read_text()).get("config")
+    except (OSError, ValueError, AttributeError):  # (cut off mid-write: the proposal stands)
+        return dict(proposed)
+    if not isinstance(trained, dict):
+        return dict(proposed)
+    # the values that differ from the proposal as JSON wrote it (a tuple read back as a list,
+    # or a value written as text, is the proposal's own)
+    as_written = json.loads(json.dumps(proposed, default=str))
+    return {**proposed, **{name: value for name, value in trained.items()
+                           if name in proposed and value != as_written[name]}}
+
+
 class TuneCheckpointer:
     """A :class:`~sweepforge.trainables.Checkpointer` over Ray Tune: each epoch's state goes to
     Tune with that epoch's report; :meth:`load` reads ``tune.get_checkpoint()`` (Tune restarted

@@ -55,3 +55,29 @@ def train_flakily(config, data, report=None, *, device="cpu", seed=0, checkpoint
 
     return get_trainable("mlp").train(config, data, report_then_fail, device=device, seed=seed,
                                       checkpoint=checkpoint)
+
+
+@register_trainable(
+    "mlp_slow_lr",
+    config_cls=MLPConfig,
+    metrics=CLASSIFIER_METRICS,
+    datasets=("digits",),
+    task="classification",
+)
+def train_slowly_saying_lr(config, data, report=None, *, device="cpu", seed=0, checkpoint=None):
+    """``mlp_slow`` that appends ``EPOCH LR`` to the file ``$SWEEPFORGE_TEST_LR_LOG`` at the
+    first report of each call: where it started (after a restored checkpoint) and the learning
+    rate it trains with, so a test can see the config a resumed PBT trial went on with."""
+    first = [True]
+
+    def pause_then_report(metrics):
+        time.sleep(PAUSE_S)
+        if first[0] and os.environ.get("SWEEPFORGE_TEST_LR_LOG"):
+            with open(os.environ["SWEEPFORGE_TEST_LR_LOG"], "a") as log:
+                log.write(f"{metrics['epoch']} {config.lr!r}\n")
+            first[0] = False
+        if report is not None:
+            report(metrics)
+
+    return get_trainable("mlp").train(config, data, pause_then_report, device=device, seed=seed,
+                                      checkpoint=checkpoint)

@@ -335,6 +335,80 @@ def test_sigkill_mid_campaign_then_resume(tmp_path, several):
     assert type(events[-1]).__name__ == "End" and not (folder / "tune").exists()
 
 
+def _cloned_in_flight(folder: Path) -> dict[tuple[str, int], tuple[int, float, float]]:
+    """(strategy, trial) -> (epoch checkpointed, lr asked, lr in its newest checkpoint), for
+    trials asked and not told whose newest checkpoint holds another lr than was asked (PBT
+    changed it), as on disk now."""
+    try:
+        _, events = read_journal(folder)
+    except JournalError:
+        return {}
+    asked = {(e.strategy, e.trial): e for e in events if type(e).__name__ == "Ask"}
+    for event in events:
+        if type(event).__name__ == "Tell":
+            asked.pop((event.strategy, event.trial), None)
+    out = {}
+    for key, ask in asked.items():
+        trial_dir = folder / "tune" / f"session-{ask.session}" / f"trial-{ask.tune_id}"
+        for checkpoint in sorted(trial_dir.glob("checkpoint_*"))[-1:]:
+            try:
+                origin = json.loads((checkpoint / "sweepforge-origin.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if origin["config"]["lr"] != ask.config["lr"]:  # (under PBT a checkpoint's
+                out[key] = (origin["epoch"], ask.config["lr"],  # number is not its epoch)
+                            origin["config"]["lr"])
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_pbt_campaign_then_resume_goes_on_with_what_pbt_changed(tmp_path, monkeypatch):
+    """A trial whose learning rate PBT had changed resumes from its checkpoint with that
+    learning rate, not with the one its strategy asked (the trainable writes what it uses)."""
+    name, epochs = "killed-pbt", 8
+    campaign = small_campaign(
+        name=name, trainable="mlp_slow_lr", strategies={"random": {}},
+        budget={"trials": 4, "max_epochs": epochs}, fixed={"epochs": epochs},
+        scheduler={"type": "pbt", "perturbation_interval": 1, "quantile": 0.5,
+                   "mutations": ["lr"]})
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign, sort_keys=False))
+    uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
+    started = tmp_path / "lr-log.txt"  # "EPOCH LR" each time a trial starts or resumes training
+    monkeypatch.setenv("SWEEPFORGE_TEST_LR_LOG", str(started))
+    proc = _start(["run", str(path), "--tracking-uri", uri, "--no-progress", "--no-report"],
+                  log, state_dir)
+
+    def cloned_mid_trial():
+        folder = _campaign_folder(state_dir, name)
+        found = _cloned_in_flight(folder) if folder is not None else {}
+        return {k: v for k, v in found.items() if v[0] < epochs - 1} or None
+
+    try:
+        _wait(proc, log, cloned_mid_trial, "a trial in flight with an lr PBT changed")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)
+    cloned = {k: v for k, v in _cloned_in_flight(_campaign_folder(state_dir, name)).items()
+              if v[0] < epochs}
+    assert cloned, "the trials PBT changed had ended before the kill"
+    before = len(started.read_text().splitlines())
+
+    resumed = _start(["resume", name, "--no-progress", "--no-report"], log, state_dir)
+    assert resumed.wait(timeout=240) == 0, log.read_text()
+
+    trials = _trial_runs(MlflowClient(uri), name)
+    assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
+    after = [line.split() for line in started.read_text().splitlines()[before:]]
+    for key, (done, asked, changed) in cloned.items():
+        restarts = [float(lr) for epoch, lr in after if int(epoch) == done + 1]
+        assert any(lr == pytest.approx(changed) for lr in restarts), (key, asked, changed, after)
+        assert not any(lr == pytest.approx(asked) for lr in restarts), (key, asked, changed, after)
+
+
 @pytest.mark.slow
 def test_ctrl_c_then_run_again_resumes(tmp_path):
     """Two trials at once; Ctrl-C, then `sweepforge run FILE --resume` finishes the campaign."""
