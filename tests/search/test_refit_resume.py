@@ -8,15 +8,13 @@ checkpointed two epochs; `sweepforge resume` finishes the campaign.
 from __future__ import annotations
 
 import json
-import signal
-import time
 
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import small_campaign
-from tests.search.test_resume import _campaign_folder, _start, _wait
+from tests.search.test_resume import _campaign_folder, _sigkill_once, _start
 
 REFIT_EPOCHS = 120
 
@@ -41,15 +39,8 @@ def test_sigkill_during_the_refit_then_resume_refits_once(tmp_path):
     client = MlflowClient(uri)
     proc = _start(["run", str(path), "--tracking-uri", uri, "--no-progress", "--no-report"],
                   log, state_dir)
-    try:
-        _wait(proc, log, lambda: _refit_checkpoints(state_dir, name) >= 2, "two refit epochs",
-              timeout=240)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    time.sleep(1)
+    _sigkill_once(proc, log, lambda: _refit_checkpoints(state_dir, name) >= 2, "two refit epochs",
+                  timeout=240)
     folder = _campaign_folder(state_dir, name)
     chosen = json.loads((folder / "refit.json").read_text())["config"]
     checkpointed = _refit_checkpoints(state_dir, name)

@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -189,18 +190,23 @@ def _campaign_folder(state_dir: Path, name: str) -> Path | None:
     return found[0].parent if found else None
 
 
-def _in_flight_with_checkpoint(folder: Path) -> dict[tuple[str, int], int]:
-    """(strategy, trial) -> epochs checkpointed, for trials asked and not told, as on disk now."""
+def _asked_not_told(folder: Path) -> dict[tuple[str, int], Any]:
+    """(strategy, trial) -> its Ask event, for trials in flight as the journal on disk says."""
     try:
         _, events = read_journal(folder)
-    except JournalError:
+    except JournalError:  # (mid-write)
         return {}
     asked = {(e.strategy, e.trial): e for e in events if type(e).__name__ == "Ask"}
     for event in events:
         if type(event).__name__ == "Tell":
             asked.pop((event.strategy, event.trial), None)
+    return asked
+
+
+def _in_flight_with_checkpoint(folder: Path) -> dict[tuple[str, int], int]:
+    """(strategy, trial) -> epochs checkpointed, for trials asked and not told, as on disk now."""
     out = {}
-    for key, ask in asked.items():
+    for key, ask in _asked_not_told(folder).items():
         checkpoints = sorted((folder / "tune" / f"session-{ask.session}" / f"trial-{ask.tune_id}")
                              .glob("checkpoint_*"))
         if checkpoints:
@@ -235,6 +241,20 @@ def _assert_complete(client: MlflowClient, name: str, strategies, budget: int, e
     return trials
 
 
+def _sigkill_once(proc: subprocess.Popen, log: Path, until, what: str, timeout: float = 150):
+    """SIGKILLs the master ``proc`` as soon as ``until()`` holds; returns what it returned.
+    Waits a second after, for the orphaned Ray to notice its driver is gone."""
+    try:
+        found = _wait(proc, log, until, what, timeout)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)
+    return found
+
+
 def _kill_mid_trial(proc: subprocess.Popen, log: Path, state_dir: Path, name: str, trial_runs,
                     finished: int) -> tuple[Path, dict[tuple[str, int], int]]:
     """SIGKILLs the master ``proc`` between epochs 1 and 2 of a trial, once ``finished`` trials
@@ -248,14 +268,7 @@ def _kill_mid_trial(proc: subprocess.Popen, log: Path, state_dir: Path, name: st
         flights = _in_flight_with_checkpoint(folder)
         return folder if len(done) >= finished and any(e == 1 for e in flights.values()) else None
 
-    try:
-        folder = _wait(proc, log, mid_trial, f"a trial mid-way after {finished} finished")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    time.sleep(1)  # let the orphaned Ray of the killed master notice its driver is gone
+    folder = _sigkill_once(proc, log, mid_trial, f"a trial mid-way after {finished} finished")
     checkpointed = _in_flight_with_checkpoint(folder)
     assert checkpointed, "the kill came after the trial in flight had finished"
     return folder, checkpointed
@@ -339,16 +352,8 @@ def _cloned_in_flight(folder: Path) -> dict[tuple[str, int], tuple[int, float, f
     """(strategy, trial) -> (epoch checkpointed, lr asked, lr in its newest checkpoint), for
     trials asked and not told whose newest checkpoint holds another lr than was asked (PBT
     changed it), as on disk now."""
-    try:
-        _, events = read_journal(folder)
-    except JournalError:
-        return {}
-    asked = {(e.strategy, e.trial): e for e in events if type(e).__name__ == "Ask"}
-    for event in events:
-        if type(event).__name__ == "Tell":
-            asked.pop((event.strategy, event.trial), None)
     out = {}
-    for key, ask in asked.items():
+    for key, ask in _asked_not_told(folder).items():
         trial_dir = folder / "tune" / f"session-{ask.session}" / f"trial-{ask.tune_id}"
         for checkpoint in sorted(trial_dir.glob("checkpoint_*"))[-1:]:
             try:
@@ -384,14 +389,7 @@ def test_sigkill_of_a_pbt_campaign_then_resume_goes_on_with_what_pbt_changed(tmp
         found = _cloned_in_flight(folder) if folder is not None else {}
         return {k: v for k, v in found.items() if v[0] < epochs - 1} or None
 
-    try:
-        _wait(proc, log, cloned_mid_trial, "a trial in flight with an lr PBT changed")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    time.sleep(1)
+    _sigkill_once(proc, log, cloned_mid_trial, "a trial in flight with an lr PBT changed")
     cloned = {k: v for k, v in _cloned_in_flight(_campaign_folder(state_dir, name)).items()
               if v[0] < epochs}
     assert cloned, "the trials PBT changed had ended before the kill"
