@@ -19,6 +19,7 @@ campaign (see "Orchestration overhead" in BENCHMARKS.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -254,23 +255,22 @@ _CHECKPOINT_PREFIX = "sweepforge-checkpoint-"
 Ray Tune copies from. A worker killed meanwhile (Ctrl-C, SIGTERM or a kill of the campaign
 ends its trials' actors at once) cannot remove it, so the next worker on the machine does."""
 
-_swept = False
-
-
-def _sweep_checkpoint_folders_of_dead_workers(folder: str | None = None) -> list[Path]:
-    """Removes, once per process, the checkpoint folders in ``folder`` (the temporary folder)
-    whose worker process has ended; returns them."""
-    global _swept
-    if _swept and folder is None:
-        return []
-    _swept = True
+def _sweep_checkpoint_folders_of_dead_workers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Removes the checkpoint folders in ``folder`` whose worker process has ended; returns
+    them."""
     removed = []
-    for path in Path(folder or tempfile.gettempdir()).glob(f"{_CHECKPOINT_PREFIX}*-*"):
+    for path in Path(folder).glob(f"{_CHECKPOINT_PREFIX}*-*"):
         pid = path.name[len(_CHECKPOINT_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+@functools.cache
+def _sweep_once() -> None:
+    """The sweep of the temporary folder, once per worker process (at its first checkpoint)."""
+    _sweep_checkpoint_folders_of_dead_workers(tempfile.gettempdir())
 
 
 def _alive(pid: int) -> bool:
@@ -291,19 +291,24 @@ changed (``changed``: name -> [before, after]). The MLflow callback records it a
 _ORIGIN_FILE = "sweepforge-origin.json"
 
 
+def _read_origin(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a checkpoint folder's origin file says (the trial that wrote it, its epoch and
+    config; see :meth:`TuneCheckpointer.report`); empty when there is none or it cannot be
+    read (cut off mid-write)."""
+    try:
+        origin = json.loads((Path(folder) / _ORIGIN_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return origin if isinstance(origin, dict) else {}
+
+
 def config_trained_with(checkpoint: str | os.PathLike[str] | None,
                         proposed: dict[str, Any]) -> dict[str, Any]:
     """The config a trial was training with when it wrote ``checkpoint``: ``proposed`` (what
     its strategy asked), with the values PBT had changed since (each checkpoint records its
     writer's config). A trial resumed by ``sweepforge resume`` goes on with it. ``proposed``
     when there is no checkpoint or it records no config."""
-    origin = Path(checkpoint) / _ORIGIN_FILE if checkpoint else None
-    if origin is None or not origin.is_file():
-        return dict(proposed)
-    try:
-        trained = json.loads(origin.read_text()).get("config")
-    except (OSError, ValueError, AttributeError):  # (cut off mid-write: the proposal stands)
-        return dict(proposed)
+    trained = _read_origin(checkpoint).get("config") if checkpoint else None
     if not isinstance(trained, dict):
         return dict(proposed)
     # the values that differ from the proposal as JSON wrote it (a tuple read back as a list,
@@ -345,7 +350,7 @@ class TuneCheckpointer:
         try:
             with checkpoint.as_directory() as folder:
                 if from_tune:
-                    self._note_clone(Path(folder) / _ORIGIN_FILE)
+                    self._note_clone(_read_origin(folder))
                 return load_state_file(Path(folder) / CHECKPOINT_FILE)
         except (OSError, ValueError, RuntimeError, EOFError) as err:
             print(f"sweepforge: checkpoint {checkpoint.path} unreadable ({err}); starting afresh")
@@ -369,7 +374,7 @@ class TuneCheckpointer:
         if self._state is None and model is None:  # (no torch import: 2-3 s for a trainable
             tune.report(metrics)                   # that does not use it)
             return
-        _sweep_checkpoint_folders_of_dead_workers()
+        _sweep_once()
         with tempfile.TemporaryDirectory(prefix=f"{_CHECKPOINT_PREFIX}{os.getpid()}-") as folder:
             if model is not None:
                 from .user_model import save_user_model
@@ -387,13 +392,11 @@ class TuneCheckpointer:
             self._state = None
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))  # copied now
 
-    def _note_clone(self, origin_file: Path) -> None:
-        """Remembers a clone when the checkpoint was written by another trial (PBT's exploit)."""
+    def _note_clone(self, origin: dict[str, Any]) -> None:
+        """Remembers a clone when the checkpoint (its ``origin``) was written by another trial
+        (PBT's exploit)."""
         from ray import tune
 
-        if not origin_file.is_file():
-            return
-        origin = json.loads(origin_file.read_text())
         if origin.get("trial") in (None, tune.get_context().get_trial_id()):
             return
         before = origin.get("config") or {}

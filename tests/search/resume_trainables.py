@@ -70,8 +70,7 @@ def train_slowly_saying_lr(config, data, report=None, *, device="cpu", seed=0, c
     rate it trains with, so a test can see the config a resumed PBT trial went on with."""
     first = [True]
 
-    def pause_then_report(metrics):
-        time.sleep(PAUSE_S)
+    def note_then_report(metrics):
         if first[0] and os.environ.get("SWEEPFORGE_TEST_LR_LOG"):
             with open(os.environ["SWEEPFORGE_TEST_LR_LOG"], "a") as log:
                 log.write(f"{metrics['epoch']} {config.lr!r}\n")
@@ -79,5 +78,5 @@ def train_slowly_saying_lr(config, data, report=None, *, device="cpu", seed=0, c
         if report is not None:
             report(metrics)
 
-    return get_trainable("mlp").train(config, data, pause_then_report, device=device, seed=seed,
-                                      checkpoint=checkpoint)
+    return train_slowly(config, data, note_then_report, device=device, seed=seed,
+                        checkpoint=checkpoint)
