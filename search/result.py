@@ -189,11 +189,12 @@ def summarise(name: str, records: list[TrialRecord], mode: str,
 
 def trials_frame(records: list[TrialRecord], objectives: Objectives | None = None) -> pd.DataFrame:
     """One row per trial, sorted by strategy and trial id; the config's knobs as ``config.*``.
-    With several objectives or hard limits, also each objective's (and limited metric's)
+    ``started_at`` and ``ended_at`` are unix times; ``duration_s`` is the time the trial ran,
+    which under PBT leaves out the time it waited paused. With several objectives or hard limits, also each objective's (and limited metric's)
     column, ``feasible``, and with several objectives ``pareto`` (on the campaign's front) and
     ``on_front`` (on its strategy's)."""
     columns = ["strategy", "trial_id", "state", "value", "test_value", "epochs", "duration_s",
-               "started_at", "config", "run_id", "error"]
+               "started_at", "ended_at", "config", "run_id", "error"]
     records = sorted(records, key=lambda r: (r.strategy, r.trial_id))
     rows = [{c: getattr(r, c) for c in columns} for r in records]
     if objectives is not None and (objectives.multi or objectives.limits):

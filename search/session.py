@@ -52,7 +52,7 @@ from .tracking.fronts import campaign_reference, hypervolume_curve, pareto_flags
 from .tracking.models import Delivered, deliver_models
 from .tracking.progress import CampaignProgress
 from .tracking.tracker import Tracker, config_json, metrics_at
-from .tracking.trial_logger import TrialLogger, TrialRecord
+from .tracking.trial_logger import LeftOpen, TrialLogger, TrialRecord
 from .tune.ask_cost import AskCost
 from .tune.checkpoints import REFIT_DIRNAME, newest_checkpoint
 from .tune.ray_setup import concurrency
@@ -114,7 +114,7 @@ class CampaignSession:
                                         objectives=plan.objectives)
         self.refit_record: TrialRecord | None = None  # the final refit, once it has ended
         self.reference: list[float] | None = None  # several objectives: the hypervolume's
-        self._refit_run: tuple[str, int, float, int] | None = None  # its run a kill left open
+        self._refit_run: LeftOpen | None = None  # its run a kill left open
         self.deadline = TrialDeadline(config.trial_timeout_s) if config.trial_timeout_s else None
         self.searcher = CampaignSearcher(
             self.state.strategies, metric=config.metric, mode=config.mode,
@@ -153,10 +153,8 @@ class CampaignSession:
             self.trial_event(REFIT, None)
             self.trial_event(REFIT, record_from_run(refit, metric, self.plan.test_metric, self.plan.objectives))
         elif refit is not None:  # the refit was running at the kill: its next attempt goes on
-            history = tracker.client.get_metric_history(refit.info.run_id, metric)
-            self._refit_run = (refit.info.run_id, max((m.step for m in history), default=0),
-                               refit.info.start_time / 1000,
-                               int(refit.data.tags.get(schema.TAG_ATTEMPTS, "1") or 1))
+            self._refit_run = LeftOpen.of(
+                refit, tracker.client.get_metric_history(refit.info.run_id, metric))
         finished = [record_from_run(run, metric, self.plan.test_metric, self.plan.objectives)
                     for key, run in runs.trials.items()
                     if key in state.told and run.info.status in ("FINISHED", "FAILED")]
@@ -177,12 +175,8 @@ class CampaignSession:
             self.searcher.resubmit(strategy, trial_id, config_trained_with(checkpoint, flight.config),
                                    checkpoint)
             if run is not None:
-                history = tracker.client.get_metric_history(run.info.run_id, metric)
-                self.logger.adopt_run(
-                    key, run.info.run_id, last_epoch=max((m.step for m in history), default=0),
-                    started_at=run.info.start_time / 1000,
-                    attempts=int(run.data.tags.get(schema.TAG_ATTEMPTS, "1") or 1),
-                )
+                self.logger.adopt_run(key, LeftOpen.of(
+                    run, tracker.client.get_metric_history(run.info.run_id, metric)))
         for record in finished:  # finished before this session
             self.searcher.count_finished(record.strategy, record.epochs)
             self.trial_event(record.strategy, None)
@@ -233,9 +227,7 @@ class CampaignSession:
             on_event=self.trial_event,
         )
         if self._refit_run is not None:
-            run_id, last_epoch, started_at, attempts = self._refit_run
-            logger.adopt_run(REFIT_TRIAL, run_id, last_epoch=last_epoch, started_at=started_at,
-                             attempts=attempts)
+            logger.adopt_run(REFIT_TRIAL, self._refit_run)
         runner = TuneRunner(self.config, self.plan, self.searcher, callbacks=[logger],
                             campaign_id=self.campaign_id, storage_path=self.state.tune_root,
                             tune_name=self.state.tune_name)

@@ -6,7 +6,8 @@ Each trial gets exactly one MLflow run, keyed by (campaign id, strategy, trial i
 A trial a scheduler stopped early ends FINISHED with the tag ``sweepforge.state=PRUNED``. A trial
 PBT cloned another trial into gets ``sweepforge.pbt.*`` tags: how many clones, and its lineage
 (JSON: at which epoch, from which trial, which values changed). ``epochs_run`` counts the epochs
-the trial trained (its compute); the metric steps are the epochs the trainable reports.
+the trial trained (its compute) and ``duration_s`` the seconds it ran: under PBT, not the time it
+waited paused between two stretches; the metric steps are the epochs the trainable reports.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ..tune.worker import CLONE_KEY
 from .tracker import Tracker, config_json, metrics_at
 
 if TYPE_CHECKING:
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, Run
     from ray.tune.experiment import Trial
 
     from ..plan import CampaignPlan
@@ -61,7 +62,7 @@ class TrialRecord:
     value: float | None
     test_value: float | None
     epochs: int  # epochs trained (a trial restarted or cloned may train some twice)
-    duration_s: float
+    duration_s: float  # seconds it ran (under PBT: not the time it waited paused)
     started_at: float  # unix time
     config: dict[str, Any]
     run_id: str
@@ -70,10 +71,31 @@ class TrialRecord:
     # several objectives or hard limits: each objective's and limited metric's last value
     metrics: dict[str, float | None] = field(default_factory=dict)
     feasible: bool = True  # every hard limit kept (``constraints:``)
+    finished_at: float | None = None  # unix time; None: ``started_at + duration_s``
 
     @property
     def ended_at(self) -> float:
-        return self.started_at + self.duration_s
+        return self.finished_at if self.finished_at is not None else self.started_at + self.duration_s
+
+
+@dataclass(frozen=True)
+class LeftOpen:
+    """A trial's run that a killed master left open: its next attempt continues it."""
+
+    run_id: str
+    last_epoch: int  # the last epoch it logged
+    started_at: float  # unix time
+    attempts: int
+    ran_s: float  # seconds it ran before the kill, up to its last logged epoch
+
+    @classmethod
+    def of(cls, run: Run, history: Sequence[Metric]) -> LeftOpen:
+        """From the MLflow ``run`` and the ``history`` of one metric it logs every epoch."""
+        started_at = run.info.start_time / 1000
+        last_logged = max((m.timestamp / 1000 for m in history), default=started_at)
+        return cls(run.info.run_id, max((m.step for m in history), default=0), started_at,
+                   int(run.data.tags.get(schema.TAG_ATTEMPTS, "1") or 1),
+                   max(0.0, last_logged - started_at))
 
 
 @dataclass
@@ -82,8 +104,10 @@ class _Open:
     strategy: str
     trial_id: int
     config: dict[str, Any]
-    started: float
+    started: float  # time.monotonic() when its current stretch of running began
     started_at: float = field(default_factory=time.time)
+    ran_s: float = 0.0  # seconds run in earlier stretches (PBT pauses a trial between them)
+    seen: float = field(default_factory=time.monotonic)  # its last sign of life
     epochs: int = 0
     buffer: list[Metric] = field(default_factory=list)
     flushed_at: float = field(default_factory=time.monotonic)
@@ -119,20 +143,18 @@ class TrialLogger(Callback):
         # Ray trial id -> why the master stopped it (a trial timeout), shown before Ray's error.
         self.stop_reasons = stop_reasons if stop_reasons is not None else {}
         self._open: dict[str, _Open] = {}
-        # On resume: (strategy, trial id) -> (run id, last logged epoch, start time, attempts)
-        # of runs a killed master left open; the trial's next attempt continues that run.
-        self._adopt: dict[tuple[str, int], tuple[str, int, float, int]] = {}
+        # On resume: (strategy, trial id) -> the run a killed master left open for it
+        self._adopt: dict[tuple[str, int], LeftOpen] = {}
         # What the trainable reports, plus what the worker adds (peak GPU memory on CUDA).
         self._metric_names = sorted(plan.trainable.metrics - {"epoch"}) + list(WORKER_METRICS)
         self._test_metric = plan.test_metric
         # what a function's final result holds and its epochs did not: test metrics, costs
         self._final_only = {*plan.objectives.metrics} - {plan.config.metric}
 
-    def adopt_run(self, key: tuple[str, int], run_id: str, *, last_epoch: int, started_at: float,
-                  attempts: int) -> None:
+    def adopt_run(self, key: tuple[str, int], left: LeftOpen) -> None:
         """On resume: trial ``key`` (strategy, trial id) was in flight when a master was killed
-        and left run ``run_id`` open; its next attempt continues that run."""
-        self._adopt[key] = (run_id, last_epoch, started_at, attempts)
+        and left run ``left`` open; its next attempt continues that run."""
+        self._adopt[key] = left
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray Tune pickles the Tuner with its callbacks; the MLflow client and display stay here.
@@ -143,6 +165,9 @@ class TrialLogger(Callback):
         strategy, trial_id = self.searcher.trial_key(trial.trial_id)  # type: ignore[misc]
         retried = self._open.get(trial.trial_id)
         if retried is not None:  # restarted: after an error (max_failures), or unpaused (PBT)
+            # it ran until its last result (or error); the time since, it waited
+            retried.ran_s += retried.seen - retried.started
+            retried.started = retried.seen = time.monotonic()
             if retried.recovering:
                 retried.recovering = False
                 self._next_attempt(retried, retried.attempt + 1)
@@ -150,12 +175,12 @@ class TrialLogger(Callback):
         searched = searched_config(trial.config)
         adopted = self._adopt.pop((strategy, trial_id), None)
         if adopted is not None:  # in flight when a master was killed: continue its run
-            run_id, last_epoch, started_at, attempts = adopted
-            self.tracker.reopen_run(run_id)
-            run = _Open(run_id, strategy, trial_id, searched, time.monotonic(),
-                        started_at=started_at, epochs=last_epoch, trained=last_epoch)
+            self.tracker.reopen_run(adopted.run_id)
+            run = _Open(adopted.run_id, strategy, trial_id, searched, time.monotonic(),
+                        started_at=adopted.started_at, ran_s=adopted.ran_s,
+                        epochs=adopted.last_epoch, trained=adopted.last_epoch)
             self._open[trial.trial_id] = run
-            self._next_attempt(run, attempts + 1)
+            self._next_attempt(run, adopted.attempts + 1)
             self.on_event(strategy, None)
             return
         run_id = self.tracker.start_run(
@@ -179,6 +204,7 @@ class TrialLogger(Callback):
         run = self._open.get(trial.trial_id)
         if run is None:
             return
+        run.seen = time.monotonic()
         # one MLflow call per result at most (each call is a transaction: fewer calls, less
         # time on the master per trial; see "Orchestration overhead" in BENCHMARKS.md)
         tags: dict[str, Any] = {}
@@ -217,6 +243,7 @@ class TrialLogger(Callback):
         run = self._open.get(trial.trial_id)
         if run is not None:
             run.recovering = True
+            run.seen = time.monotonic()  # it ran until this error
             error = trial_error_text(trial) or "the trial raised an error"
             self.tracker.log_text(run.run_id, error, f"error-attempt-{run.attempt}.txt")
 
@@ -287,7 +314,7 @@ class TrialLogger(Callback):
         value = finite_or_none(last.get(metric))
         if not error and value is None:
             error = _no_value(metric, last)
-        duration = time.monotonic() - run.started
+        duration = run.ran_s + time.monotonic() - run.started
         told = self.searcher.told(trial.trial_id)  # its strategy was told before this callback
         pruned = not error and told is not None and told.state is TrialState.PRUNED
         state = (TrialStateName.FAILED if error else TrialStateName.PRUNED if pruned
@@ -314,6 +341,7 @@ class TrialLogger(Callback):
             epochs=run.trained,
             duration_s=duration,
             started_at=run.started_at,
+            finished_at=time.time(),
             config=run.config,
             run_id=run.run_id,
             error=summary or (error.strip().splitlines()[-1] if error else ""),

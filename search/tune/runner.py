@@ -177,7 +177,9 @@ class TuneRunner:
                                          metric=self.plan.scheduler_metric[0],
                                          mode=self.plan.scheduler_metric[1],
                                          max_epochs=config.budget.max_epochs),
-                max_concurrent_trials=concurrency(config),
+                # PBT's population is started whole (its members take turns on the CPUs);
+                # Tune ignores the limit there and warns that it does
+                max_concurrent_trials=None if points is not None else concurrency(config),
                 reuse_actors=True,
             ),
             run_config=tune.RunConfig(

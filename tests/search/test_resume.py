@@ -140,6 +140,24 @@ def test_a_line_cut_off_by_a_crash_is_dropped(tmp_path):
     assert (tmp_path / JOURNAL_FILE).read_bytes().endswith(b"}\n")
 
 
+def test_a_trial_left_running_keeps_the_time_it_ran_before_the_kill(tmp_path):
+    """A trial resumed from its checkpoint goes on in the run the killed master left open; its
+    ``duration_s`` counts what it ran before the kill (up to the last epoch it logged) too."""
+    from sweepforge.search.tracking.trial_logger import LeftOpen
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("left-open"), start_time=1_000_000,
+                            tags={"sweepforge.attempts": "2"})
+    for epoch, at in ((1, 1_004_000), (2, 1_010_500)):  # ms: epochs logged 4 s and 10.5 s in
+        client.log_metric(run.info.run_id, "val_accuracy", 0.5, timestamp=at, step=epoch)
+    left = LeftOpen.of(client.get_run(run.info.run_id),
+                       client.get_metric_history(run.info.run_id, "val_accuracy"))
+    assert left == LeftOpen(run.info.run_id, last_epoch=2, started_at=1000.0, attempts=2,
+                            ran_s=10.5)
+    fresh = client.create_run(client.get_experiment_by_name("left-open").experiment_id)
+    assert LeftOpen.of(fresh, []).ran_s == 0.0 and LeftOpen.of(fresh, []).last_epoch == 0
+
+
 def test_a_running_campaign_cannot_be_resumed_twice(tmp_path):
     running = Journal.create(tmp_path, campaign_id="0123456789ab", name="demo", config={},
                              strategies=["random"])

@@ -4,6 +4,7 @@ real MLflow store, on the LCBench surrogate trainable (fast, with realistic lear
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,10 @@ from sweepforge.search.state.journal import JOURNAL_FILE, Journal, read_journal,
 from sweepforge.search.strategies.base import TrialResult, TrialState
 from sweepforge.search.strategies.optuna_study import OptunaStrategy
 from sweepforge.spaces import Space
-from tests.search import faulty_trainables  # noqa: F401  (registers `faulty`)
+from tests.search import (
+    faulty_trainables,  # noqa: F401  (registers `faulty`)
+    resume_trainables,  # noqa: F401  (registers `mlp_slow`)
+)
 
 LC_SPACE = {k: lcbench.SPACE[k] for k in ("learning_rate", "momentum", "max_dropout", "num_layers")}
 
@@ -227,6 +231,34 @@ def test_pbt_clones_within_each_strategy_and_records_the_lineage(ray_local, tmp_
             assert event["changed"], "a clone takes at least the donor's values"
             for name, (_, new) in event["changed"].items():
                 assert space[name].contains(new), (name, new)  # perturbed values stay in range
+
+
+@pytest.mark.slow
+def test_a_pbt_trial_s_duration_leaves_out_the_time_it_waited_paused(ray_local, tmp_path, caplog):
+    """PBT pauses a trial to clone another into it, and it waits for a free CPU to go on; its
+    ``duration_s`` (the table's compute time) counts the time it ran. On 2 CPUs the durations
+    then add up to at most twice the campaign's span; with the waits counted, about 2.8 times."""
+    from tests.conftest import small_campaign
+
+    config = parse_campaign_config(small_campaign(
+        name="pbt-duration", trainable="mlp_slow", strategies={"random": {}},
+        budget={"trials": 4, "max_epochs": 6}, fixed={"epochs": 6},
+        scheduler={"type": "pbt", "perturbation_interval": 1, "quantile": 0.5,
+                   "mutations": ["lr"]}))
+    tune_log = logging.getLogger("ray.tune")  # (Ray's loggers do not propagate to the root)
+    tune_log.addHandler(caplog.handler)
+    try:
+        result = Campaign(config, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                          state_dir=tmp_path / "state").run()
+    finally:
+        tune_log.removeHandler(caplog.handler)
+    trials = result.trials
+    span = trials["ended_at"].max() - trials["started_at"].min()
+    assert trials["duration_s"].sum() <= 2 * span, (trials["duration_s"].tolist(), span)
+    assert (trials["ended_at"] >= trials["started_at"] + trials["duration_s"] - 0.01).all()
+    assert result.summary["compute_s"].iloc[0] == pytest.approx(trials["duration_s"].sum(), abs=0.05)
+    # and Ray Tune did not warn that a limit on trials at once was ignored (PBT sets none)
+    assert "max_concurrent_trials" not in caplog.text
 
 
 def test_a_cost_metric_cannot_drive_a_scheduler(tmp_path, monkeypatch):
