@@ -22,6 +22,10 @@ MAX_TRIALS = 500  # above this, a seeded random sample of the scored trials
 N_TREES = 32
 MAX_DEPTH = 8
 
+NO_VARIANCE = "No importance to show:"
+# Optuna's fANOVA raises a RuntimeError with this when the metric varies in no tree.
+ZERO_VARIANCE = "zero total variance in all trees"
+
 
 @dataclass(frozen=True)
 class Importance:
@@ -48,6 +52,10 @@ def importance(
     if len(done) < 2 or not always:
         why = "fewer than 2 scored trials" if len(done) < 2 else "no knob varies in every trial"
         return Importance({}, " ".join([f"Importance needs more data: {why}.", *notes]))
+    if done["value"].astype(float).nunique() == 1:  # fANOVA would find no variance to share
+        same = f"every scored trial has the same value ({float(done['value'].iloc[0]):.6g})"
+        why = f"{same}, so no knob explains a difference"
+        return Importance({}, " ".join([f"{NO_VARIANCE} {why}.", *notes]))
     if len(done) > MAX_TRIALS:
         done = done.sample(n=MAX_TRIALS, random_state=seed)
         notes.append(f"Computed on a random {MAX_TRIALS:,} of the scored trials (seed {seed}).")
@@ -66,7 +74,15 @@ def importance(
         ]
     )
     evaluator = FanovaImportanceEvaluator(n_trees=N_TREES, max_depth=MAX_DEPTH, seed=seed)
-    values = get_param_importances(study, evaluator=evaluator, params=list(distributions))
+    try:
+        values = get_param_importances(study, evaluator=evaluator, params=list(distributions))
+    except RuntimeError as err:
+        # Trials that differ can still give no variance: a sample of them (above MAX_TRIALS),
+        # or every tree's bootstrap draw, may hold only equal values.
+        if ZERO_VARIANCE not in str(err):
+            raise
+        flat = "the metric varies too little across the trials for fANOVA to explain"
+        return Importance({}, " ".join([f"{NO_VARIANCE} {flat}.", *notes]))
     return Importance({k: float(v) for k, v in values.items()}, " ".join(notes))
 
 

@@ -63,6 +63,30 @@ def test_too_few_scored_trials_give_a_note_not_an_error():
     assert found.values == {} and "fewer than 2 scored trials" in found.note
 
 
+def test_trials_that_all_score_the_same_give_a_note_not_an_error():
+    # iris, say, where every config reaches 1.0: fANOVA would raise on the zero variance
+    frame = trials(5, lambda c, rng: 1.0)
+    found = importance(frame, param_specs(frame), "max")
+    assert found.values == {}
+    assert found.note == (
+        "No importance to show: every scored trial has the same value (1), "
+        "so no knob explains a difference."
+    )
+
+
+def test_a_sample_with_no_variance_gives_a_note_not_an_error(monkeypatch):
+    # the trials differ, but the seeded sample of 3 holds only the 0.5s: fANOVA's own
+    # zero-variance error is turned into the note
+    monkeypatch.setattr(_importance, "MAX_TRIALS", 3)
+    frame = trials(6, lambda c, rng: 0.5)
+    frame.loc[0, "value"] = 0.9
+    assert 0 not in frame.sample(n=3, random_state=0).index
+    found = importance(frame, param_specs(frame), "max")
+    assert found.values == {}
+    assert found.note.startswith("No importance to show: the metric varies too little")
+    assert "random 3 of the scored trials" in found.note
+
+
 def test_large_campaigns_are_sampled_and_say_so(monkeypatch):
     monkeypatch.setattr(_importance, "MAX_TRIALS", 40)
     frame = trials(100, lambda c, rng: np.log10(c["lr"]) + rng.gauss(0, 0.01))

@@ -67,6 +67,28 @@ def test_a_campaign_whose_trials_all_failed_says_so_and_draws_no_empty_plots():
     assert "no finished trial" in payload["configs"][0]["heading"]
 
 
+def test_a_campaign_whose_trials_all_score_the_same_draws_every_view_but_importance():
+    # every config reaches val_accuracy 1.0 (iris): fANOVA has no variance to share out
+    payload = build_payload(
+        rows(
+            run(0, strategy="random", value=1.0, config={"lr": 0.01, "opt": "adam"}, end=3),
+            run(1, strategy="random", value=1.0, config={"lr": 0.02, "opt": "sgd"}, end=5),
+            run(2, strategy="random", value=1.0, config={"lr": 0.03, "opt": "adam"}, end=4),
+        ),
+        no_histories,
+    )
+    views = by_id(payload)
+    assert views["importance"]["figure"] is None
+    assert views["importance"]["empty"] == (
+        "No importance to show: every scored trial has the same value (1), "
+        "so no knob explains a difference."
+    )
+    for vid in ("anytime-trials", "anytime-time", "parallel", "slices", "curves"):
+        assert views[vid]["figure"]["data"], vid
+    assert payload["alert"] == ""
+    json.loads(payload_json(payload))
+
+
 def test_summary_html_escapes_names_and_shows_optional_columns_only_when_used():
     table = summary(
         pd.DataFrame(
