@@ -55,7 +55,7 @@ def category_codes(series: Any, name: str, levels: tuple[Any, ...]) -> np.ndarra
     allowed = _listed(levels, _SHOWN_LEVELS)
     if missing.any():
         raise ValueError(
-            f"categorical column {name!r} is missing (NaN/None) at {_rows_of(missing)}; it "
+            f"categorical column {name!r} is missing (NaN/None) at {rows_of(missing)}; it "
             f"must hold one of its levels: {allowed}"
         )
     codes = pd.Index(levels, dtype=object).get_indexer(values)
@@ -69,7 +69,8 @@ def category_codes(series: Any, name: str, levels: tuple[Any, ...]) -> np.ndarra
     return codes
 
 
-def _rows_of(bad: np.ndarray) -> str:
+def rows_of(bad: np.ndarray) -> str:
+    """``row 4`` or ``rows 1, 4, 9, ...``: the first few rows where ``bad`` holds."""
     rows = np.flatnonzero(bad)
     shown = ", ".join(str(int(r)) for r in rows[:_SHOWN])
     return f"row{'s' if len(rows) > 1 else ''} {shown}" + (", ..." if len(rows) > _SHOWN else "")

@@ -50,7 +50,7 @@ from torch import nn
 
 from ._errors import ConfigError
 from ._loop import input_scaler, target_standardization
-from ._raw_columns import category_codes, is_frame, numeric_column
+from ._raw_columns import category_codes, is_frame, numeric_column, rows_of
 from ._runtime import resolve_device
 from .checkpoint import FORMAT_VERSION, State
 from .datasets import Dataset, ImageShape
@@ -118,6 +118,9 @@ class Predictor(nn.Module):
     of raw values, which :meth:`rows` turns into numeric rows: columns picked by
     ``feature_names``, level values of a categorical column mapped to their codes.
     :meth:`raw_frame` is the inverse (``predict(raw_frame(X))`` equals ``predict(X)``).
+    Like training, they refuse (``ValueError``, naming the column and the first rows) a
+    missing (NaN) or infinite value of a feature, and a categorical column's missing value or
+    a code it does not have: there is no prediction of a row the model cannot read.
 
     Attributes:
         model: the family's model, trained weights loaded.
@@ -192,7 +195,13 @@ class Predictor(nn.Module):
     def forward(self, raw_X: Any) -> torch.Tensor:
         """The model's outputs for raw rows ``(n, n_features)`` (or images ``(n, C, H, W)``):
         logits ``(n, k)`` of a classifier, the scaled target of a regressor. A pandas
-        ``DataFrame`` of raw values is read with :meth:`rows`."""
+        ``DataFrame`` of raw values is read with :meth:`rows`.
+
+        Raises:
+            ValueError: rows of the wrong shape, a missing (NaN) or infinite feature value, a
+                categorical column's missing value or unknown code (the message names the
+                column and its first rows), or a frame :meth:`rows` refuses.
+        """
         if not isinstance(raw_X, torch.Tensor) and is_frame(raw_X):
             raw_X = torch.from_numpy(self.rows(raw_X))
         x = self._rows(torch.as_tensor(raw_X))
@@ -201,7 +210,8 @@ class Predictor(nn.Module):
 
     def predict(self, raw_X: Any) -> np.ndarray:
         """Labels of raw rows (original values when ``classes`` is known, else ``0..k-1``), or
-        a regressor's values in the target's original units (float64)."""
+        a regressor's values in the target's original units (float64). Refuses what
+        :meth:`forward` refuses (``ValueError``)."""
         outputs = self(self._tensor(raw_X))
         if self.target is not None:
             return self.target.decode(outputs).cpu().numpy()
@@ -228,8 +238,8 @@ class Predictor(nn.Module):
         (it must have ``n_features`` of them). A categorical column with known ``levels``
         holds level values (``"Ideal"``), mapped to their codes; one without holds its codes,
         as in numeric rows. Every other column must be numeric (numbers, or strings of
-        numbers); a missing value of a numeric column stays NaN, as in numeric rows. Rows are
-        counted from 0 in the frame's order in error messages.
+        numbers); a missing value of a numeric column stays NaN here, as in numeric rows
+        (predicting refuses it). Rows are counted from 0 in the frame's order in error messages.
 
         Raises:
             ValueError: a missing column, a level value not seen in training or a missing
@@ -350,12 +360,55 @@ class Predictor(nn.Module):
                 f"{images}, got an input of shape {tuple(x.shape)}"
             )
         x = x.to(device=self.input_offset.device, dtype=torch.float32)
+        self._check_finite(x)
         if len(self.code_columns):
             self._check_codes(x[:, self.code_columns])
         return x
 
+    def _check_finite(self, x: torch.Tensor) -> None:
+        # Training refuses missing and infinite features (tables._check_finite_features); a NaN
+        # here would come out as a NaN value or the argmax of NaNs, a made-up label.
+        bad = ~torch.isfinite(x)
+        if len(self.code_columns):
+            bad[:, self.code_columns] = False  # _check_codes names a categorical's bad codes
+        if not bool(bad.any()):
+            return
+        columns = [int(j) for j in bad.any(dim=0).nonzero().flatten()]
+        j, rows = columns[0], bad[:, columns[0]].cpu().numpy()
+        nan = bool(torch.isnan(x[:, j]).any())
+        what = ("missing (NaN/empty) or infinite" if nan and bool(torch.isinf(x[:, j]).any())
+                else "missing (NaN/empty)" if nan else "infinite")
+        others = [self._feature(k) for k in columns[1:4]]
+        also = (f" ({', '.join(others)}{', ...' if len(columns) > 4 else ''} too)"
+                if others else "")
+        kind = "" if self.image_shape is not None and not self.feature_names else "numeric "
+        raise ValueError(
+            f"{kind}{self._feature(j)} is {what} at {rows_of(rows)}; every numeric feature "
+            f"needs a finite value: fill or drop these rows{also}"
+        )
+
+    def _feature(self, j: int) -> str:
+        """How an error names feature ``j``: its column name, its pixel, or its position."""
+        if self.feature_names:
+            return f"column {self.feature_names[j]!r}"
+        if self.image_shape is not None:
+            pixel = tuple(int(i) for i in np.unravel_index(j, self.image_shape))
+            return (f"pixel {pixel} of the {self.image_shape} images (feature {j} of a "
+                    "flattened row)")
+        return f"column {j}"
+
     def _check_codes(self, codes: torch.Tensor) -> None:
         bad = (codes != codes.round()) | (codes < 0) | (codes >= self.code_levels)
+        missing = torch.isnan(codes)
+        if bool(missing.any()):
+            j = int(missing.any(dim=0).nonzero()[0])
+            column = int(self.code_columns[j])
+            name = self.feature_names[column] if self.feature_names else f"column {column}"
+            raise ValueError(
+                f"categorical {name!r} is missing (NaN/None) at "
+                f"{rows_of(missing[:, j].cpu().numpy())}; it must hold a code "
+                f"0..{self.categories[column] - 1}: fill or drop these rows"
+            )
         if bool(bad.any()):
             row, j = (int(i) for i in bad.nonzero()[0])
             column = int(self.code_columns[j])

@@ -557,6 +557,11 @@ def test_predict_refuses_a_table_the_model_cannot_read(run_once, store, tmp_path
         # the column, the value, its row and the levels it knows (README, "From search to model")
         "unseen-cut": (frame.assign(cut=["Perfect"] + list(frame.cut[1:])),
                        ["'cut'", "'Perfect'", "row 0", "'Fair', 'Good'"]),
+        # empty cells: no NaN price, no silent fallback (the column, its rows, what it needs)
+        "empty-carat": (frame.assign(carat=frame.carat.mask(frame.index.isin([2, 7]))),
+                        ["'carat'", "rows 2, 7", "needs a finite value", "fill or drop"]),
+        "empty-cut": (frame.assign(cut=frame.cut.mask(frame.index == 4)),
+                      ["'cut'", "row 4", "missing"]),
     }
     for name, (table, named) in cases.items():
         path, out = tmp_path / f"{name}.csv", tmp_path / f"{name}-out.csv"

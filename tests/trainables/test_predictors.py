@@ -514,3 +514,97 @@ def test_a_non_numeric_value_in_a_numeric_column_is_named():
     dates = predictor.raw_frame(X[:6]).assign(size=pd.Timestamp("2024-01-01"))
     with pytest.raises(ValueError, match="column 'size' must be numeric, but it holds "):
         predictor.predict(dates)
+
+
+# --- missing and infinite values: refused with the column and rows, never a silent NaN -------
+
+
+def test_a_missing_or_infinite_number_is_refused_by_a_regressor_and_a_classifier():
+    """An empty cell of a numeric column (NaN once pandas reads it) used to give a NaN value
+    (an empty prediction) or a label from the argmax of NaNs; training refuses such rows, so
+    predicting does too, naming the column and its rows (as the CLI exits 2 on ValueError)."""
+    regressor = trial("mlp_regressor-diabetes")  # arrays, no feature names
+    classifier, X = table_predictor()  # a frame of raw values, named columns
+    cases = [
+        (predictor_from_state(regressor.name, regressor.overrides, regressor.data,
+                              regressor.state), regressor.data.X_test[:8].copy(), 2, "column 2"),
+        (classifier, classifier.raw_frame(X[:8]), 2, "column 'weight'"),
+    ]
+    for predictor, rows, j, named in cases:
+        assert len(predictor.predict(rows)) == 8  # the rows as they are predict
+        missing, infinite = rows.copy(), rows.copy()
+        if isinstance(rows, pd.DataFrame):
+            missing.iloc[[1, 4], j] = np.nan
+            infinite.iloc[5, j] = -np.inf
+        else:
+            missing[[1, 4], j] = np.nan
+            infinite[5, j] = -np.inf
+        calls = [predictor.predict, predictor, predictor.raw_frame]
+        if predictor.task == "classification":
+            calls.append(predictor.predict_proba)
+        for call in calls:
+            with pytest.raises(ValueError) as err:
+                call(missing)
+            assert str(err.value) == (
+                f"numeric {named} is missing (NaN/empty) at rows 1, 4; every numeric feature "
+                "needs a finite value: fill or drop these rows"
+            )
+        with pytest.raises(ValueError, match=rf"^numeric {named} is infinite at row 5; every "):
+            predictor.predict(infinite)
+
+
+def test_an_empty_cell_read_from_a_csv_is_refused_with_its_rows(tmp_path):
+    """As `sweepforge predict --input rows.csv` reads a table: empty cells of a numeric column
+    beyond the first few rows are listed as '...'; a second bad column is named too."""
+    predictor, X = table_predictor()
+    frame = predictor.raw_frame(X[:10])
+    frame.loc[[0, 3, 6, 9], "size"] = np.nan
+    frame.loc[7, "weight"] = np.inf
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    table = pd.read_csv(tmp_path / "rows.csv")
+    assert table["size"].isna().sum() == 4
+    with pytest.raises(ValueError) as err:
+        predictor.predict(table)
+    assert str(err.value) == (
+        "numeric column 'size' is missing (NaN/empty) at rows 0, 3, 6, ...; every numeric "
+        "feature needs a finite value: fill or drop these rows (column 'weight' too)"
+    )
+
+
+def test_a_missing_category_is_refused_whether_it_holds_levels_or_codes():
+    predictor, X = table_predictor()  # colour keeps its level names
+    frame = predictor.raw_frame(X[:6])
+    for missing in (None, np.nan):
+        holed = frame.copy()
+        holed.iloc[3, holed.columns.get_loc("colour")] = missing
+        with pytest.raises(ValueError, match=r"^categorical column 'colour' is missing "
+                           r"\(NaN/None\) at row 3; it must hold one of its levels"):
+            predictor.predict_proba(holed)
+    t = trial("entity_embedding-store_sales")  # store: codes, no level names
+    coded = predictor_from_state(t.name, t.overrides, t.data, t.state)
+    rows = t.data.X_test[:6].copy()
+    rows[2, 0] = np.nan
+    with pytest.raises(ValueError) as err:
+        coded.predict(rows)
+    assert str(err.value) == (
+        "categorical 'store' is missing (NaN/None) at row 2; it must hold a code 0..999: fill "
+        "or drop these rows"
+    )
+    table = coded.raw_frame(t.data.X_test[:6]).astype({"store": object})
+    table.loc[2, "store"] = None
+    with pytest.raises(ValueError, match=r"^categorical 'store' is missing \(NaN/None\) at row 2"):
+        coded.predict(table)
+
+
+def test_images_with_a_missing_pixel_are_refused():
+    t = trial("cnn-digits")
+    predictor = predictor_from_state("cnn", t.overrides, t.data, t.state)
+    images = t.data.X_test[:4].reshape(-1, 1, 8, 8).copy()
+    images[2, 0, 3, 5] = np.nan
+    with pytest.raises(ValueError) as err:
+        predictor.predict(images)
+    assert str(err.value) == (
+        "pixel (0, 3, 5) of the (1, 8, 8) images (feature 29 of a flattened row) is "
+        "missing (NaN/empty) at row 2; every numeric feature needs a finite value: fill or drop "
+        "these rows"
+    )
