@@ -389,6 +389,11 @@ def datasets(
     from sweepforge.trainables import ConfigError, list_datasets, load_dataset
     from sweepforge.trainables.tables import load_table
 
+    given = [f"--{name}" for name, value in (("target", target), ("categorical", categorical),
+                                             ("task", task)) if value is not None]
+    if path is None and given:  # they describe the table at --path: alone they would be ignored
+        _fail(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --path: the .csv "
+              "or .parquet table to describe, e.g. --path sales.csv --target price", code=2)
     table = Table(title="Datasets" if path is None else f"Table {path}")
     for column in ("dataset", "task", "rows", "features", "target", "image shape", "categorical columns"):
         table.add_column(column, justify="right" if column in ("rows", "features") else "left")

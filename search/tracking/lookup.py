@@ -61,16 +61,24 @@ class FrontTrial:
 
 def best_trial(name: str, *, tracking_uri: str | None = None, strategy: str | None = None) -> BestTrial:
     """The best finished trial of the latest run of campaign ``name`` (that kept its hard
-    limits; with several objectives, the best by the first)."""
-    from .tracker import resolve_tracking_uri
+    limits; with several objectives, the best by the first).
 
-    client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+    Raises:
+        CampaignError: no store at ``tracking_uri``, an unknown campaign or ``strategy``, or no
+            finished trial with a finite metric that kept every hard limit (the message says
+            which).
+    """
+    client = _client(tracking_uri)
     experiment, campaign = _latest_campaign(client, name)
     metric, mode = campaign.data.params["metric"], campaign.data.params["mode"]
-    trials = _finished_trials(client, experiment, campaign, strategy)
+    finished = _finished_trials(client, experiment, campaign, strategy, kept_limits=False)
+    if strategy and not finished:
+        _strategy_run(client, experiment, campaign, name, strategy)  # an unknown one: says so
+    trials = [t for t in finished if _kept_limits(t)]
     scored = [(t.data.metrics.get(metric), t) for t in trials]
     scored = [(v, t) for v, t in scored if is_finite_number(v)]
     if not scored:
+        _refuse_broken_limits(name, campaign, strategy, finished, metric)
         where = f" for strategy {strategy!r}" if strategy else ""
         raise CampaignError(f"campaign {name!r} has no finished trial with a finite {metric}{where}.")
     value, run = (max if mode == "max" else min)(scored, key=lambda pair: pair[0])
@@ -89,9 +97,7 @@ def campaign_front(name: str, *, tracking_uri: str | None = None,
     Raises:
         CampaignError: the campaign has one objective, or an unknown campaign.
     """
-    from .tracker import resolve_tracking_uri
-
-    client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+    client = _client(tracking_uri)
     experiment, campaign = _latest_campaign(client, name)
     objectives = json.loads(campaign.data.tags.get(TAG_OBJECTIVES) or "{}")
     if len(objectives) < 2:
@@ -116,9 +122,10 @@ def campaign_front(name: str, *, tracking_uri: str | None = None,
 
 
 def _finished_trials(client: MlflowClient, experiment: Any, campaign: Any,
-                     strategy: str | None) -> list[Any]:
+                     strategy: str | None, *, kept_limits: bool = True) -> list[Any]:
     """The FINISHED trial runs of ``campaign`` (of one ``strategy``) that kept every hard
-    limit; the final refit's only when asked for by name."""
+    limit (every one with ``kept_limits=False``); the final refit's only when asked for by
+    name."""
     query = (f"tags.`{TAG_KIND}` = '{RunKind.TRIAL}' and tags.`{TAG_CAMPAIGN_ID}` = "
              f"'{campaign.data.tags[TAG_CAMPAIGN_ID]}' and attributes.status = 'FINISHED'")
     if strategy:
@@ -126,34 +133,111 @@ def _finished_trials(client: MlflowClient, experiment: Any, campaign: Any,
     trials = client.search_runs([experiment.experiment_id], filter_string=query, max_results=50000)
     if not strategy:  # the final refit (strategy 'final') trains a config found by the others
         trials = [t for t in trials if t.data.tags.get(TAG_STRATEGY) != "final"]
-    return [t for t in trials if t.data.tags.get(TAG_FEASIBLE) != "false"]
+    return [t for t in trials if _kept_limits(t)] if kept_limits else trials
+
+
+def _kept_limits(trial: Any) -> bool:
+    return trial.data.tags.get(TAG_FEASIBLE) != "false"
+
+
+def _refuse_broken_limits(name: str, campaign: Any, strategy: str | None, finished: list[Any],
+                          metric: str) -> None:
+    """Says so when every finished trial with a finite ``metric`` broke a hard limit."""
+    broke = [t for t in finished if is_finite_number(t.data.metrics.get(metric))]
+    if not broke or any(_kept_limits(t) for t in broke):
+        return
+    limits = _limits_text(campaign.data.params.get("constraints"))
+    if strategy:
+        raise CampaignError(
+            f"every finished trial of strategy {strategy!r} of campaign {name!r} breaks a limit "
+            f"(constraints: {limits}); `sweepforge best {name}` without --strategy, or loosen "
+            "the limit.")
+    raise CampaignError(f"every finished trial of campaign {name!r} breaks a limit "
+                        f"(constraints: {limits}); loosen the limit.")
+
+
+def _limits_text(constraints: str | None) -> str:
+    """The campaign's ``constraints`` param (``n_params:None..100000.0``) as ``n_params <=
+    100000``."""
+    shown = []
+    for item in filter(None, (constraints or "").split(",")):
+        metric, _, bounds = item.partition(":")
+        low, _, high = bounds.partition("..")
+        shown += [f"{metric} {op} {_number(bound)}" for op, bound in ((">=", low), ("<=", high))
+                  if bound not in ("", "None")]
+    return ", ".join(shown) or "see the campaign file"
+
+
+def _number(text: str) -> str:
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return text
 
 
 def campaign_model(name: str, *, tracking_uri: str | None = None,
                    strategy: str | None = None) -> CampaignModel:
     """The final model of the latest run of campaign ``name`` (or one strategy's best trial's
     model). Only models this store names on the campaign's runs are ever returned."""
-    from .tracker import resolve_tracking_uri
-
-    client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+    client = _client(tracking_uri)
     experiment, campaign = _latest_campaign(client, name)
-    run = campaign
-    if strategy:
-        query = (f"tags.`{TAG_KIND}` = '{RunKind.STRATEGY}' and tags.`{TAG_CAMPAIGN_ID}` = "
-                 f"'{campaign.data.tags[TAG_CAMPAIGN_ID]}'")
-        runs = {r.data.tags.get(TAG_STRATEGY): r
-                for r in client.search_runs([experiment.experiment_id], filter_string=query)}
-        if strategy not in runs:
-            raise CampaignError(f"--strategy: campaign {name!r} has no strategy {strategy!r}; "
-                                f"it has: {', '.join(sorted(filter(None, runs)))}.")
-        run = runs[strategy]
+    run = _strategy_run(client, experiment, campaign, name, strategy) if strategy else campaign
     uri = run.data.tags.get(TAG_MODEL_URI)
     if not uri or not uri.startswith("models:/"):
-        why = run.data.tags.get(TAG_MODEL_NOTE) or (
-            "its run has no model yet (a campaign logs its models when it finishes)")
+        why = run.data.tags.get(TAG_MODEL_NOTE) or _why_no_model(client, experiment, campaign, name)
         what = f"strategy {strategy!r} of campaign {name!r}" if strategy else f"campaign {name!r}"
         raise CampaignError(f"{what} has no model: {why}")
     return CampaignModel(uri=uri, strategy=strategy, run_id=run.info.run_id)
+
+
+def _client(tracking_uri: str | None) -> MlflowClient:
+    """A client of the store, once it is there and answers: the check ``sweepforge report``
+    makes (:func:`sweepforge.dashboards.open_store`), so a SQLite file that is not there
+    is not made and a server that is not up fails in seconds, not after MLflow's retries."""
+    from sweepforge.dashboards import DashboardError, open_store
+
+    from .tracker import resolve_tracking_uri
+
+    try:
+        return open_store(resolve_tracking_uri(tracking_uri))
+    except DashboardError as err:
+        raise CampaignError(str(err)) from None
+
+
+def _strategy_runs(client: MlflowClient, experiment: Any, campaign: Any) -> dict[str, Any]:
+    """The strategy runs of ``campaign``, by strategy."""
+    query = (f"tags.`{TAG_KIND}` = '{RunKind.STRATEGY}' and tags.`{TAG_CAMPAIGN_ID}` = "
+             f"'{campaign.data.tags[TAG_CAMPAIGN_ID]}'")
+    runs = client.search_runs([experiment.experiment_id], filter_string=query)
+    return {r.data.tags[TAG_STRATEGY]: r for r in runs if r.data.tags.get(TAG_STRATEGY)}
+
+
+def _strategy_run(client: MlflowClient, experiment: Any, campaign: Any, name: str,
+                  strategy: str) -> Any:
+    """The run of ``strategy`` in ``campaign``; an error naming the strategies it has if none."""
+    runs = _strategy_runs(client, experiment, campaign)
+    if strategy not in runs:
+        raise CampaignError(f"--strategy: campaign {name!r} has no strategy {strategy!r}; "
+                            f"it has: {', '.join(sorted(runs)) or 'none'}.")
+    return runs[strategy]
+
+
+def _why_no_model(client: MlflowClient, experiment: Any, campaign: Any, name: str) -> str:
+    """Why a campaign run names no model and no note says why: not finished yet, or each
+    strategy's note (a trainable that logs no model notes that on every strategy run)."""
+    status = campaign.info.status
+    if status == "RUNNING":
+        return "its run has no model yet (a campaign logs its models when it finishes)"
+    if status != "FINISHED":
+        return (f"its run ended {status} before it logged its models; `sweepforge resume "
+                f"{name}` finishes it")
+    notes = {s: r.data.tags.get(TAG_MODEL_NOTE)
+             for s, r in sorted(_strategy_runs(client, experiment, campaign).items())}
+    if not any(notes.values()):
+        return "no strategy of its run logged a model"
+    if len(set(notes.values())) == 1:
+        return next(iter(notes.values()))
+    return "; ".join(f"strategy {s!r}: {note or 'no model logged'}" for s, note in notes.items())
 
 
 def _latest_campaign(client: MlflowClient, name: str) -> tuple[Any, Any]:

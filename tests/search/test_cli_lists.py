@@ -59,6 +59,16 @@ def test_datasets_with_a_bad_table_exits_2_naming_the_option(tmp_path):
     assert result.exit_code == 2 and "--target" in result.output
 
 
+def test_datasets_refuses_table_options_without_a_path():
+    """--target, --categorical and --task describe the table at --path: alone they would be
+    ignored, and the registered datasets listed as if they were not given."""
+    result = runner.invoke(app, ["datasets", "--target", "price_k"])
+    assert result.exit_code == 2
+    assert "--target needs --path" in result.output and "Datasets" not in result.output
+    result = runner.invoke(app, ["datasets", "--categorical", "shop", "--task", "regression"])
+    assert result.exit_code == 2 and "--categorical, --task need --path" in result.output
+
+
 def test_trainables_lists_every_family_with_its_knobs():
     result = runner.invoke(app, ["trainables"])
     assert result.exit_code == 0, result.output
