@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ from .tune.refit import REFIT, REFIT_TRIAL, RefitKeys
 from .tune.runner import TuneRunner
 from .tune.searcher import CampaignSearcher
 from .tune.timeout import TrialDeadline
-from .tune.worker import config_trained_with
+from .tune.worker import checkpoint_curve, checkpoint_epoch, config_trained_with
 
 
 class CampaignSession:
@@ -154,7 +155,8 @@ class CampaignSession:
             self.trial_event(REFIT, record_from_run(refit, metric, self.plan.test_metric, self.plan.objectives))
         elif refit is not None:  # the refit was running at the kill: its next attempt goes on
             self._refit_run = LeftOpen.of(
-                refit, tracker.client.get_metric_history(refit.info.run_id, metric))
+                refit, tracker.client.get_metric_history(refit.info.run_id, metric),
+                checkpoint_epoch(self._refit_checkpoint()))
         finished = [record_from_run(run, metric, self.plan.test_metric, self.plan.objectives)
                     for key, run in runs.trials.items()
                     if key in state.told and run.info.status in ("FINISHED", "FAILED")]
@@ -172,11 +174,17 @@ class CampaignSession:
                 finished.append(record)
                 continue
             checkpoint = state.latest_checkpoint(key)  # (its config: PBT may have changed it)
-            self.searcher.resubmit(strategy, trial_id, config_trained_with(checkpoint, flight.config),
-                                   checkpoint)
-            if run is not None:
-                self.logger.adopt_run(key, LeftOpen.of(
-                    run, tracker.client.get_metric_history(run.info.run_id, metric)))
+            checkpointed = checkpoint_epoch(checkpoint)  # it goes on from the next epoch
+            history = tracker.client.get_metric_history(run.info.run_id, metric) if run else []
+            left = LeftOpen.of(run, history, checkpointed) if run is not None else None
+            self.searcher.resubmit(
+                strategy, trial_id, config_trained_with(checkpoint, flight.config), checkpoint,
+                trained=left.trained if left is not None else checkpointed,
+                curve=sorted({**{m.step: m.value for m in history  # (older checkpoints)
+                                 if m.step <= checkpointed and math.isfinite(m.value)},
+                              **dict(checkpoint_curve(checkpoint, metric))}.items()))
+            if left is not None:
+                self.logger.adopt_run(key, left)
         for record in finished:  # finished before this session
             self.searcher.count_finished(record.strategy, record.epochs)
             self.trial_event(record.strategy, None)

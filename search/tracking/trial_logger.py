@@ -87,15 +87,19 @@ class LeftOpen:
     started_at: float  # unix time
     attempts: int
     ran_s: float  # seconds it ran before the kill, up to its last logged epoch
+    trained: int  # epochs it trained before the kill, as far as MLflow or its checkpoint knows
 
     @classmethod
-    def of(cls, run: Run, history: Sequence[Metric]) -> LeftOpen:
-        """From the MLflow ``run`` and the ``history`` of one metric it logs every epoch."""
+    def of(cls, run: Run, history: Sequence[Metric], checkpointed: int = 0) -> LeftOpen:
+        """From the MLflow ``run`` and the ``history`` of one metric it logs every epoch;
+        ``checkpointed``: the epoch of its newest checkpoint (the master writes epochs to
+        MLflow in batches, so a kill may leave the last ones unlogged)."""
         started_at = run.info.start_time / 1000
         last_logged = max((m.timestamp / 1000 for m in history), default=started_at)
-        return cls(run.info.run_id, max((m.step for m in history), default=0), started_at,
+        last_epoch = max((m.step for m in history), default=0)
+        return cls(run.info.run_id, last_epoch, started_at,
                    int(run.data.tags.get(schema.TAG_ATTEMPTS, "1") or 1),
-                   max(0.0, last_logged - started_at))
+                   max(0.0, last_logged - started_at), max(last_epoch, checkpointed))
 
 
 @dataclass
@@ -178,7 +182,7 @@ class TrialLogger(Callback):
             self.tracker.reopen_run(adopted.run_id)
             run = _Open(adopted.run_id, strategy, trial_id, searched, time.monotonic(),
                         started_at=adopted.started_at, ran_s=adopted.ran_s,
-                        epochs=adopted.last_epoch, trained=adopted.last_epoch)
+                        epochs=adopted.last_epoch, trained=adopted.trained)
             self._open[trial.trial_id] = run
             self._next_attempt(run, adopted.attempts + 1)
             self.on_event(strategy, None)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,18 @@ def searched_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A trial's config as the strategy proposed it: without the keys sweepforge adds."""
     return {k: v for k, v in config.items()
             if k not in (RESUME_FROM, POPULATION_KEY) and not (isinstance(v, str) and v == UNSET)}
+
+
+@dataclasses.dataclass
+class _Resubmit:
+    """A trial in flight at a kill, to hand out again (see :meth:`CampaignSearcher.resubmit`)."""
+
+    strategy: str
+    trial_id: int
+    config: dict[str, Any]
+    checkpoint: str | None
+    trained: int
+    curve: list[tuple[int, float]]
 
 
 class CampaignSearcher(Searcher):
@@ -106,7 +118,7 @@ class CampaignSearcher(Searcher):
         self._focus: str | None = None  # ask only this strategy (PBT: one population each)
         self._last_values: dict[str, Any] = {}
         self._curves: dict[str, list[tuple[int, float]]] = {}  # Ray trial id -> (epoch, value)
-        self._resubmit: deque[tuple[str, int, dict[str, Any], str | None]] = deque()
+        self._resubmit: deque[_Resubmit] = deque()
         self._told: dict[str, tuple[str, int, TrialResult]] = {}  # told, not yet journaled
 
     @property
@@ -159,10 +171,14 @@ class CampaignSearcher(Searcher):
             self._focus = None
 
     def resubmit(self, strategy: str, trial_id: int, config: dict[str, Any],
-                 checkpoint: str | None = None) -> None:
+                 checkpoint: str | None = None, *, trained: int = 0,
+                 curve: Sequence[tuple[int, float]] = ()) -> None:
         """Hands trial ``trial_id`` of ``strategy`` (asked before a kill, never told) out again
-        before any new ask, resuming from ``checkpoint`` (a directory) when given."""
-        self._resubmit.append((strategy, trial_id, dict(config), checkpoint))
+        before any new ask, resuming from ``checkpoint`` (a directory) when given. It had
+        ``trained`` epochs before the kill (they count against an epoch budget) and ``curve``
+        is its metric up to its checkpoint (its tell holds them, then what it trains now)."""
+        self._resubmit.append(_Resubmit(strategy, trial_id, dict(config), checkpoint, trained,
+                                        list(curve)))
 
     def rename_trial(self, old: str, new: str) -> None:
         """Trial ``old`` is known to Ray Tune as ``new`` (PBT: the searcher asked before Tune
@@ -189,15 +205,19 @@ class CampaignSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         for told in list(self._told):  # the strategy has seen them: journal before asking
             self.commit_tell(told)
-        resubmit = [r for r in self._resubmit if self._focus in (None, r[0])]
+        resubmit = [r for r in self._resubmit if self._focus in (None, r.strategy)]
         if resubmit:
-            self._resubmit.remove(resubmit[0])
-            name, own_id, config, checkpoint = resubmit[0]
-            self._trials[trial_id] = (name, own_id)
-            self._reserve(trial_id, config)
+            again = resubmit[0]
+            self._resubmit.remove(again)
+            self._trials[trial_id] = (again.strategy, again.trial_id)
+            self._reserve(trial_id, again.config)
+            self._trained[trial_id] = again.trained
+            if again.curve:
+                self._curves[trial_id] = list(again.curve)
             if self.journal is not None:
-                self.journal.resubmit(name, own_id, trial_id, self.session)
-            return {**config, RESUME_FROM: checkpoint} if checkpoint else config
+                self.journal.resubmit(again.strategy, again.trial_id, trial_id, self.session)
+            config = again.config
+            return {**config, RESUME_FROM: again.checkpoint} if again.checkpoint else config
         while True:
             waiting = [n for n in self.strategies
                        if n not in self._exhausted and self._focus in (None, n)]

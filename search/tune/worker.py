@@ -36,7 +36,7 @@ from sweepforge.trainables.user_function import (
     trainable_for,
 )
 
-from ..schema import FINAL_RESULT_KEY, RUNTIME_TAGS_KEY
+from ..schema import FINAL_RESULT_KEY, RUNTIME_TAGS_KEY, is_finite_number
 
 if TYPE_CHECKING:
     from sweepforge.trainables.checkpoint import State
@@ -302,6 +302,25 @@ def _read_origin(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return origin if isinstance(origin, dict) else {}
 
 
+def checkpoint_epoch(checkpoint: str | os.PathLike[str] | None) -> int:
+    """The epoch after which ``checkpoint`` was written (its origin file says), 0 when there
+    is none or it does not say: a trial resumed from it goes on with the next epoch."""
+    epoch = _read_origin(checkpoint).get("epoch") if checkpoint else None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch > 0 else 0
+
+
+def checkpoint_curve(checkpoint: str | os.PathLike[str] | None, metric: str) -> list[tuple[int, float]]:
+    """(epoch, ``metric``) after each epoch the trial reported up to ``checkpoint``, as the
+    checkpoint records it; empty when there is none or it records no curve (older versions)."""
+    curve = _read_origin(checkpoint).get("curve") if checkpoint else None
+    out = []
+    for point in curve if isinstance(curve, list) else ():
+        if (isinstance(point, list) and len(point) == 2 and isinstance(point[0], int)
+                and isinstance(point[1], dict) and is_finite_number(point[1].get(metric))):
+            out.append((point[0], float(point[1][metric])))
+    return out
+
+
 def config_trained_with(checkpoint: str | os.PathLike[str] | None,
                         proposed: dict[str, Any]) -> dict[str, Any]:
     """The config a trial was training with when it wrote ``checkpoint``: ``proposed`` (what
@@ -335,6 +354,9 @@ class TuneCheckpointer:
         self._state: State | None = None
         self._model: tuple[Any, Any] | None = None  # (a user's returned model, its data)
         self._clone: dict[str, Any] | None = None
+        # [epoch, {metric: value}] of every epoch reported, the ones before a restore included:
+        # each checkpoint holds it, so a resume knows what MLflow had not been sent yet
+        self._curve: list[list[Any]] = []
 
     def load(self) -> State | None:
         from ray import tune
@@ -349,8 +371,10 @@ class TuneCheckpointer:
             return None
         try:
             with checkpoint.as_directory() as folder:
-                if from_tune:
-                    self._note_clone(_read_origin(folder))
+                origin = _read_origin(folder)
+                if not from_tune or not self._note_clone(origin):  # its own checkpoint
+                    self._curve = [point for point in origin.get("curve") or ()
+                                   if isinstance(point, list) and len(point) == 2]
                 return load_state_file(Path(folder) / CHECKPOINT_FILE)
         except (OSError, ValueError, RuntimeError, EOFError) as err:
             print(f"sweepforge: checkpoint {checkpoint.path} unreadable ({err}); starting afresh")
@@ -367,6 +391,11 @@ class TuneCheckpointer:
     def report(self, metrics: dict[str, Any]) -> None:
         from ray import tune
 
+        epoch = metrics.get("epoch")
+        if isinstance(epoch, int) and not metrics.get(FINAL_RESULT_KEY):
+            self._curve = [point for point in self._curve if point[0] < epoch]
+            self._curve.append([epoch, {name: float(value) for name, value in metrics.items()
+                                        if is_finite_number(value)}])
         if self._clone is not None:
             metrics = {**metrics, CLONE_KEY: json.dumps(self._clone, default=str)}
             self._clone = None
@@ -387,18 +416,19 @@ class TuneCheckpointer:
 
                 torch.save(self._state, Path(folder) / CHECKPOINT_FILE)
             origin = {"trial": tune.get_context().get_trial_id(), "epoch": metrics.get("epoch"),
-                      "config": self.config}
+                      "config": self.config, "curve": self._curve}
             (Path(folder) / _ORIGIN_FILE).write_text(json.dumps(origin, default=str))
             self._state = None
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))  # copied now
 
-    def _note_clone(self, origin: dict[str, Any]) -> None:
+    def _note_clone(self, origin: dict[str, Any]) -> bool:
         """Remembers a clone when the checkpoint (its ``origin``) was written by another trial
-        (PBT's exploit)."""
+        (PBT's exploit); says whether it was."""
         from ray import tune
 
         if origin.get("trial") in (None, tune.get_context().get_trial_id()):
-            return
+            return False
         before = origin.get("config") or {}
         changed = {k: [before.get(k), v] for k, v in self.config.items() if before.get(k) != v}
         self._clone = {"from": origin["trial"], "epoch": origin.get("epoch"), "changed": changed}
+        return True

@@ -140,9 +140,10 @@ def test_a_line_cut_off_by_a_crash_is_dropped(tmp_path):
     assert (tmp_path / JOURNAL_FILE).read_bytes().endswith(b"}\n")
 
 
-def test_a_trial_left_running_keeps_the_time_it_ran_before_the_kill(tmp_path):
+def test_a_trial_left_running_keeps_the_time_and_epochs_it_ran_before_the_kill(tmp_path):
     """A trial resumed from its checkpoint goes on in the run the killed master left open; its
-    ``duration_s`` counts what it ran before the kill (up to the last epoch it logged) too."""
+    ``duration_s`` counts what it ran before the kill (up to the last epoch it logged) too, and
+    its ``epochs_run`` the epochs it trained before (its checkpoint's, when MLflow has fewer)."""
     from sweepforge.search.tracking.trial_logger import LeftOpen
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -150,10 +151,12 @@ def test_a_trial_left_running_keeps_the_time_it_ran_before_the_kill(tmp_path):
                             tags={"sweepforge.attempts": "2"})
     for epoch, at in ((1, 1_004_000), (2, 1_010_500)):  # ms: epochs logged 4 s and 10.5 s in
         client.log_metric(run.info.run_id, "val_accuracy", 0.5, timestamp=at, step=epoch)
-    left = LeftOpen.of(client.get_run(run.info.run_id),
-                       client.get_metric_history(run.info.run_id, "val_accuracy"))
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    left = LeftOpen.of(client.get_run(run.info.run_id), history)
     assert left == LeftOpen(run.info.run_id, last_epoch=2, started_at=1000.0, attempts=2,
-                            ran_s=10.5)
+                            ran_s=10.5, trained=2)
+    # a checkpoint written after epochs that MLflow had not been sent yet: they were trained
+    assert LeftOpen.of(client.get_run(run.info.run_id), history, checkpointed=4).trained == 4
     fresh = client.create_run(client.get_experiment_by_name("left-open").experiment_id)
     assert LeftOpen.of(fresh, []).ran_s == 0.0 and LeftOpen.of(fresh, []).last_epoch == 0
 
@@ -423,6 +426,40 @@ def test_sigkill_of_a_pbt_campaign_then_resume_goes_on_with_what_pbt_changed(tmp
         restarts = [float(lr) for epoch, lr in after if int(epoch) == done + 1]
         assert any(lr == pytest.approx(changed) for lr in restarts), (key, asked, changed, after)
         assert not any(lr == pytest.approx(asked) for lr in restarts), (key, asked, changed, after)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_counts_the_epochs_trained_before_the_kill(tmp_path):
+    """``budget: {epochs: 10, max_epochs: 3}`` fits three trials of 3 epochs, not four. The
+    master is killed while two trials are in flight with epochs checkpointed. On resume those
+    epochs still count against the budget (they used to be forgotten, and a fourth trial ran),
+    in ``epochs_run``, and in the curve each trial is told (the journal's tell)."""
+    name, epochs = "killed-epochs", 3
+    campaign = small_campaign(name=name, trainable="mlp_slow", strategies={"random": {}},
+                              budget={"epochs": 10, "max_epochs": epochs}, fixed={"epochs": epochs})
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(campaign, sort_keys=False))
+    uri, state_dir, log = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "state", tmp_path / "log.txt"
+    proc = _start(["run", str(path), "--tracking-uri", uri, "--no-progress", "--no-report"],
+                  log, state_dir)
+
+    def two_mid_trial():
+        folder = _campaign_folder(state_dir, name)
+        flights = _in_flight_with_checkpoint(folder) if folder is not None else {}
+        return flights if len(flights) >= 2 and all(e < epochs for e in flights.values()) else None
+
+    _sigkill_once(proc, log, two_mid_trial, "two trials in flight, each mid-way")
+    resumed = _start(["resume", name, "--no-progress", "--no-report"], log, state_dir)
+    assert resumed.wait(timeout=240) == 0, log.read_text()
+
+    trials = _trial_runs(MlflowClient(uri), name)
+    assert {r.info.status for r in trials} == {"FINISHED"}
+    assert sorted(int(r.data.metrics["epochs_run"]) for r in trials) == [epochs] * 3
+    _, events = read_journal(_campaign_folder(state_dir, name))
+    tells = [e for e in events if type(e).__name__ == "Tell"]
+    assert len(tells) == 3, tells
+    for tell in tells:
+        assert [epoch for epoch, _ in tell.curve] == list(range(1, epochs + 1)), tell
 
 
 @pytest.mark.slow
