@@ -320,17 +320,26 @@ def _check_knobs(
     space: Space, fixed: dict[str, Any], trainable: TrainableSpec, data: Dataset,
     config: CampaignConfig,
 ) -> None:
-    """Builds the trainable's config at every extreme of every parameter, against the data."""
+    """Builds the trainable's config at every extreme of every parameter, against the data;
+    the other parameters at their first extreme (not the trainable's defaults, which the
+    space replaces: a default batch size larger than a small table is never trained)."""
+    base = {**{param.name: _extremes(param)[0] for param in space}, **fixed}
     try:
-        made = trainable.make_config(fixed, data)
+        made = trainable.make_config(base, data)
     except ConfigError as err:
+        if err.field in space.names:
+            raise CampaignError(f"space.{err.field}: {err}") from None
+        if err.field and err.field not in fixed:  # a default the campaign file never set
+            raise CampaignError(
+                f"{err.field} (trainable {trainable.name!r}'s default; the campaign does not set "
+                f"it): {err}; set it under `fixed:` or search it in `space:`") from None
         raise CampaignError(f"fixed: {err}") from None
     if "epochs" in fixed:
         _check_epochs("fixed.epochs", made, config)
     for param in space:
         for value in _extremes(param):
             try:
-                made = trainable.make_config({**fixed, param.name: value}, data)
+                made = trainable.make_config({**base, param.name: value}, data)
             except ConfigError as err:
                 raise CampaignError(f"space.{param.name}: {err}") from None
             if param.name == "epochs":

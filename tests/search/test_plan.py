@@ -5,6 +5,8 @@ Each case names the field, the value and what is allowed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sweepforge.search.config import CampaignError, parse_campaign_config
@@ -109,3 +111,26 @@ def test_epochs_beyond_the_budgets_max_epochs_are_refused(overrides, message):
     with pytest.raises(CampaignError) as err:
         plan(**overrides)
     assert str(err.value).startswith(message), err.value
+
+
+HOUSES = {"path": str(Path(__file__).resolve().parents[2] / "examples" / "data" / "house_prices.csv"),
+          "target": "price_k", "categorical": ["neighbourhood", "garden"]}
+
+
+def test_a_searched_batch_size_replaces_a_default_too_large_for_a_small_table():
+    """entity_embedding's default batch size (256) exceeds the 240 training rows of the bundled
+    house-prices table; a campaign that searches batch_size never trains with the default."""
+    planned = plan(trainable="entity_embedding", dataset=HOUSES, metric="val_mape", mode="min",
+                   space={"batch_size": [16, 64]}, fixed={}, strategies={"random": {}})
+    assert planned.data.n_train == 240
+
+
+def test_a_default_that_does_not_fit_is_named_as_the_trainable_s_not_as_fixed():
+    with pytest.raises(CampaignError) as caught:
+        plan(trainable="entity_embedding", dataset=HOUSES, metric="val_mape", mode="min",
+             space={"lr": {"type": "float", "low": 1e-3, "high": 1e-2}}, fixed={},
+             strategies={"random": {}})
+    assert str(caught.value).startswith(
+        "batch_size (trainable 'entity_embedding''s default; the campaign does not set it): "
+        "batch_size=256 is larger than the training split (240 rows)"), caught.value
+    assert "set it under `fixed:` or search it in `space:`" in str(caught.value)
