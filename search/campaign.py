@@ -130,13 +130,30 @@ class Campaign:
     def run(self, *, progress: bool = False) -> CampaignResult:
         """Runs every strategy (for a campaign from :meth:`resume`, what is left of them);
         returns the trials and the comparison table."""
-        with ray_session(self.address, self.config, code=self.plan.shipped,
-                         keep_out=[self.state_dir]):
-            session = CampaignSession(
-                self.config, self.plan, tracking_uri=self.tracking_uri, state_dir=self.state_dir,
-                resume_folder=self.resume_folder, progress=progress,
-            )
-            return session.run()
+        result = None
+        try:
+            with ray_session(self.address, self.config, code=self.plan.shipped,
+                             keep_out=[self.state_dir]):
+                session = CampaignSession(
+                    self.config, self.plan, tracking_uri=self.tracking_uri,
+                    state_dir=self.state_dir, resume_folder=self.resume_folder, progress=progress,
+                )
+                result = session.run()
+        except KeyboardInterrupt as err:
+            if result is None:
+                raise
+            raise FinishedThenInterrupted(result) from err  # (while Ray shut down)
+        return result
+
+
+class FinishedThenInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM came after the campaign had finished (while its Ray shut down):
+    every trial, run and model is written and its journal says FINISHED; ``result`` is the
+    campaign's result. Nothing is left to resume."""
+
+    def __init__(self, result: CampaignResult):
+        super().__init__()
+        self.result = result
 
 
 def _function_text(fn: Any, field: str) -> str:

@@ -144,10 +144,14 @@ def _maybe_resume(campaign, choice: bool | None, tracking_uri: str | None,  # ty
 
 def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: ignore[no-untyped-def]
     """Runs (or resumes) a campaign, prints the comparison table and writes the report."""
+    from .campaign import FinishedThenInterrupted
+
     try:
         result = campaign.run(progress=progress)
     except CampaignError as err:
         _fail(str(err), code=2)
+    except FinishedThenInterrupted as err:
+        _interrupted_after_the_end(campaign.config.name, err)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM (a scheduler, `timeout`), Ray gone
         from .tune.interrupt import RayLost, Terminated, stop_cause
 
@@ -159,6 +163,25 @@ def _run_campaign(campaign, progress: bool, report: bool) -> None:  # type: igno
         terminated = isinstance(cause, Terminated)
         _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {then}",
               code=143 if terminated else 130)
+    try:
+        _show_the_end(campaign, result, report)
+    except KeyboardInterrupt as err:
+        _interrupted_after_the_end(campaign.config.name, err)
+
+
+def _interrupted_after_the_end(name: str, err: KeyboardInterrupt) -> None:
+    """Ctrl-C or SIGTERM once the campaign had finished: nothing was cut off, nothing to resume."""
+    from .tune.interrupt import Terminated, stop_cause
+
+    terminated = isinstance(stop_cause(err), Terminated)
+    _fail(f"{'terminated (SIGTERM)' if terminated else 'interrupted'} after the campaign "
+          f"finished: every trial and model is in MLflow (`sweepforge best {name}`), nothing is "
+          f"left to resume; `sweepforge report {name}` writes the report.",
+          code=143 if terminated else 130)
+
+
+def _show_the_end(campaign, result, report: bool) -> None:  # type: ignore[no-untyped-def]
+    """The comparison table, where the model and the runs are, and the report."""
     console.print(_comparison_table(result.summary, result.metric,
                                     refit_on_val=campaign.config.final.trains_on_val))
     _fail_if_writes_wait(result)

@@ -173,6 +173,50 @@ def test_ui_serves_mlflow_on_localhost(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("when", ["while-ray-shuts-down", "while-the-report-is-written"])
+def test_ctrl_c_after_the_campaign_finished_says_nothing_is_lost(ray_local, tmp_path, write_campaign,
+                                                                 monkeypatch, when):
+    """A Ctrl-C that lands once the campaign has finished (Ray shutting down, the report being
+    written) says so; it used to say the runs were KILLED and to resume, with nothing to resume."""
+    from contextlib import contextmanager
+
+    from mlflow.tracking import MlflowClient
+
+    from sweepforge.search import campaign as campaign_module
+    from sweepforge.search import cli
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if when == "while-ray-shuts-down":  # (the fault injected: a Ctrl-C at that moment)
+        real = campaign_module.ray_session
+
+        @contextmanager
+        def then_ctrl_c(*args, **kwargs):
+            with real(*args, **kwargs):
+                yield
+            ctrl_c()
+
+        monkeypatch.setattr(campaign_module, "ray_session", then_ctrl_c)
+    else:
+        monkeypatch.setattr(cli, "_end_of_run_report", ctrl_c)
+    monkeypatch.chdir(tmp_path)
+    uri, state = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "state")
+    path = write_campaign(small_campaign(name="done-then-ctrl-c", strategies={"random": {}},
+                                         budget={"trials": 1, "max_epochs": 1}, fixed={"epochs": 1}))
+    result = runner.invoke(app, ["run", str(path), "--tracking-uri", uri, "--state-dir", state,
+                                 "--no-progress"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted after the campaign finished" in result.output
+    assert "KILLED" not in result.output and "sweepforge report done-then-ctrl-c" in result.output
+    runs = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("done-then-ctrl-c").experiment_id])
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    again = runner.invoke(app, ["resume", "done-then-ctrl-c", "--state-dir", state])
+    assert again.exit_code == 2 and "no unfinished campaign" in again.output
+
+
+@pytest.mark.slow
 def test_ctrl_c_ends_the_campaign_as_killed_with_exit_130(tmp_path, write_campaign):
     """A real SIGINT to a real `sweepforge run`, sent once a trial has finished."""
     from mlflow.tracking import MlflowClient
