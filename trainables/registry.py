@@ -87,8 +87,9 @@ class TrainableSpec:
         With ``data``, the config is also checked against it (task, batch size vs rows).
 
         Raises:
-            ConfigError: an unknown key, a value that is not allowed, or a config that does not
-                fit ``data``.
+            ConfigError: an unknown key, a value that is not allowed (also when a user's own
+                config class raises ``ValueError`` or ``TypeError`` for it), or a config that
+                does not fit ``data``.
 
         Example:
             >>> get_trainable("mlp").make_config({"lrr": 0.1})  # doctest: +ELLIPSIS
@@ -107,7 +108,16 @@ class TrainableSpec:
                 f"{self.name!r}; valid fields: {', '.join(fields)}",
                 field=unknown[0],
             )
-        config = self.config_cls(**coerce_fields(self.config_cls, values))
+        coerced = coerce_fields(self.config_cls, values)
+        try:
+            config = self.config_cls(**coerced)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as err:  # a user's own config class checks its values
+            shown = ", ".join(f"{key}={value!r}" for key, value in coerced.items())
+            raise ConfigError(f"{self.config_cls.__name__}({shown}) refused the values: {err}",
+                              field=next(iter(coerced), None) if len(coerced) == 1 else None
+                              ) from None
         if data is not None:
             self.check_data(config, data)
         return config

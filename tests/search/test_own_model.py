@@ -128,7 +128,7 @@ def forget_user_modules(monkeypatch):
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
-        if name in ("my_model", "my_data", "sk_model", "sk_data", "typed_model"):
+        if name in ("my_model", "my_data", "sk_model", "sk_data", "typed_model", "my_net"):
             del sys.modules[name]
 
 
@@ -165,6 +165,12 @@ class Knobs:
 def train(config: Knobs, data):
     return config.lr
 '''
+CHECKED_MODEL = TYPED_MODEL.replace("    epochs: int = 1\n", """    epochs: int = 1
+
+    def __post_init__(self):
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr must be in (0, 1), got {self.lr}")
+""")
 GOOD_DATA = "import numpy as np\ndef load():\n    return np.zeros((30, 2)), np.arange(30) % 2\n"
 
 
@@ -210,6 +216,10 @@ BAD_INPUTS = {
                                {"my_model": TYPED_MODEL},
                                ["space.dropout", "my_model:train", "has no knob 'dropout'",
                                 "its knobs are: lr, epochs"]),
+    "dataclass refuses a value": ({"space": {"lr": {"type": "float", "low": 0.01, "high": 1.5}}},
+                                  {"my_model": CHECKED_MODEL},
+                                  ["space.lr: Knobs(lr=1.5", "refused the values",
+                                   "lr must be in (0, 1), got 1.5"]),
 }
 
 
@@ -654,3 +664,66 @@ def test_a_returned_model_that_cannot_predict_leaves_a_note_and_the_trials_stand
     runs = runs_by_kind(uri, "own-bad-model")
     (strategy,) = runs["strategy"]
     assert "no predict method" in strategy.data.tags["sweepforge.model_note"]
+
+
+MY_NET = '''
+"""The user's own nn.Module class: the saved model refers to it by its module, my_net."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, d_in, hidden, n_out):
+        super().__init__()
+        self.f = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+
+    def forward(self, x):
+        return self.f(x)
+
+
+def train(config, data, report=None):
+    torch.manual_seed(0)
+    X, y = torch.as_tensor(data.X_train), torch.as_tensor(data.y_train)
+    model = Net(X.shape[1], config["hidden"], int(y.max()) + 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"])
+    for batch in torch.randperm(len(X)).split(32):
+        loss = nn.functional.cross_entropy(model(X[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        acc = (model(torch.as_tensor(data.X_val)).argmax(1) == torch.as_tensor(data.y_val))
+    return {"val_accuracy": acc.float().mean().item(), "model": model}
+'''
+
+LOAD_ELSEWHERE = """
+import json, sys
+import mlflow, numpy as np
+mlflow.set_tracking_uri(sys.argv[1])
+assert "my_net" not in sys.modules
+model = mlflow.pyfunc.load_model(sys.argv[2])
+rows = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+print(json.dumps(np.asarray(model.predict(rows)).shape))
+"""
+
+
+@pytest.mark.slow
+def test_a_model_of_the_user_s_own_class_loads_where_the_user_s_code_is_not(
+        ray_local, tmp_path, monkeypatch, forget_user_modules):
+    """The returned model is an instance of the user's ``class Net(nn.Module)``: its module
+    travels inside the model (MLflow's ``code_paths``), so the registered model (the final
+    refit's) loads and predicts in a fresh process that cannot import the user's folder."""
+    project = tmp_path / "project"
+    path = write_project(project, project_campaign(
+        "own-net", trainable="./my_net.py:train", budget={"trials": 1, "max_epochs": 1},
+        fixed={}, space={"lr": [0.1], "hidden": [8]}, strategies={"random": {}},
+        final={"refit": "train+val", "register": "own-net-model"}), my_net=MY_NET,
+        my_data=MY_DATA)
+    uri = run_from_elsewhere(path, tmp_path, monkeypatch)
+    (tmp_path / "fresh").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_ELSEWHERE, uri, "models:/own-net-model/latest"],
+        cwd=tmp_path / "fresh", env=env, capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert json.loads(loaded.stdout.strip().splitlines()[-1]) == [4, 3]
