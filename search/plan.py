@@ -102,6 +102,18 @@ def _strategy(config: CampaignConfig, kind: str, options: dict[str, Any], space:
     )
 
 
+def _first_proposal(name: str, strategy: Strategy) -> None:
+    """Asks a throwaway ``strategy`` once: a sampler named by class can take its options and
+    still refuse the space at its first proposal (``BruteForceSampler`` and a float without a
+    step, ``GridSampler`` without every parameter), which would end the campaign mid-way."""
+    try:
+        strategy.ask()
+    except Exception as err:  # noqa: BLE001 (whatever the library raises: named, before anything runs)
+        raise CampaignError(
+            f"strategies.{name}: its first proposal failed ({type(err).__name__}: {err}); "
+            "change its sampler or options, or the space") from None
+
+
 def plan_campaign(
     config: CampaignConfig, *, only: Sequence[str] | None = None, cuda_available: bool | None = None,
     ship_code: bool = False,
@@ -130,9 +142,10 @@ def plan_campaign(
                     max_epochs=config.budget.max_epochs, fixed=fixed)
     for name, (kind, options) in strategies.items():
         try:
-            _strategy(config, kind, options, space)
+            strategy = _strategy(config, kind, options, space)
         except StrategyError as err:
             raise CampaignError(f"strategies.{name}: {err}") from None
+        _first_proposal(name, strategy)
     _check_final(config, trainable, data)
     _check_gpu(config, cuda_available)
     _check_trainables_environment()

@@ -134,3 +134,18 @@ def test_a_default_that_does_not_fit_is_named_as_the_trainable_s_not_as_fixed():
         "batch_size (trainable 'entity_embedding''s default; the campaign does not set it): "
         "batch_size=256 is larger than the training split (240 rows)"), caught.value
     assert "set it under `fixed:` or search it in `space:`" in str(caught.value)
+
+
+@pytest.mark.parametrize(("sampler", "message"), [
+    ({"sampler": "optuna.samplers.BruteForceSampler"},
+     "ValueError: FloatDistribution.step must be given for BruteForceSampler"),
+    ({"sampler": "optuna.samplers.GridSampler", "options": {"search_space": {"lr": [0.01, 0.02]}}},
+     "is not found in the given grid"),
+], ids=["brute-force-float", "grid-missing-a-parameter"])
+def test_a_sampler_that_refuses_the_space_at_its_first_proposal_is_named(sampler, message):
+    """Such a sampler takes its options, then failed on the first ask of a running campaign
+    (exit 1, a traceback, the other strategies stopped with it)."""
+    with pytest.raises(CampaignError) as caught:
+        plan(strategies={"random": {}, "picky": {"kind": "optuna", **sampler}})
+    said = str(caught.value)
+    assert said.startswith("strategies.picky: its first proposal failed (") and message in said, said
