@@ -143,6 +143,10 @@ class TuneRunner:
                 fixed=plan.fixed, cpus=resources.cpu, gpus=resources.gpu,
                 data_key=f"{self.campaign_id}/{config.dataset}/{config.seed}/{data_name}",
                 metric=config.metric,
+                also_required=tuple(  # (field, metric) a user's function must report too
+                    [("objectives", m) for m in plan.objectives.names if m != config.metric]
+                    + [("constraints", m) for m in config.constraints
+                       if m not in plan.objectives.names]),
             ),
             {"cpu": resources.cpu, "gpu": resources.gpu},
         )

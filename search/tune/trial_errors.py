@@ -71,6 +71,7 @@ class StopOnMetricNotReported(Callback):
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         if self.message is not None:
+            named = self.message.startswith(("objectives: ", "constraints: "))
             raise CampaignError(
-                f"metric: {self.message}. The campaign stopped after this trial: every trial "
-                "would fail the same way.")
+                f"{'' if named else 'metric: '}{self.message}. The campaign stopped after this "
+                "trial: every trial would fail the same way.")

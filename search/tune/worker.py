@@ -105,6 +105,7 @@ def run_trial(
     config: dict[str, Any], *, trainable_name: str, trainable_module: str, data_ref: list[Any],
     seed: int, fixed: dict[str, Any], cpus: float, gpus: float, trainable_root: str | None = None,
     data_roots: tuple[str, ...] = (), data_key: str = "", metric: str = "",
+    also_required: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """Ray Tune function trainable: trains ``config`` and reports every epoch to Tune.
 
@@ -116,7 +117,8 @@ def run_trial(
     is fetched. ``data_key`` names that data (campaign id, dataset, seed): a worker copies a
     :class:`Dataset` once.
     ``metric`` is the campaign's metric: a user's function that returns a single number
-    returns it.
+    returns it. ``also_required``: (campaign field, metric) of the other objectives and the
+    hard limits, which a user's function must report or return by its end too.
     """
     import ray
 
@@ -155,7 +157,8 @@ def run_trial(
 
         final, model = take_model(final)
         checkpointer.attach_model(model, data)
-        reports.check_metric(metric, final, spec.name)
+        for field, required in (("metric", metric), *also_required):
+            reports.check_metric(required, final, spec.name, field=field)
     reports.finish(final)
 
 
@@ -219,14 +222,16 @@ class _TrialReports:
         else:
             self.checkpointer.report({**metrics, **extra})
 
-    def check_metric(self, metric: str, final: Any, name: str) -> None:
-        """A user's function reported or returned the campaign's ``metric``."""
+    def check_metric(self, metric: str, final: Any, name: str, *, field: str = "metric") -> None:
+        """A user's function reported or returned ``metric``, which the campaign's ``field``
+        (``metric``, ``objectives``, ``constraints``) names."""
         results = [*self.reported, final or {}]
         if metric and not any(metric in each for each in results):
             seen = sorted({key for each in results for key in each})
+            where = "" if field == "metric" else f"{field}: "
             raise MetricNotReported(
-                f"metric {metric!r} was never reported by {name}; it reported: "
-                f"{', '.join(seen) or 'nothing'} (check the campaign's metric: or what the "
+                f"{where}metric {metric!r} was never reported by {name}; it reported: "
+                f"{', '.join(seen) or 'nothing'} (check the campaign's {field}: or what the "
                 "function reports and returns)")
 
     def finish(self, final: Any) -> None:

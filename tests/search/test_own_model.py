@@ -483,21 +483,30 @@ _NAME = "tests.search.own_model_functions:reports_something_else"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("style, said", [
-    ("report", (f"metric 'val_accuracy' is not in a report of {_NAME}; it reported: epoch, "
-                "val_acc, train_loss")),
-    ("return", f"metric 'val_accuracy' was never reported by {_NAME}; it reported: val_acc"),
-])
+@pytest.mark.parametrize("style, goals, said", [
+    ("report", {"metric": "val_accuracy"},
+     (f"metric: metric 'val_accuracy' is not in a report of {_NAME}; it reported: epoch, "
+      "val_acc, train_loss")),
+    ("return", {"metric": "val_accuracy"},
+     f"metric: metric 'val_accuracy' was never reported by {_NAME}; it reported: val_acc"),
+    ("report", {"objectives": {"val_acc": "max", "size": "min"}},
+     (f"objectives: metric 'size' was never reported by {_NAME}; it reported: epoch, "
+      "train_loss, val_acc")),
+    ("report", {"metric": "val_acc", "constraints": {"n_layers": {"max": 3}}},
+     f"constraints: metric 'n_layers' was never reported by {_NAME}; it reported: epoch,"),
+], ids=["report", "return", "an-objective", "a-limit"])
 def test_a_function_that_never_reports_the_metric_stops_the_campaign_after_one_trial(
-        ray_local, tmp_path, style, said):
-    """A report without the metric, or a function that ends without ever giving it: the first
-    trial fails naming what the function did report, and the campaign stops there with that
-    message instead of running its 6 trials into nothing (Ray Tune alone would end the whole
-    run at the first report without the metric, with a KeyError)."""
+        ray_local, tmp_path, request, style, goals, said):
+    """A report without the metric, or a function that ends without ever giving it (or an
+    objective's or a hard limit's metric): the first trial fails naming what the function did
+    report, and the campaign stops there with that message instead of running its 6 trials into
+    nothing (Ray Tune alone would end the whole run at the first report without the metric,
+    with a KeyError; without an objective's metric every trial ran, scored nothing, and `best`
+    blamed the limit)."""
     raw = {
-        "name": f"own-wrong-metric-{style}", "trainable": _NAME,
+        "name": f"own-wrong-metric-{request.node.callspec.id}", "trainable": _NAME,
         "dataset": {"loader": "tests.search.own_model_functions:load_blobs"},
-        "metric": "val_accuracy", "budget": {"trials": 6, "max_epochs": 1},
+        **goals, "budget": {"trials": 6, "max_epochs": 1},
         "fixed": {"epochs": 1, "style": style}, "max_concurrent_trials": 1,
         "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
         "strategies": {"random": {}},
@@ -506,12 +515,12 @@ def test_a_function_that_never_reports_the_metric_stops_the_campaign_after_one_t
     campaign = Campaign(parse_campaign_config(raw), tracking_uri=uri, state_dir=tmp_path / "state")
     with pytest.raises(CampaignError) as err:
         campaign.run()
-    assert str(err.value).startswith(f"metric: {said}"), err.value
+    assert str(err.value).startswith(said), err.value
     assert "stopped after this trial" in str(err.value)
     runs = runs_by_kind(uri, raw["name"])
     assert len(runs["trial"]) == 1
     assert runs["trial"][0].info.status == "FAILED"
-    assert said in runs["trial"][0].data.tags["sweepforge.error"]
+    assert said.removeprefix("metric: ") in runs["trial"][0].data.tags["sweepforge.error"]
     assert [run.info.status for run in runs["campaign"]] == ["FAILED"]
 
 
