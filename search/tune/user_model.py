@@ -10,6 +10,11 @@ folder ``model/`` of the checkpoint that goes with the trial's last report, with
 * ``mlflow.pytorch`` for a ``torch.nn.Module``,
 * ``mlflow.pyfunc`` around any other object with a ``predict`` method (:func:`predict_wrapper`).
 
+A model whose class (or a class inside it, or a function its module calls) is the user's own
+code carries that code: the files of the user's modules it needs (a top-level module's file, a
+package's top folder; never installed packages nor sweepforge's own) go into the model as MLflow's
+``code_paths``, and MLflow puts them on ``sys.path`` when the model is loaded, wherever that is.
+
 The model answers as it was trained: on the rows and labels the function trained it on (for a
 table, category codes; ``data.classes`` names what each class code stands for).
 
@@ -21,7 +26,9 @@ only then: a function that returns no model costs its workers no MLflow import.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -66,6 +73,11 @@ def _save(model: Any, data: Any, folder: Path) -> str:
     path = str(folder / MODEL_FOLDER)
     example = _example(data)
     flavour = flavour_of(model)
+    try:
+        code = code_paths(model)
+    except Exception as err:  # noqa: BLE001 (saved without: it loads where the code is)
+        code = None
+        print(f"sweepforge: the model's own code was not found, not saved with it: {err!r}")
     signature = None
     if example is not None:
         try:
@@ -79,21 +91,77 @@ def _save(model: Any, data: Any, folder: Path) -> str:
         # cloudpickle, like the pytorch flavour's pickle: the model was made in this worker,
         # and MLflow's skops format refuses many estimators' types (HistGradientBoosting's)
         mlflow.sklearn.save_model(model, path, signature=signature, input_example=example,
-                                  serialization_format="cloudpickle",
+                                  serialization_format="cloudpickle", code_paths=code,
                                   pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
     elif flavour == "pytorch":
         import mlflow.pytorch
         import torch
 
         mlflow.pytorch.save_model(model, path, signature=signature, input_example=example,
-                                  serialization_format="pickle",
+                                  serialization_format="pickle", code_paths=code,
                                   pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
     else:
         from mlflow import pyfunc
 
         pyfunc.save_model(path, python_model=predict_wrapper(model), signature=signature,
-                          input_example=example, pip_requirements=[])
+                          input_example=example, pip_requirements=[], code_paths=code)
     return flavour
+
+
+def code_paths(model: Any) -> list[str] | None:
+    """The user's code that loading ``model`` needs, for MLflow's ``code_paths`` (``None`` for
+    none): the modules of the classes it is made of, and the user's modules those import, each
+    as the file of a top-level module or the top folder of a package, as this process imports
+    them (in a worker: where Ray put the user's folder)."""
+    pending = [type(part).__module__ for part in _parts(model)]
+    seen: set[str] = set()
+    found: dict[str, str] = {}  # name in the model's code/ folder -> path
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = _user_code(name)
+        if path is None:
+            continue
+        found.setdefault(Path(path).name, path)
+        for value in list(vars(sys.modules[name]).values()):  # what it imports from others
+            other = value.__name__ if isinstance(value, ModuleType) else getattr(
+                value, "__module__", None)
+            if isinstance(other, str):
+                pending.append(other)
+    return sorted(found.values()) or None
+
+
+def _parts(model: Any) -> Iterator[Any]:
+    """``model`` and the objects it is made of: a torch module's submodules, an estimator's
+    parameters (a pipeline's steps)."""
+    yield model
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        yield from model.modules()
+    elif callable(getattr(model, "get_params", None)):
+        try:
+            yield from model.get_params(deep=True).values()
+        except Exception:  # noqa: BLE001 (then the model's own class is all that is shipped)
+            return
+
+
+def _user_code(module: str) -> str | None:
+    """The file or package folder that holds the user's ``module``; ``None`` for a module of
+    the environment (the standard library, site-packages), sweepforge's own, or no file."""
+    from sweepforge.trainables.user_code import _installed, module_root
+
+    top = module.split(".")[0]
+    if top in ("__main__", "sweepforge", "builtins") or module not in sys.modules:
+        return None
+    root = module_root(module)
+    if root is None or _installed(Path(root)):
+        return None
+    path = Path(root) / top
+    if "." not in module:
+        path = Path(sys.modules[module].__file__).resolve()  # a file (module_root checked it)
+    return str(path) if path.exists() else None
 
 
 def flavour_of(model: Any) -> str:
