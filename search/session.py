@@ -61,7 +61,7 @@ from .tune.refit import REFIT, REFIT_TRIAL, RefitKeys
 from .tune.runner import TuneRunner
 from .tune.searcher import CampaignSearcher
 from .tune.timeout import TrialDeadline
-from .tune.worker import checkpoint_curve, checkpoint_epoch, config_trained_with
+from .tune.worker import CheckpointOrigin
 
 
 class CampaignSession:
@@ -156,7 +156,7 @@ class CampaignSession:
         elif refit is not None:  # the refit was running at the kill: its next attempt goes on
             self._refit_run = LeftOpen.of(
                 refit, tracker.client.get_metric_history(refit.info.run_id, metric),
-                checkpoint_epoch(self._refit_checkpoint()))
+                CheckpointOrigin.of(self._refit_checkpoint()).epoch)
         finished = [record_from_run(run, metric, self.plan.test_metric, self.plan.objectives)
                     for key, run in runs.trials.items()
                     if key in state.told and run.info.status in ("FINISHED", "FAILED")]
@@ -173,16 +173,16 @@ class CampaignSession:
                 state.journal.tell(strategy, trial_id, told)
                 finished.append(record)
                 continue
-            checkpoint = state.latest_checkpoint(key)  # (its config: PBT may have changed it)
-            checkpointed = checkpoint_epoch(checkpoint)  # it goes on from the next epoch
+            checkpoint = state.latest_checkpoint(key)
+            origin = CheckpointOrigin.of(checkpoint)  # (its config: PBT may have changed it)
             history = tracker.client.get_metric_history(run.info.run_id, metric) if run else []
-            left = LeftOpen.of(run, history, checkpointed) if run is not None else None
+            left = LeftOpen.of(run, history, origin.epoch) if run is not None else None
             self.searcher.resubmit(
-                strategy, trial_id, config_trained_with(checkpoint, flight.config), checkpoint,
-                trained=left.trained if left is not None else checkpointed,
+                strategy, trial_id, origin.config_for(flight.config), checkpoint,
+                trained=left.trained if left is not None else origin.epoch,
                 curve=sorted({**{m.step: m.value for m in history  # (older checkpoints)
-                                 if m.step <= checkpointed and math.isfinite(m.value)},
-                              **dict(checkpoint_curve(checkpoint, metric))}.items()))
+                                 if m.step <= origin.epoch and math.isfinite(m.value)},
+                              **dict(origin.values(metric))}.items()))
             if left is not None:
                 self.logger.adopt_run(key, left)
         for record in finished:  # finished before this session

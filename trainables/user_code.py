@@ -214,12 +214,12 @@ def code_folder(text: str) -> CodeFolder | None:
         return None
     ref = FunctionRef.parse(text)
     root = ref.folder()
-    if root is None or _installed(Path(root)):
+    if root is None or installed_folder(Path(root)):
         return None
     return CodeFolder(root, ref.name)
 
 
-def _installed(folder: Path) -> bool:
+def installed_folder(folder: Path) -> bool:
     """Whether ``folder`` is (in) one of the environment's package folders."""
     folder, paths = folder.resolve(), sysconfig.get_paths()
     places = {Path(paths[key]).resolve() for key in ("purelib", "platlib", "stdlib", "platstdlib")}

@@ -150,13 +150,13 @@ def _parts(model: Any) -> Iterator[Any]:
 def _user_code(module: str) -> str | None:
     """The file or package folder that holds the user's ``module``; ``None`` for a module of
     the environment (the standard library, site-packages), sweepforge's own, or no file."""
-    from sweepforge.trainables.user_code import _installed, module_root
+    from sweepforge.trainables.user_code import installed_folder, module_root
 
     top = module.split(".")[0]
     if top in ("__main__", "sweepforge", "builtins") or module not in sys.modules:
         return None
     root = module_root(module)
-    if root is None or _installed(Path(root)):
+    if root is None or installed_folder(Path(root)):
         return None
     path = Path(root) / top
     if "." not in module:

@@ -307,39 +307,44 @@ def _read_origin(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return origin if isinstance(origin, dict) else {}
 
 
-def checkpoint_epoch(checkpoint: str | os.PathLike[str] | None) -> int:
-    """The epoch after which ``checkpoint`` was written (its origin file says), 0 when there
-    is none or it does not say: a trial resumed from it goes on with the next epoch."""
-    epoch = _read_origin(checkpoint).get("epoch") if checkpoint else None
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch > 0 else 0
+@dataclasses.dataclass(frozen=True)
+class CheckpointOrigin:
+    """What a trial cut off by a kill needs from its newest checkpoint, read once from the
+    checkpoint's origin file: the epoch it was written after (0: none, or not recorded; the
+    trial goes on with the next), the config it trained with, and its curve so far."""
 
+    epoch: int = 0
+    config: dict[str, Any] | None = None
+    curve: tuple[tuple[int, dict[str, Any]], ...] = ()
 
-def checkpoint_curve(checkpoint: str | os.PathLike[str] | None, metric: str) -> list[tuple[int, float]]:
-    """(epoch, ``metric``) after each epoch the trial reported up to ``checkpoint``, as the
-    checkpoint records it; empty when there is none or it records no curve (older versions)."""
-    curve = _read_origin(checkpoint).get("curve") if checkpoint else None
-    out = []
-    for point in curve if isinstance(curve, list) else ():
-        if (isinstance(point, list) and len(point) == 2 and isinstance(point[0], int)
-                and isinstance(point[1], dict) and is_finite_number(point[1].get(metric))):
-            out.append((point[0], float(point[1][metric])))
-    return out
+    @classmethod
+    def of(cls, checkpoint: str | os.PathLike[str] | None) -> CheckpointOrigin:
+        origin = _read_origin(checkpoint) if checkpoint else {}
+        epoch, config, curve = origin.get("epoch"), origin.get("config"), origin.get("curve")
+        return cls(
+            epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch > 0 else 0,
+            config if isinstance(config, dict) else None,
+            tuple((point[0], point[1]) for point in curve if isinstance(point, list)
+                  and len(point) == 2 and isinstance(point[0], int) and isinstance(point[1], dict))
+            if isinstance(curve, list) else ())
 
+    def values(self, metric: str) -> list[tuple[int, float]]:
+        """(epoch, ``metric``) after each epoch the trial reported up to the checkpoint; empty
+        for a checkpoint that records no curve (written by an older version)."""
+        return [(epoch, float(metrics[metric])) for epoch, metrics in self.curve
+                if is_finite_number(metrics.get(metric))]
 
-def config_trained_with(checkpoint: str | os.PathLike[str] | None,
-                        proposed: dict[str, Any]) -> dict[str, Any]:
-    """The config a trial was training with when it wrote ``checkpoint``: ``proposed`` (what
-    its strategy asked), with the values PBT had changed since (each checkpoint records its
-    writer's config). A trial resumed by ``sweepforge resume`` goes on with it. ``proposed``
-    when there is no checkpoint or it records no config."""
-    trained = _read_origin(checkpoint).get("config") if checkpoint else None
-    if not isinstance(trained, dict):
-        return dict(proposed)
-    # the values that differ from the proposal as JSON wrote it (a tuple read back as a list,
-    # or a value written as text, is the proposal's own)
-    as_written = json.loads(json.dumps(proposed, default=str))
-    return {**proposed, **{name: value for name, value in trained.items()
-                           if name in proposed and value != as_written[name]}}
+    def config_for(self, proposed: dict[str, Any]) -> dict[str, Any]:
+        """The config the trial was training with: ``proposed`` (what its strategy asked), with
+        the values PBT had changed since; ``proposed`` when the checkpoint records no config. A
+        trial resumed by ``sweepforge resume`` goes on with it."""
+        if self.config is None:
+            return dict(proposed)
+        # the values that differ from the proposal as JSON wrote it (a tuple read back as a
+        # list, or a value written as text, is the proposal's own)
+        as_written = json.loads(json.dumps(proposed, default=str))
+        return {**proposed, **{name: value for name, value in self.config.items()
+                               if name in proposed and value != as_written[name]}}
 
 
 class TuneCheckpointer:
